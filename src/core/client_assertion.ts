@@ -1,0 +1,163 @@
+/**
+ * Client authentication by signed JWT (RFC 7523 §2.2, OAuth `private_key_jwt`):
+ * the agent signs `iss` = `sub` = its DID, `aud` = the issuer, a unique `jti`,
+ * a short `exp`, and — in the challenge–response flow — the challenge `nonce`.
+ */
+import * as jose from "jose";
+import { randomToken } from "./encoding.ts";
+import { Auth4AgentError, fail } from "./errors.ts";
+import {
+  ACCEPTED_ALGS,
+  CLOCK_LEEWAY_SECONDS,
+  inspectJws,
+  nowSeconds,
+  SIGNING_ALG,
+} from "./jws.ts";
+
+export const CLIENT_ASSERTION_TYPE =
+  "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/** Longest accepted assertion lifetime (`exp` − `iat`), the MCP SDK's default. */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+const DEFAULT_ASSERTION_LIFETIME_SECONDS = 60;
+const MAX_JTI_LENGTH = 256;
+
+export interface ClientAssertionInput {
+  clientId: string;
+  audience: string;
+  privateKey: CryptoKey;
+  now: Date;
+  nonce?: string;
+  lifetimeSeconds?: number;
+}
+
+export async function createClientAssertion(
+  input: ClientAssertionInput,
+): Promise<string> {
+  const iat = nowSeconds(input.now);
+  const claims: Record<string, unknown> = {
+    iss: input.clientId,
+    sub: input.clientId,
+    aud: input.audience,
+    jti: randomToken(16),
+    iat,
+    exp: iat + (input.lifetimeSeconds ?? DEFAULT_ASSERTION_LIFETIME_SECONDS),
+  };
+  if (input.nonce !== undefined) claims.nonce = input.nonce;
+  return await new jose.SignJWT(claims)
+    .setProtectedHeader({ alg: SIGNING_ALG, typ: "JWT" })
+    .sign(input.privateKey);
+}
+
+export interface VerifiedAssertion {
+  jti: string;
+  exp: number;
+  nonce?: string;
+}
+
+/** Reads `iss` before the signature is checked, to find the client's key. */
+export function unverifiedAssertionIssuer(assertion: string): string {
+  const { payload } = inspectJws(assertion, "ERR_ASSERTION_INVALID");
+  if (typeof payload.iss !== "string") {
+    fail("ERR_ASSERTION_INVALID", "client assertion has no iss");
+  }
+  return payload.iss;
+}
+
+export async function verifyClientAssertion(
+  assertion: string,
+  options: {
+    clientId: string;
+    /** The issuer identifier and the endpoint URLs that are accepted as `aud`. */
+    audiences: readonly string[];
+    publicKey: CryptoKey;
+    now: Date;
+  },
+): Promise<VerifiedAssertion> {
+  const { header, payload } = inspectJws(assertion, "ERR_ASSERTION_INVALID");
+  if (
+    header.typ !== undefined &&
+    !/^(JWT|client-authentication\+jwt)$/i.test(String(header.typ))
+  ) {
+    fail(
+      "ERR_ASSERTION_INVALID",
+      `client assertion typ ${JSON.stringify(header.typ)} is not accepted`,
+    );
+  }
+  if (payload.iss !== options.clientId || payload.sub !== options.clientId) {
+    fail(
+      "ERR_ASSERTION_INVALID",
+      "client assertion iss and sub must both equal client_id",
+    );
+  }
+  const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  if (
+    !audiences.some((aud) =>
+      typeof aud === "string" && options.audiences.includes(aud)
+    )
+  ) {
+    fail(
+      "ERR_ASSERTION_INVALID",
+      `client assertion aud must be the issuer identifier ${
+        options.audiences[0]
+      }`,
+    );
+  }
+  if (
+    typeof payload.jti !== "string" || payload.jti.length === 0 ||
+    payload.jti.length > MAX_JTI_LENGTH
+  ) {
+    fail(
+      "ERR_ASSERTION_INVALID",
+      "client assertion needs a jti of 1-256 characters",
+    );
+  }
+  if (!Number.isInteger(payload.exp)) {
+    fail("ERR_ASSERTION_INVALID", "client assertion needs an integer exp");
+  }
+  const exp = payload.exp as number;
+  const now = nowSeconds(options.now);
+  if (payload.iat !== undefined && !Number.isInteger(payload.iat)) {
+    fail("ERR_ASSERTION_INVALID", "client assertion iat must be an integer");
+  }
+  const iat = (payload.iat as number | undefined) ?? now;
+  if (iat > now + CLOCK_LEEWAY_SECONDS) {
+    fail("ERR_ASSERTION_INVALID", "client assertion was issued in the future");
+  }
+  if (
+    exp - iat > MAX_ASSERTION_LIFETIME_SECONDS ||
+    exp - now > MAX_ASSERTION_LIFETIME_SECONDS + CLOCK_LEEWAY_SECONDS
+  ) {
+    fail(
+      "ERR_ASSERTION_INVALID",
+      `client assertion lifetime exceeds ${MAX_ASSERTION_LIFETIME_SECONDS} s`,
+    );
+  }
+  if (exp <= now - CLOCK_LEEWAY_SECONDS) {
+    fail("ERR_ASSERTION_INVALID", "client assertion has expired");
+  }
+  if (
+    payload.nbf !== undefined &&
+    (!Number.isInteger(payload.nbf) ||
+      (payload.nbf as number) > now + CLOCK_LEEWAY_SECONDS)
+  ) {
+    fail("ERR_ASSERTION_INVALID", "client assertion is not yet valid");
+  }
+  if (
+    payload.nonce !== undefined &&
+    (typeof payload.nonce !== "string" || payload.nonce.length > 256)
+  ) {
+    fail("ERR_ASSERTION_INVALID", "client assertion nonce must be a string");
+  }
+  try {
+    await jose.compactVerify(assertion, options.publicKey, {
+      algorithms: [...ACCEPTED_ALGS],
+    });
+  } catch (cause) {
+    throw new Auth4AgentError(
+      "ERR_BAD_SIGNATURE",
+      "client assertion signature does not verify with the client's registered key",
+      { cause },
+    );
+  }
+  return { jti: payload.jti, exp, nonce: payload.nonce as string | undefined };
+}

@@ -1,0 +1,62 @@
+/** Byte encodings used on the wire: base64url (RFC 4648 §5, no padding) and hex. */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+export function utf8(text: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(text);
+}
+
+/** Decodes UTF-8, throwing a TypeError on invalid sequences. */
+export function fromUtf8(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+export function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
+    /=+$/,
+    "",
+  );
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** Strict base64url decoding: no padding, no other alphabet, canonical trailing bits. */
+export function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
+  if (!BASE64URL.test(text) || text.length % 4 === 1) {
+    throw new TypeError("not base64url");
+  }
+  const padded = text.replaceAll("-", "+").replaceAll("_", "/") +
+    "=".repeat((4 - text.length % 4) % 4);
+  const binary = atob(padded);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  if (base64url(bytes) !== text) throw new TypeError("non-canonical base64url");
+  return bytes;
+}
+
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export async function sha256(
+  data: Uint8Array<ArrayBuffer> | string,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const bytes = typeof data === "string" ? utf8(data) : data;
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+/** 32 random bytes as base64url: nonces, challenges, ids. */
+export function randomToken(byteLength = 32): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(byteLength)));
+}
+
+/** Constant-time comparison of two strings of equal length. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}

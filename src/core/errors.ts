@@ -1,0 +1,274 @@
+/**
+ * One error type with stable machine codes, and one table mapping each code to
+ * its OAuth `error`, HTTP status and CLI exit code. Tests assert on `code`,
+ * never on the message.
+ */
+
+/** CLI exit codes (documented in README.md). */
+export const EXIT = {
+  ok: 0,
+  /** A check failed or the issuer refused the operation. */
+  failed: 1,
+  /** Bad flags or arguments. */
+  usage: 2,
+  /** The home folder lacks what the command needs (run `init` / `register`). */
+  missingState: 3,
+  /** The issuer could not be reached or answered something unreadable. */
+  unavailable: 4,
+  /** A bug: unexpected internal error. */
+  internal: 70,
+} as const;
+
+export type ExitCode = typeof EXIT[keyof typeof EXIT];
+
+interface CodeInfo {
+  /** OAuth 2 / RFC 6749 §5.2 style `error` value. */
+  oauth: string;
+  status: number;
+  exit: ExitCode;
+}
+
+const CODES = {
+  // Malformed input from outside.
+  ERR_INVALID_REQUEST: {
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.usage,
+  },
+  ERR_BODY_TOO_LARGE: {
+    oauth: "invalid_request",
+    status: 413,
+    exit: EXIT.failed,
+  },
+  ERR_UNSUPPORTED_MEDIA_TYPE: {
+    oauth: "invalid_request",
+    status: 415,
+    exit: EXIT.failed,
+  },
+  ERR_NOT_FOUND: { oauth: "not_found", status: 404, exit: EXIT.failed },
+  ERR_METHOD_NOT_ALLOWED: {
+    oauth: "invalid_request",
+    status: 405,
+    exit: EXIT.failed,
+  },
+  ERR_INVALID_DID: { oauth: "invalid_request", status: 400, exit: EXIT.usage },
+  ERR_INVALID_DOMAIN: {
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.usage,
+  },
+  ERR_INVALID_SCOPE_SYNTAX: {
+    oauth: "invalid_scope",
+    status: 400,
+    exit: EXIT.usage,
+  },
+  ERR_INVALID_KEY: { oauth: "invalid_request", status: 400, exit: EXIT.failed },
+  ERR_UNSUPPORTED_GRANT_TYPE: {
+    oauth: "unsupported_grant_type",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_RATE_LIMITED: { oauth: "slow_down", status: 429, exit: EXIT.failed },
+
+  // Client authentication (RFC 7523 assertions, signed operator requests).
+  ERR_INVALID_CLIENT: {
+    oauth: "invalid_client",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_BAD_SIGNATURE: {
+    oauth: "invalid_client",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_ASSERTION_INVALID: {
+    oauth: "invalid_client",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_ASSERTION_REPLAYED: {
+    oauth: "invalid_client",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_REQUEST_SIGNATURE_INVALID: {
+    oauth: "invalid_client",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_NONCE_INVALID: { oauth: "invalid_nonce", status: 401, exit: EXIT.failed },
+
+  // Challenge–response.
+  ERR_CHALLENGE_INVALID: {
+    oauth: "invalid_grant",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_CHALLENGE_EXPIRED: {
+    oauth: "invalid_grant",
+    status: 400,
+    exit: EXIT.failed,
+  },
+
+  // Registration and domain ownership.
+  ERR_OPERATOR_NOT_FOUND: {
+    oauth: "invalid_request",
+    status: 404,
+    exit: EXIT.failed,
+  },
+  ERR_OPERATOR_EXISTS: {
+    oauth: "invalid_request",
+    status: 409,
+    exit: EXIT.failed,
+  },
+  ERR_OPERATOR_NOT_VERIFIED: {
+    oauth: "unauthorized_client",
+    status: 403,
+    exit: EXIT.failed,
+  },
+  ERR_DOMAIN_TAKEN: {
+    oauth: "invalid_request",
+    status: 409,
+    exit: EXIT.failed,
+  },
+  ERR_DOMAIN_MISMATCH: {
+    oauth: "invalid_request",
+    status: 403,
+    exit: EXIT.failed,
+  },
+  ERR_DNS_RECORD_MISSING: {
+    oauth: "invalid_request",
+    status: 422,
+    exit: EXIT.failed,
+  },
+  ERR_DNS_RECORD_MISMATCH: {
+    oauth: "invalid_request",
+    status: 422,
+    exit: EXIT.failed,
+  },
+  ERR_DNS_LOOKUP_FAILED: {
+    oauth: "temporarily_unavailable",
+    status: 503,
+    exit: EXIT.unavailable,
+  },
+  ERR_AGENT_NOT_FOUND: {
+    oauth: "invalid_client",
+    status: 404,
+    exit: EXIT.failed,
+  },
+  ERR_AGENT_EXISTS: {
+    oauth: "invalid_request",
+    status: 409,
+    exit: EXIT.failed,
+  },
+  ERR_FORBIDDEN: { oauth: "access_denied", status: 403, exit: EXIT.failed },
+
+  // Authorization.
+  ERR_SCOPE_NOT_GRANTED: {
+    oauth: "invalid_scope",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_INVALID_AUDIENCE: {
+    oauth: "invalid_target",
+    status: 400,
+    exit: EXIT.failed,
+  },
+
+  // Token verification (CLI and library).
+  ERR_TOKEN_INVALID: { oauth: "invalid_token", status: 401, exit: EXIT.failed },
+  ERR_TOKEN_EXPIRED: { oauth: "invalid_token", status: 401, exit: EXIT.failed },
+  ERR_TOKEN_INACTIVE: {
+    oauth: "invalid_token",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_TOKEN_AUDIENCE: {
+    oauth: "invalid_token",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_TOKEN_SCOPE: {
+    oauth: "insufficient_scope",
+    status: 403,
+    exit: EXIT.failed,
+  },
+
+  // Local state (CLI).
+  ERR_HOME_MISSING: {
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.missingState,
+  },
+  ERR_HOME_INVALID: {
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.missingState,
+  },
+  ERR_HOME_EXISTS: { oauth: "invalid_request", status: 400, exit: EXIT.failed },
+  ERR_KEY_PERMISSIONS: {
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_USAGE: { oauth: "invalid_request", status: 400, exit: EXIT.usage },
+
+  // Talking to the issuer (CLI).
+  ERR_ISSUER_UNREACHABLE: {
+    oauth: "temporarily_unavailable",
+    status: 503,
+    exit: EXIT.unavailable,
+  },
+  ERR_ISSUER_RESPONSE: {
+    oauth: "server_error",
+    status: 502,
+    exit: EXIT.unavailable,
+  },
+
+  ERR_CONFIG: { oauth: "server_error", status: 500, exit: EXIT.usage },
+  ERR_INTERNAL: { oauth: "server_error", status: 500, exit: EXIT.internal },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof CODES;
+
+export class Auth4AgentError extends Error {
+  override readonly name = "Auth4AgentError";
+  readonly code: ErrorCode;
+  /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.headers = options.headers ?? {};
+  }
+
+  get oauthError(): string {
+    return CODES[this.code].oauth;
+  }
+
+  get status(): number {
+    return CODES[this.code].status;
+  }
+
+  get exitCode(): ExitCode {
+    return CODES[this.code].exit;
+  }
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(CODES, value);
+}
+
+export function errorInfo(code: ErrorCode): CodeInfo {
+  return CODES[code];
+}
+
+/** Shorthand used at validation boundaries. */
+export function fail(code: ErrorCode, message: string): never {
+  throw new Auth4AgentError(code, message);
+}

@@ -1,0 +1,102 @@
+/**
+ * Crypto choices pinned in one place: the algorithms we accept and emit, the
+ * clock leeway, size limits, and the structural checks every compact JWS from
+ * outside passes before any signature work.
+ */
+import { fromBase64url, fromUtf8 } from "./encoding.ts";
+import { type ErrorCode, fail } from "./errors.ts";
+
+/** We sign with `EdDSA`; we accept `EdDSA` and its RFC 9864 name `Ed25519`. */
+export const SIGNING_ALG = "EdDSA";
+export const ACCEPTED_ALGS = ["EdDSA", "Ed25519"] as const;
+/** Clock leeway, in seconds, for `exp`, `nbf` and `iat` checks. */
+export const CLOCK_LEEWAY_SECONDS = 30;
+/** Any JWS longer than this is refused unread. */
+export const MAX_JWS_LENGTH = 8192;
+
+/** Header parameters that would let a token pick its own verification key. */
+const FORBIDDEN_HEADERS = ["jku", "x5u", "x5c", "x5t", "x5t#S256"] as const;
+
+/** Order of the Ed25519 base point: signatures with S >= L are malleable. */
+const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+
+export interface JwsParts {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * Parses a compact JWS without verifying it, refusing everything we never
+ * accept: other serializations, oversize input, `alg` outside ACCEPTED_ALGS,
+ * keys or key URLs in the header (`jwk` too unless allowed), `crit`, `b64`,
+ * and non-canonical Ed25519 signatures.
+ */
+export function inspectJws(
+  token: unknown,
+  code: ErrorCode,
+  options: { allowJwk?: boolean } = {},
+): JwsParts {
+  if (typeof token !== "string" || token.length === 0) {
+    fail(code, "JWT is missing");
+  }
+  if (token.length > MAX_JWS_LENGTH) {
+    fail(code, `JWT is longer than ${MAX_JWS_LENGTH} characters`);
+  }
+  const parts = token.split(".");
+  if (parts.length !== 3) {
+    fail(code, "JWT must be a compact JWS (three base64url parts)");
+  }
+  const [headerPart, payloadPart, signaturePart] = parts as [
+    string,
+    string,
+    string,
+  ];
+  const header = decodeJsonPart(headerPart, code, "header");
+  const payload = decodeJsonPart(payloadPart, code, "payload");
+  if (!ACCEPTED_ALGS.includes(header.alg as typeof ACCEPTED_ALGS[number])) {
+    fail(
+      code,
+      `JWT alg ${JSON.stringify(header.alg)} is not accepted (EdDSA only)`,
+    );
+  }
+  for (const name of FORBIDDEN_HEADERS) {
+    if (name in header) fail(code, `JWT header ${name} is not accepted`);
+  }
+  if ("jwk" in header && !options.allowJwk) {
+    fail(code, "JWT header jwk is not accepted");
+  }
+  if ("crit" in header) fail(code, "JWT header crit is not accepted");
+  if ("b64" in header) fail(code, "JWT header b64 is not accepted");
+  let signature: Uint8Array;
+  try {
+    signature = fromBase64url(signaturePart);
+  } catch {
+    fail(code, "JWT signature is not base64url");
+  }
+  if (signature.length !== 64) fail(code, "JWT signature is not 64 bytes");
+  let s = 0n;
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i]!);
+  if (s >= L) fail(code, "JWT signature is not canonical");
+  return { header, payload };
+}
+
+function decodeJsonPart(
+  part: string,
+  code: ErrorCode,
+  what: string,
+): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(fromUtf8(fromBase64url(part)));
+  } catch {
+    fail(code, `JWT ${what} is not base64url JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail(code, `JWT ${what} is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function nowSeconds(now: Date): number {
+  return Math.floor(now.getTime() / 1000);
+}

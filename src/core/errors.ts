@@ -123,7 +123,7 @@ const CODES = {
   },
   ERR_OPERATOR_NOT_VERIFIED: {
     oauth: "unauthorized_client",
-    status: 403,
+    status: 400,
     exit: EXIT.failed,
   },
   ERR_DOMAIN_TAKEN: {
@@ -151,6 +151,16 @@ const CODES = {
     status: 503,
     exit: EXIT.unavailable,
   },
+  ERR_AGENT_SUSPENDED: {
+    oauth: "invalid_client",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_AGENT_REVOKED: {
+    oauth: "invalid_client",
+    status: 401,
+    exit: EXIT.failed,
+  },
   ERR_AGENT_NOT_FOUND: {
     oauth: "invalid_client",
     status: 404,
@@ -162,6 +172,11 @@ const CODES = {
     exit: EXIT.failed,
   },
   ERR_FORBIDDEN: { oauth: "access_denied", status: 403, exit: EXIT.failed },
+  ERR_NOT_TOKEN_HOLDER: {
+    oauth: "unauthorized_client",
+    status: 400,
+    exit: EXIT.failed,
+  },
 
   // Authorization.
   ERR_SCOPE_NOT_GRANTED: {

@@ -1,0 +1,402 @@
+/**
+ * A typed HTTP client of the issuer API, used by the CLI commands and by
+ * library users (mod.ts). It signs operator actions and registrations
+ * (request proofs with a fresh server nonce) and client assertions.
+ */
+import {
+  CLIENT_ASSERTION_TYPE,
+  createClientAssertion,
+} from "../core/client_assertion.ts";
+import { utf8 } from "../core/encoding.ts";
+import { Auth4AgentError, isErrorCode } from "../core/errors.ts";
+import type { Ed25519PublicJwk } from "../core/keys.ts";
+import {
+  createRequestProof,
+  REQUEST_PROOF_HEADER,
+} from "../core/request_proof.ts";
+
+export interface Signer {
+  privateKey: CryptoKey;
+  /** A registered signer's id (operator id or agent DID)… */
+  kid?: string;
+  /** …or the public key, when registering it. */
+  publicJwk?: Ed25519PublicJwk;
+}
+
+export interface ServerMetadata {
+  issuer: string;
+  token_endpoint: string;
+  jwks_uri: string;
+  introspection_endpoint: string;
+  revocation_endpoint: string;
+  challenge_endpoint?: string;
+  [name: string]: unknown;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+}
+
+export interface Challenge {
+  nonce: string;
+  audience: string;
+  expires_in: number;
+  expires_at: string;
+}
+
+export interface DnsRecord {
+  name: string;
+  type: "TXT";
+  value: string;
+}
+
+export interface OperatorStatus {
+  operator_id: string;
+  domain: string;
+  verified: boolean;
+  verified_at: string | null;
+  dns_record?: DnsRecord;
+}
+
+export interface AgentStatus {
+  did: string;
+  domain: string;
+  operator_id: string;
+  status: string;
+  created_at: string;
+}
+
+export type Jwks = { keys: (Ed25519PublicJwk & { kid: string })[] };
+
+const TIMEOUT_MS = 15_000;
+
+export class IssuerClient {
+  readonly server: string;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => Date;
+  #metadata?: ServerMetadata;
+
+  constructor(
+    server: string,
+    options: { fetch?: typeof fetch; now?: () => Date } = {},
+  ) {
+    this.server = server.replace(/\/+$/, "");
+    this.#fetch = options.fetch ?? fetch;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async #send(path: string, init: RequestInit): Promise<Response> {
+    const url = path.startsWith("http") ? path : this.server + path;
+    try {
+      return await this.#fetch(url, {
+        ...init,
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (cause) {
+      throw new Auth4AgentError(
+        "ERR_ISSUER_UNREACHABLE",
+        `cannot reach the issuer at ${this.server} (${
+          (cause as Error).message
+        })`,
+        { cause },
+      );
+    }
+  }
+
+  async #read<T>(response: Response): Promise<T> {
+    const text = await response.text();
+    let body: unknown = undefined;
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      // handled below
+    }
+    if (!response.ok) {
+      const error = (body ?? {}) as Record<string, unknown>;
+      const code =
+        typeof error.error_code === "string" && isErrorCode(error.error_code)
+          ? error.error_code
+          : response.status === 429
+          ? "ERR_RATE_LIMITED"
+          : response.status >= 500
+          ? "ERR_ISSUER_RESPONSE"
+          : "ERR_FORBIDDEN";
+      const description = typeof error.error_description === "string"
+        ? error.error_description
+        : `HTTP ${response.status}`;
+      throw new Auth4AgentError(code, description, {
+        headers: Object.fromEntries(response.headers),
+      });
+    }
+    if (body === undefined) {
+      throw new Auth4AgentError(
+        "ERR_ISSUER_RESPONSE",
+        `the issuer answered with something that is not JSON (HTTP ${response.status})`,
+      );
+    }
+    return body as T;
+  }
+
+  async #getJson<T>(path: string): Promise<T> {
+    return await this.#read<T>(
+      await this.#send(path, { headers: { Accept: "application/json" } }),
+    );
+  }
+
+  async metadata(): Promise<ServerMetadata> {
+    this.#metadata ??= await this.#getJson<ServerMetadata>(
+      "/.well-known/oauth-authorization-server",
+    );
+    if (
+      typeof this.#metadata.issuer !== "string" ||
+      typeof this.#metadata.token_endpoint !== "string"
+    ) {
+      throw new Auth4AgentError(
+        "ERR_ISSUER_RESPONSE",
+        "the issuer's metadata lacks issuer or token_endpoint",
+      );
+    }
+    return this.#metadata;
+  }
+
+  async jwks(): Promise<Jwks> {
+    const jwks = await this.#getJson<Jwks>((await this.metadata()).jwks_uri);
+    if (!Array.isArray(jwks.keys)) {
+      throw new Auth4AgentError(
+        "ERR_ISSUER_RESPONSE",
+        "the issuer's JWKS has no keys array",
+      );
+    }
+    return jwks;
+  }
+
+  async health(): Promise<Record<string, unknown>> {
+    const response = await this.#send("/healthz", {});
+    const body = await response.json().catch(() => ({}));
+    return { ...body, http_status: response.status };
+  }
+
+  async #nonce(): Promise<string> {
+    const response = await this.#send("/v1/nonce", { method: "POST" });
+    return (await this.#read<{ nonce: string }>(response)).nonce;
+  }
+
+  /** Sends a request signed with a request proof; retries once with a fresh nonce if the issuer asks. */
+  async signed<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    signer: Signer,
+  ): Promise<T> {
+    const bytes = body === undefined
+      ? new Uint8Array(0)
+      : utf8(JSON.stringify(body));
+    let nonce = await this.#nonce();
+    for (let attempt = 0;; attempt++) {
+      const proof = await createRequestProof({
+        method,
+        path,
+        body: bytes,
+        nonce,
+        privateKey: signer.privateKey,
+        now: this.#now(),
+        kid: signer.kid,
+        jwk: signer.kid ? undefined : signer.publicJwk,
+      });
+      const headers: Record<string, string> = {
+        [REQUEST_PROOF_HEADER]: proof,
+        Accept: "application/json",
+      };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const response = await this.#send(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : bytes,
+      });
+      const fresh = response.headers.get("Auth4Agent-Nonce");
+      if (response.status === 401 && fresh && attempt === 0) {
+        await response.body?.cancel();
+        nonce = fresh;
+        continue;
+      }
+      return await this.#read<T>(response);
+    }
+  }
+
+  async #form<T>(
+    url: string,
+    params: Record<string, string | undefined>,
+  ): Promise<T> {
+    const form = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) {
+      if (value !== undefined) form.set(name, value);
+    }
+    return await this.#read<T>(
+      await this.#send(url, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          Accept: "application/json",
+        },
+        body: form.toString(),
+      }),
+    );
+  }
+
+  /** RFC 7523 client authentication parameters for a fresh assertion. */
+  async clientAuthentication(
+    clientId: string,
+    privateKey: CryptoKey,
+    nonce?: string,
+  ): Promise<Record<string, string>> {
+    const { issuer } = await this.metadata();
+    return {
+      client_id: clientId,
+      client_assertion_type: CLIENT_ASSERTION_TYPE,
+      client_assertion: await createClientAssertion({
+        clientId,
+        audience: issuer,
+        privateKey,
+        now: this.#now(),
+        nonce,
+      }),
+    };
+  }
+
+  registerOperator(domain: string, signer: Signer): Promise<OperatorStatus> {
+    return this.signed("POST", "/v1/operators", { domain }, signer);
+  }
+
+  operator(id: string): Promise<OperatorStatus> {
+    return this.#getJson(`/v1/operators/${encodeURIComponent(id)}`);
+  }
+
+  dnsRecord(
+    operatorId: string,
+    signer: Signer,
+  ): Promise<OperatorStatus & { dns_record: DnsRecord }> {
+    return this.signed(
+      "GET",
+      `/v1/operators/${operatorId}/dns-record`,
+      undefined,
+      signer,
+    );
+  }
+
+  verifyDomain(operatorId: string, signer: Signer): Promise<OperatorStatus> {
+    return this.signed(
+      "POST",
+      `/v1/operators/${operatorId}/verify`,
+      {},
+      signer,
+    );
+  }
+
+  registerAgent(
+    did: string,
+    operatorId: string,
+    signer: Signer,
+  ): Promise<AgentStatus> {
+    return this.signed(
+      "POST",
+      "/v1/agents",
+      { did, operator_id: operatorId },
+      signer,
+    );
+  }
+
+  agent(did: string): Promise<AgentStatus> {
+    return this.#getJson(`/v1/agents/${did}`);
+  }
+
+  didDocument(did: string): Promise<Record<string, unknown>> {
+    return this.#getJson(`/v1/agents/${did}/did.json`);
+  }
+
+  setAgentScopes(
+    did: string,
+    scopes: string[],
+    signer: Signer,
+  ): Promise<{ did: string; scopes: string[] }> {
+    return this.signed("PUT", `/v1/agents/${did}/scopes`, { scopes }, signer);
+  }
+
+  agentScopes(
+    did: string,
+    signer: Signer,
+  ): Promise<{ did: string; scopes: string[]; updated_at: string | null }> {
+    return this.signed("GET", `/v1/agents/${did}/scopes`, undefined, signer);
+  }
+
+  async challenge(did: string): Promise<Challenge> {
+    return await this.#read<Challenge>(
+      await this.#send("/v1/challenges", {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+        },
+        body: JSON.stringify({ client_id: did }),
+      }),
+    );
+  }
+
+  /**
+   * The seed's flow: challenge → proof signed with the agent's key → token.
+   * When the challenge was used or expired meanwhile, asks once for a new one.
+   */
+  async issueToken(
+    did: string,
+    privateKey: CryptoKey,
+    request: { scope?: string; audience?: string; expiresIn?: number },
+  ): Promise<TokenResponse> {
+    const { token_endpoint } = await this.metadata();
+    for (let attempt = 0;; attempt++) {
+      const challenge = await this.challenge(did);
+      try {
+        return await this.#form<TokenResponse>(token_endpoint, {
+          grant_type: "client_credentials",
+          ...(await this.clientAuthentication(
+            did,
+            privateKey,
+            challenge.nonce,
+          )),
+          scope: request.scope,
+          audience: request.audience,
+          expires_in: request.expiresIn?.toString(),
+        });
+      } catch (error) {
+        const stale = error instanceof Auth4AgentError &&
+          error.code === "ERR_CHALLENGE_INVALID";
+        if (!stale || attempt > 0) throw error;
+      }
+    }
+  }
+
+  async introspect(
+    token: string,
+    clientId: string,
+    privateKey: CryptoKey,
+  ): Promise<Record<string, unknown> & { active: boolean }> {
+    const { introspection_endpoint } = await this.metadata();
+    return await this.#form(introspection_endpoint, {
+      token,
+      ...(await this.clientAuthentication(clientId, privateKey)),
+    });
+  }
+
+  async revoke(
+    token: string,
+    clientId: string,
+    privateKey: CryptoKey,
+  ): Promise<Record<string, unknown>> {
+    const { revocation_endpoint } = await this.metadata();
+    return await this.#form(revocation_endpoint, {
+      token,
+      ...(await this.clientAuthentication(clientId, privateKey)),
+    });
+  }
+}

@@ -1,0 +1,82 @@
+/** `auth4agent agent-scopes set --scopes S [--agent DID]`: the operator grants scopes. */
+import type { Command } from "@commander-js/extra-typings";
+import { parseAgentDid } from "../core/did.ts";
+import { fail } from "../core/errors.ts";
+import { parseScopeList } from "../core/scope.ts";
+import { agentIdentity, operatorIdentity } from "./identity.ts";
+import type { CommandContext } from "./context.ts";
+import type { Run } from "./registry.ts";
+
+async function targetAgent(
+  ctx: CommandContext,
+  flag: string | undefined,
+): Promise<string> {
+  if (flag) return parseAgentDid(flag).did;
+  const agent = await ctx.home.readAgent();
+  if (!agent) {
+    fail(
+      "ERR_USAGE",
+      "name the agent with --agent DID (this home folder holds no agent)",
+    );
+  }
+  return agent.did;
+}
+
+export function register(program: Command, run: Run): void {
+  const agentScopes = program.command("agent-scopes").description(
+    "manage the scopes an operator grants to its agents",
+  );
+
+  agentScopes.command("set")
+    .description(
+      "replace the agent's grant (deny by default: only these scopes can be issued)",
+    )
+    .requiredOption(
+      "--scopes <scopes...>",
+      "scopes, space- or comma-separated, e.g. read:payments",
+    )
+    .option(
+      "--agent <did>",
+      "the agent (default: the agent in this home folder)",
+    )
+    .action((options, command) =>
+      run(command, async (ctx) => {
+        const scopes = parseScopeList(options.scopes);
+        if (scopes.length === 0) fail("ERR_USAGE", "give at least one scope");
+        const did = await targetAgent(ctx, options.agent);
+        const { file, signer } = await operatorIdentity(ctx);
+        const result = await ctx.client(file.server).setAgentScopes(
+          did,
+          scopes,
+          signer,
+        );
+        ctx.print(
+          result,
+          `Granted to ${result.did}: ${result.scopes.join(" ")}`,
+        );
+      })
+    );
+
+  agentScopes.command("list")
+    .description("show the agent's grant as the issuer holds it")
+    .option(
+      "--agent <did>",
+      "the agent (default: the agent in this home folder)",
+    )
+    .action((options, command) =>
+      run(command, async (ctx) => {
+        const did = await targetAgent(ctx, options.agent);
+        const operator = await ctx.home.readOperator();
+        const { file, signer } = operator?.operator_id
+          ? await operatorIdentity(ctx)
+          : await agentIdentity(ctx);
+        const result = await ctx.client(file.server).agentScopes(did, signer);
+        ctx.print(
+          result,
+          result.scopes.length
+            ? `${result.did}: ${result.scopes.join(" ")}`
+            : `${result.did}: no scopes granted`,
+        );
+      })
+    );
+}

@@ -1,0 +1,65 @@
+/** Loading the home folder's identities as signers for the issuer client. */
+import type { Signer } from "../client/issuer_client.ts";
+import type { AgentFile, OperatorFile } from "../home/home.ts";
+import type { CommandContext } from "./context.ts";
+
+export async function operatorIdentity(
+  ctx: CommandContext,
+): Promise<{ file: OperatorFile & { operator_id: string }; signer: Signer }> {
+  const file = await ctx.home.requireRegisteredOperator();
+  const key = await ctx.home.readKey("operator");
+  return {
+    file,
+    signer: { privateKey: key.privateKey, kid: file.operator_id },
+  };
+}
+
+export async function agentIdentity(
+  ctx: CommandContext,
+): Promise<{ file: AgentFile; privateKey: CryptoKey; signer: Signer }> {
+  const file = await ctx.home.requireAgent();
+  const key = await ctx.home.readKey("agent");
+  return {
+    file,
+    privateKey: key.privateKey,
+    signer: { privateKey: key.privateKey, kid: file.did },
+  };
+}
+
+/**
+ * A client identity for introspection and revocation: the agent of this home
+ * when there is one, else its registered operator.
+ */
+export async function anyClientIdentity(
+  ctx: CommandContext,
+): Promise<
+  { clientId: string; privateKey: CryptoKey; server: string } | undefined
+> {
+  const agent = await ctx.home.readAgent();
+  if (agent?.operator_id) {
+    return {
+      clientId: agent.did,
+      privateKey: (await ctx.home.readKey("agent")).privateKey,
+      server: agent.server,
+    };
+  }
+  const operator = await ctx.home.readOperator();
+  if (operator?.operator_id) {
+    return {
+      clientId: operator.operator_id,
+      privateKey: (await ctx.home.readKey("operator")).privateKey,
+      server: operator.server,
+    };
+  }
+  return undefined;
+}
+
+/** The issuer URL: --server, else the agent's, else the operator's. */
+export async function serverOf(
+  ctx: CommandContext,
+  flag?: string,
+): Promise<string | undefined> {
+  if (flag) return flag;
+  return (await ctx.home.readAgent())?.server ??
+    (await ctx.home.readOperator())?.server;
+}

@@ -1,0 +1,58 @@
+/**
+ * `auth4agent issue --scope S --aud A`: challenge → proof signed with the
+ * agent's key → scoped token. Prints the JWT alone, so
+ * `TOKEN=$(auth4agent issue …)` works; `--json` prints the whole response.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { fail } from "../core/errors.ts";
+import { formatScope, parseScopeList } from "../core/scope.ts";
+import { agentIdentity } from "./identity.ts";
+import type { Run } from "./registry.ts";
+
+export function register(program: Command, run: Run): void {
+  program.command("issue")
+    .description("obtain a short-lived, scoped access token for this agent")
+    .option(
+      "--scope <scopes...>",
+      "scopes to ask for (default: the whole grant)",
+    )
+    .option(
+      "--aud <audience>",
+      "the audience the token is for, e.g. api.example.com",
+    )
+    .option(
+      "--ttl <seconds>",
+      "ask for a shorter lifetime (the issuer caps it)",
+    )
+    .action((options, command) =>
+      run(command, async (ctx) => {
+        const { file, privateKey } = await agentIdentity(ctx);
+        if (!file.operator_id) {
+          fail(
+            "ERR_HOME_MISSING",
+            "the agent is not registered yet; run `auth4agent register agent --operator-id ID`",
+          );
+        }
+        let expiresIn: number | undefined;
+        if (options.ttl !== undefined) {
+          if (
+            !/^[0-9]{1,9}$/.test(options.ttl) || Number(options.ttl) < 1
+          ) fail("ERR_USAGE", "--ttl must be a positive number of seconds");
+          expiresIn = Number(options.ttl);
+        }
+        const scope = options.scope
+          ? formatScope(parseScopeList(options.scope))
+          : undefined;
+        const response = await ctx.client(file.server).issueToken(
+          file.did,
+          privateKey,
+          {
+            scope,
+            audience: options.aud,
+            expiresIn,
+          },
+        );
+        ctx.print(response, response.access_token);
+      })
+    );
+}

@@ -1,0 +1,84 @@
+/**
+ * `auth4agent verify --token JWT [--aud A] [--scope S] [--online]`: offline,
+ * the signature by the issuer's cached JWKS plus `exp`, `iss`, audience and
+ * scopes; `--online` also asks the issuer (RFC 7662), so revoked or unknown
+ * tokens fail. Exit 0 when valid, 1 with the reason when not.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { TokenVerifier } from "../client/verifier.ts";
+import { fail } from "../core/errors.ts";
+import { parseScopeList } from "../core/scope.ts";
+import { homeJwksCache } from "../home/jwks_cache.ts";
+import { parseServerUrl } from "./context.ts";
+import { anyClientIdentity, serverOf } from "./identity.ts";
+import type { Run } from "./registry.ts";
+
+export function register(program: Command, run: Run): void {
+  program.command("verify")
+    .description(
+      "verify an access token (offline by default, --online asks the issuer)",
+    )
+    .requiredOption("--token <jwt>", "the token")
+    .option("--aud <audience>", "require this audience")
+    .option("--scope <scopes...>", "require these scopes")
+    .option(
+      "--online",
+      "also ask the issuer whether the token is active (introspection)",
+    )
+    .option(
+      "--server <url>",
+      "the issuer (default: the server of this home folder)",
+    )
+    .action((options, command) =>
+      run(command, async (ctx) => {
+        const server = await serverOf(
+          ctx,
+          options.server && parseServerUrl(options.server),
+        );
+        if (!server) {
+          fail(
+            "ERR_HOME_MISSING",
+            "no issuer known: pass --server URL or run `auth4agent init` first",
+          );
+        }
+        const client = ctx.client(server);
+        const verifier = new TokenVerifier(
+          client,
+          homeJwksCache(ctx.home, server),
+        );
+        const claims = await verifier.verify(options.token, {
+          audience: options.aud,
+          scopes: options.scope ? parseScopeList(options.scope) : undefined,
+          now: ctx.io.now(),
+        });
+        if (options.online) {
+          const identity = await anyClientIdentity(ctx);
+          if (!identity) {
+            fail(
+              "ERR_HOME_MISSING",
+              "--online authenticates to the issuer: this home folder needs a registered agent or operator",
+            );
+          }
+          const result = await client.introspect(
+            options.token,
+            identity.clientId,
+            identity.privateKey,
+          );
+          if (!result.active) {
+            fail(
+              "ERR_TOKEN_INACTIVE",
+              "the issuer says the token is not active (revoked, expired or unknown)",
+            );
+          }
+        }
+        const expires = new Date(claims.exp * 1000).toISOString();
+        ctx.print({ valid: true, online: options.online ?? false, claims }, [
+          `valid${options.online ? " (checked online)" : ""}: ${claims.sub}`,
+          `  scope: ${claims.scope}`,
+          `  aud:   ${claims.aud}`,
+          `  iss:   ${claims.iss}`,
+          `  exp:   ${expires}`,
+        ]);
+      })
+    );
+}

@@ -1,0 +1,163 @@
+/**
+ * The issuer as one function `(Request) => Promise<Response>`: every route is
+ * wired here, errors are rendered here, and Deno.serve stays at the edge
+ * (server.ts), so tests call the app directly with `new Request(...)`.
+ */
+import { Auth4AgentError } from "../core/errors.ts";
+import { type AppDeps, PATHS, type RequestInfo } from "./context.ts";
+import {
+  getAgent,
+  getAgentDidDocument,
+  getAgentScopes,
+  registerAgent,
+  setAgentScopes,
+} from "./endpoints/agents.ts";
+import { createChallenge } from "./endpoints/challenges.ts";
+import {
+  healthEndpoint,
+  jwksEndpoint,
+  metadataEndpoint,
+} from "./endpoints/discovery.ts";
+import { introspectEndpoint } from "./endpoints/introspect.ts";
+import { nonceEndpoint } from "./endpoints/nonce.ts";
+import {
+  getDnsRecord,
+  getOperator,
+  registerOperator,
+  verifyDomain,
+} from "./endpoints/operators.ts";
+import { revokeEndpoint } from "./endpoints/revoke.ts";
+import { tokenEndpoint } from "./endpoints/token.ts";
+import { errorResponse } from "./http.ts";
+
+type Handler = (
+  request: Request,
+  deps: AppDeps,
+  params: string[],
+) => Promise<Response> | Response;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: Handler;
+  /** Counted against the caller's IP bucket (unauthenticated, state-creating or costly). */
+  limited?: boolean;
+}
+
+const SEGMENT = "([^/]+)";
+
+function route(
+  method: string,
+  path: string,
+  handler: Handler,
+  limited = true,
+): Route {
+  const pattern = new RegExp(
+    "^" + path.replaceAll(".", "\\.").replaceAll(":param", SEGMENT) + "$",
+  );
+  return { method, pattern, handler, limited };
+}
+
+const ROUTES: Route[] = [
+  route("GET", PATHS.metadata, (_r, deps) => metadataEndpoint(deps), false),
+  route("GET", PATHS.jwks, (_r, deps) => jwksEndpoint(deps), false),
+  route("GET", PATHS.health, (_r, deps) => healthEndpoint(deps), false),
+  route("POST", PATHS.token, tokenEndpoint),
+  route("POST", PATHS.introspect, introspectEndpoint),
+  route("POST", PATHS.revoke, revokeEndpoint),
+  route("POST", PATHS.nonce, (_r, deps) => nonceEndpoint(deps)),
+  route("POST", PATHS.challenges, createChallenge),
+  route("POST", PATHS.operators, registerOperator),
+  route(
+    "GET",
+    `${PATHS.operators}/:param`,
+    (_r, deps, [id]) => getOperator(id!, deps),
+  ),
+  route(
+    "GET",
+    `${PATHS.operators}/:param/dns-record`,
+    (r, deps, [id]) => getDnsRecord(id!, r, deps),
+  ),
+  route(
+    "POST",
+    `${PATHS.operators}/:param/verify`,
+    (r, deps, [id]) => verifyDomain(id!, r, deps),
+  ),
+  route("POST", PATHS.agents, registerAgent),
+  route(
+    "GET",
+    `${PATHS.agents}/:param`,
+    (_r, deps, [did]) => getAgent(did!, deps),
+  ),
+  route(
+    "GET",
+    `${PATHS.agents}/:param/did.json`,
+    (_r, deps, [did]) => getAgentDidDocument(did!, deps),
+  ),
+  route(
+    "PUT",
+    `${PATHS.agents}/:param/scopes`,
+    (r, deps, [did]) => setAgentScopes(did!, r, deps),
+  ),
+  route(
+    "GET",
+    `${PATHS.agents}/:param/scopes`,
+    (r, deps, [did]) => getAgentScopes(did!, r, deps),
+  ),
+];
+
+function decodeParams(match: RegExpExecArray): string[] {
+  return match.slice(1).map((value) => {
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      throw new Auth4AgentError(
+        "ERR_INVALID_REQUEST",
+        "malformed percent-encoding in the path",
+      );
+    }
+  });
+}
+
+export function createApp(
+  deps: AppDeps,
+): (request: Request, info?: RequestInfo) => Promise<Response> {
+  return async (request, info = { remoteIp: "local" }) => {
+    try {
+      const path = new URL(request.url).pathname;
+      let pathMatched = false;
+      for (const candidate of ROUTES) {
+        const match = candidate.pattern.exec(path);
+        if (!match) continue;
+        pathMatched = true;
+        if (candidate.method !== request.method) continue;
+        if (candidate.limited) {
+          deps.limits.perIp.take(`ip:${info.remoteIp}`, deps.now().getTime());
+        }
+        return await candidate.handler(request, deps, decodeParams(match));
+      }
+      if (pathMatched) {
+        throw new Auth4AgentError(
+          "ERR_METHOD_NOT_ALLOWED",
+          `${request.method} is not allowed on ${path}`,
+        );
+      }
+      throw new Auth4AgentError("ERR_NOT_FOUND", `no such endpoint: ${path}`);
+    } catch (error) {
+      if (error instanceof Auth4AgentError) return errorResponse(error);
+      // A bug: details go to the log only, never to the client.
+      deps.log({
+        level: "error",
+        msg: "unexpected error",
+        method: request.method,
+        path: new URL(request.url).pathname,
+        error: error instanceof Error
+          ? (error.stack ?? error.message)
+          : String(error),
+      });
+      return errorResponse(
+        new Auth4AgentError("ERR_INTERNAL", "internal error"),
+      );
+    }
+  };
+}

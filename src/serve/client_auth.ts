@@ -1,0 +1,78 @@
+/**
+ * OAuth client authentication at the token, introspection and revocation
+ * endpoints: `private_key_jwt` (RFC 7523 §2.2). An assertion that carries a
+ * challenge nonce consumes that challenge; one without is accepted once per
+ * `jti` until its `exp` (the replay cache).
+ */
+import {
+  CLIENT_ASSERTION_TYPE,
+  unverifiedAssertionIssuer,
+  verifyClientAssertion,
+} from "../core/client_assertion.ts";
+import { fail } from "../core/errors.ts";
+import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
+import { findPrincipal, type Principal } from "./clients.ts";
+import { type AppDeps, endpointUrl } from "./context.ts";
+
+export async function authenticateClient(
+  params: Map<string, string>,
+  deps: AppDeps,
+  endpointPath: string,
+): Promise<Principal> {
+  const type = params.get("client_assertion_type");
+  const assertion = params.get("client_assertion");
+  if (!type && !assertion) {
+    fail(
+      "ERR_INVALID_CLIENT",
+      "client authentication is required (private_key_jwt: client_assertion and client_assertion_type)",
+    );
+  }
+  if (type !== CLIENT_ASSERTION_TYPE) {
+    fail(
+      "ERR_INVALID_CLIENT",
+      `client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`,
+    );
+  }
+  if (!assertion) fail("ERR_INVALID_CLIENT", "client_assertion is required");
+  const issuer = unverifiedAssertionIssuer(assertion);
+  const clientId = params.get("client_id") ?? issuer;
+  if (clientId !== issuer) {
+    fail("ERR_INVALID_CLIENT", "client_id does not match the assertion's iss");
+  }
+  deps.limits.perClient.take(`client:${clientId}`, deps.now().getTime());
+  const principal = await findPrincipal(deps, clientId, "ERR_INVALID_CLIENT");
+  const now = deps.now();
+  const verified = await verifyClientAssertion(assertion, {
+    clientId,
+    audiences: [
+      deps.issuer,
+      endpointUrl(deps, endpointPath),
+      endpointUrl(deps, "/oauth/token"),
+    ],
+    publicKey: principal.publicKey,
+    now,
+  });
+  if (verified.nonce !== undefined) {
+    const challenge = await deps.store.consumeChallenge(
+      verified.nonce,
+      "token_challenge",
+      clientId,
+      now,
+    );
+    if (!challenge) {
+      fail(
+        "ERR_CHALLENGE_INVALID",
+        "the challenge is unknown, already used, expired, or for another agent; ask for a new one",
+      );
+    }
+  } else {
+    const expiresAt = new Date((verified.exp + CLOCK_LEEWAY_SECONDS) * 1000);
+    if (!await deps.store.rememberJti(clientId, verified.jti, expiresAt)) {
+      fail(
+        "ERR_ASSERTION_REPLAYED",
+        "this client assertion (jti) was already used",
+      );
+    }
+  }
+  return principal;
+}

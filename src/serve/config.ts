@@ -1,0 +1,142 @@
+/**
+ * Server configuration: one documented defaults object, overridden by
+ * `AUTH4AGENT_*` environment variables and then by flags, and validated once
+ * at start-up so a bad value fails at boot with one clear message.
+ */
+import { Auth4AgentError } from "../core/errors.ts";
+import { DEFAULT_TOKEN_TTL_SECONDS } from "../core/access_token.ts";
+import { type NameServer, parseNameServer } from "./dns.ts";
+
+export interface ServeConfig {
+  host: string;
+  port: number;
+  /** SQLite database file. */
+  db: string;
+  /** Issuer identifier; default `http://HOST:PORT` as bound. */
+  issuer?: string;
+  dnsServer?: NameServer;
+  /** Requests per second per client (per IP: 10×); 0 turns rate limiting off. */
+  rateLimit: number;
+  /** Longest access-token lifetime, in seconds. */
+  tokenTtl: number;
+  /** Lifetime of a token challenge, in seconds (at most 300). */
+  challengeTtl: number;
+}
+
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  port: 8080,
+  db: "auth4agent.db",
+  rateLimit: 20,
+  tokenTtl: DEFAULT_TOKEN_TTL_SECONDS,
+  challengeTtl: 120,
+} as const;
+
+/** Flag values as given (strings), before validation. */
+export interface RawServeOptions {
+  host?: string;
+  port?: string;
+  db?: string;
+  issuer?: string;
+  dnsServer?: string;
+  rateLimit?: string;
+  tokenTtl?: string;
+}
+
+const ENV = {
+  host: "AUTH4AGENT_HOST",
+  port: "AUTH4AGENT_PORT",
+  db: "AUTH4AGENT_DB",
+  issuer: "AUTH4AGENT_ISSUER",
+  dnsServer: "AUTH4AGENT_DNS_SERVER",
+  rateLimit: "AUTH4AGENT_RATE_LIMIT",
+  tokenTtl: "AUTH4AGENT_TOKEN_TTL",
+} as const satisfies Record<keyof RawServeOptions, string>;
+
+function bad(message: string): never {
+  throw new Auth4AgentError("ERR_CONFIG", message);
+}
+
+function integer(
+  name: string,
+  value: string,
+  min: number,
+  max: number,
+): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < min || Number(value) > max) {
+    bad(
+      `${name} must be an integer from ${min} to ${max}, not ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return Number(value);
+}
+
+export function resolveServeConfig(
+  flags: RawServeOptions,
+  env: (name: string) => string | undefined,
+): ServeConfig {
+  const pick = (name: keyof RawServeOptions) => flags[name] ?? env(ENV[name]);
+  const host = pick("host") ?? DEFAULTS.host;
+  if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
+    bad(`--host ${JSON.stringify(host)} is not a host name or address`);
+  }
+  const port = integer(
+    "--port",
+    pick("port") ?? String(DEFAULTS.port),
+    0,
+    65535,
+  );
+  const db = pick("db") ?? DEFAULTS.db;
+  if (db.length === 0) bad("--db must name a file");
+  const issuerValue = pick("issuer");
+  let issuer: string | undefined;
+  if (issuerValue !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(issuerValue);
+    } catch {
+      bad(
+        `--issuer must be an absolute URL, not ${JSON.stringify(issuerValue)}`,
+      );
+    }
+    if (
+      !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username
+    ) {
+      bad(
+        "--issuer must be an http(s) URL without query, fragment or credentials (RFC 8414 §2)",
+      );
+    }
+    issuer = issuerValue.replace(/\/$/, "");
+  }
+  const dnsServerValue = pick("dnsServer");
+  const rateLimit = integer(
+    "--rate-limit",
+    pick("rateLimit") ?? String(DEFAULTS.rateLimit),
+    0,
+    1_000_000,
+  );
+  const tokenTtl = integer(
+    "--token-ttl",
+    pick("tokenTtl") ?? String(DEFAULTS.tokenTtl),
+    10,
+    86_400,
+  );
+  return {
+    host,
+    port,
+    db,
+    issuer,
+    dnsServer: dnsServerValue ? parseNameServer(dnsServerValue) : undefined,
+    rateLimit,
+    tokenTtl,
+    challengeTtl: DEFAULTS.challengeTtl,
+  };
+}
+
+/** The issuer identifier for a bound address: exactly `http://HOST:PORT`. */
+export function issuerForAddress(hostname: string, port: number): string {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return `http://${host}:${port}`;
+}

@@ -1,0 +1,43 @@
+/** What every endpoint is given: explicit dependencies, the clock included. */
+import type { Store } from "../store/store.ts";
+import type { TxtResolver } from "./dns.ts";
+import type { RateLimiter } from "./rate_limit.ts";
+import type { KeyRing } from "./signing_keys.ts";
+
+export interface AppDeps {
+  store: Store;
+  keys: KeyRing;
+  /** Issuer identifier: the `iss` of every token, byte for byte. */
+  issuer: string;
+  now: () => Date;
+  resolveTxt: TxtResolver;
+  limits: { perClient: RateLimiter; perIp: RateLimiter };
+  tokenTtl: number;
+  challengeTtl: number;
+  version: string;
+  /** Diagnostics (never secrets); defaults to stderr. */
+  log: (line: Record<string, unknown>) => void;
+}
+
+/** What the edge knows of the request besides the Request itself. */
+export interface RequestInfo {
+  remoteIp: string;
+}
+
+export function endpointUrl(deps: AppDeps, path: string): string {
+  return deps.issuer + path;
+}
+
+export const PATHS = {
+  metadata: "/.well-known/oauth-authorization-server",
+  jwks: "/.well-known/jwks.json",
+  didWeb: "/.well-known/did.json",
+  health: "/healthz",
+  token: "/oauth/token",
+  introspect: "/oauth/introspect",
+  revoke: "/oauth/revoke",
+  nonce: "/v1/nonce",
+  challenges: "/v1/challenges",
+  operators: "/v1/operators",
+  agents: "/v1/agents",
+} as const;

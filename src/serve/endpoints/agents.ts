@@ -1,0 +1,184 @@
+/**
+ * Agents: registration under an operator of the same domain (a request signed
+ * by the agent's own key), public status, the DID document, and grants set by
+ * the operator (deny by default: an agent without a grant gets no token).
+ */
+import { didMatchesKey, parseAgentDid } from "../../core/did.ts";
+import { didDocument } from "../../core/did_document.ts";
+import { fail } from "../../core/errors.ts";
+import { parseScopeList } from "../../core/scope.ts";
+import { type AgentRecord, DuplicateError } from "../../store/store.ts";
+import { audit } from "../audit.ts";
+import { OPERATOR_ID } from "../clients.ts";
+import type { AppDeps } from "../context.ts";
+import { json, readJson, requireString } from "../http.ts";
+import { authenticateRequest, requireOperator } from "../request_auth.ts";
+
+export function agentView(agent: AgentRecord) {
+  return {
+    did: agent.did,
+    domain: agent.domain,
+    operator_id: agent.operatorId,
+    status: agent.status,
+    created_at: agent.createdAt.toISOString(),
+  };
+}
+
+/** `POST /v1/agents` {did, operator_id}, signed by the agent's key (`jwk` header). */
+export async function registerAgent(
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const { value, raw } = await readJson(request);
+  const signer = await authenticateRequest(request, raw, deps);
+  if (signer.kind !== "new-key") {
+    fail(
+      "ERR_INVALID_REQUEST",
+      "agent registration is signed with the agent's own key (jwk header)",
+    );
+  }
+  const did = parseAgentDid(requireString(value, "did", 300));
+  const operatorId = requireString(value, "operator_id", 64);
+  if (!OPERATOR_ID.test(operatorId)) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      `operator_id ${JSON.stringify(operatorId)} is malformed`,
+    );
+  }
+  if (!await didMatchesKey(did, signer.publicJwk)) {
+    fail(
+      "ERR_INVALID_DID",
+      "the DID is not derived from the key that signed the request",
+    );
+  }
+  const operator = await deps.store.getOperator(operatorId);
+  if (!operator) {
+    fail("ERR_OPERATOR_NOT_FOUND", `operator ${operatorId} is not registered`);
+  }
+  if (operator.domain !== did.domain) {
+    await audit(deps, {
+      actor: did.did,
+      action: "agent.register",
+      target: operatorId,
+      outcome: "denied",
+      reason: "ERR_DOMAIN_MISMATCH",
+    });
+    fail(
+      "ERR_DOMAIN_MISMATCH",
+      `agent domain ${did.domain} is not the operator's domain ${operator.domain}`,
+    );
+  }
+  const agent: AgentRecord = {
+    did: did.did,
+    domain: did.domain,
+    operatorId,
+    publicJwk: signer.publicJwk,
+    createdAt: deps.now(),
+    status: "active",
+  };
+  try {
+    await deps.store.createAgent(agent);
+  } catch (error) {
+    if (error instanceof DuplicateError) {
+      fail("ERR_AGENT_EXISTS", `agent ${did.did} is already registered`);
+    }
+    throw error;
+  }
+  await audit(deps, {
+    actor: did.did,
+    action: "agent.register",
+    target: operatorId,
+  });
+  return json(agentView(agent), 201);
+}
+
+async function findAgent(didText: string, deps: AppDeps): Promise<AgentRecord> {
+  const did = parseAgentDid(didText);
+  const agent = await deps.store.getAgent(did.did);
+  if (!agent) fail("ERR_AGENT_NOT_FOUND", `agent ${did.did} is not registered`);
+  return agent;
+}
+
+export async function getAgent(did: string, deps: AppDeps): Promise<Response> {
+  return json(agentView(await findAgent(did, deps)));
+}
+
+/** `GET /v1/agents/{did}/did.json`: the W3C DID document of the agent. */
+export async function getAgentDidDocument(
+  did: string,
+  deps: AppDeps,
+): Promise<Response> {
+  const agent = await findAgent(did, deps);
+  return json(didDocument(agent), 200, {
+    "Content-Type": "application/did+json",
+  });
+}
+
+/** `PUT /v1/agents/{did}/scopes` {scopes: [...]}, signed by the agent's operator. */
+export async function setAgentScopes(
+  didText: string,
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const { value, raw } = await readJson(request);
+  const operator = requireOperator(
+    await authenticateRequest(request, raw, deps),
+  );
+  const agent = await findAgent(didText, deps);
+  if (agent.operatorId !== operator.id) {
+    await audit(deps, {
+      actor: operator.id,
+      action: "grant.set",
+      target: agent.did,
+      outcome: "denied",
+      reason: "ERR_FORBIDDEN",
+    });
+    fail("ERR_FORBIDDEN", `agent ${agent.did} belongs to another operator`);
+  }
+  if (!operator.operator.verifiedAt) {
+    fail(
+      "ERR_OPERATOR_NOT_VERIFIED",
+      `verify ${operator.operator.domain} before granting scopes`,
+    );
+  }
+  if (
+    !Array.isArray(value.scopes) ||
+    value.scopes.some((s) => typeof s !== "string")
+  ) {
+    fail("ERR_INVALID_REQUEST", "scopes must be an array of strings");
+  }
+  const scopes = parseScopeList(value.scopes as string[]);
+  if (scopes.length === 0) {
+    fail("ERR_INVALID_SCOPE_SYNTAX", "give at least one scope");
+  }
+  await deps.store.setAgentScopes(agent.did, scopes, deps.now());
+  await audit(deps, {
+    actor: operator.id,
+    action: "grant.set",
+    target: agent.did,
+    reason: scopes.join(" "),
+  });
+  return json({ did: agent.did, scopes });
+}
+
+/** `GET /v1/agents/{did}/scopes`, signed by the agent or its operator. */
+export async function getAgentScopes(
+  didText: string,
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const signer = await authenticateRequest(request, new Uint8Array(0), deps);
+  const agent = await findAgent(didText, deps);
+  const allowed =
+    (signer.kind === "operator" && signer.id === agent.operatorId) ||
+    (signer.kind === "agent" && signer.id === agent.did);
+  if (!allowed) {
+    fail("ERR_FORBIDDEN", "only the agent and its operator may read its grant");
+  }
+  const grant = await deps.store.getAgentScopes(agent.did);
+  return json({
+    did: agent.did,
+    scopes: grant?.scopes ?? [],
+    updated_at: grant?.updatedAt.toISOString() ?? null,
+  });
+}

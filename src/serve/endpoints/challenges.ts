@@ -1,0 +1,39 @@
+/**
+ * `POST /v1/challenges` {client_id}: a single-use, short-lived nonce bound to
+ * one registered, active agent. The agent signs it into a client assertion
+ * (`nonce` claim, `aud` = the issuer) and trades that at the token endpoint.
+ */
+import { parseAgentDid } from "../../core/did.ts";
+import { randomToken } from "../../core/encoding.ts";
+import { fail } from "../../core/errors.ts";
+import { requireActive } from "../clients.ts";
+import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
+import { json, readJson, requireString } from "../http.ts";
+
+export async function createChallenge(
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const { value } = await readJson(request);
+  const did = parseAgentDid(requireString(value, "client_id", 300));
+  deps.limits.perClient.take(`client:${did.did}`, deps.now().getTime());
+  const agent = await deps.store.getAgent(did.did);
+  if (!agent) fail("ERR_AGENT_NOT_FOUND", `agent ${did.did} is not registered`);
+  requireActive(agent);
+  const nonce = randomToken();
+  const expiresAt = new Date(deps.now().getTime() + deps.challengeTtl * 1000);
+  await deps.store.createChallenge({
+    nonce,
+    kind: "token_challenge",
+    subject: did.did,
+    expiresAt,
+  });
+  return json({
+    nonce,
+    client_id: did.did,
+    audience: deps.issuer,
+    token_endpoint: endpointUrl(deps, PATHS.token),
+    expires_in: deps.challengeTtl,
+    expires_at: expiresAt.toISOString(),
+  }, 201);
+}

@@ -1,0 +1,60 @@
+/** Discovery (RFC 8414), the JWKS (RFC 7517), the issuer's did:web document, and health. */
+import { ACCEPTED_ALGS } from "../../core/jws.ts";
+import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
+import { json } from "../http.ts";
+
+const PUBLIC_CACHE = { "Cache-Control": "public, max-age=300" };
+
+export function metadataEndpoint(deps: AppDeps): Response {
+  const auth = {
+    methods: ["private_key_jwt"],
+    algs: [...ACCEPTED_ALGS],
+  };
+  return json(
+    {
+      issuer: deps.issuer,
+      token_endpoint: endpointUrl(deps, PATHS.token),
+      jwks_uri: endpointUrl(deps, PATHS.jwks),
+      introspection_endpoint: endpointUrl(deps, PATHS.introspect),
+      revocation_endpoint: endpointUrl(deps, PATHS.revoke),
+      grant_types_supported: ["client_credentials"],
+      response_types_supported: [],
+      token_endpoint_auth_methods_supported: auth.methods,
+      token_endpoint_auth_signing_alg_values_supported: auth.algs,
+      introspection_endpoint_auth_methods_supported: auth.methods,
+      introspection_endpoint_auth_signing_alg_values_supported: auth.algs,
+      revocation_endpoint_auth_methods_supported: auth.methods,
+      revocation_endpoint_auth_signing_alg_values_supported: auth.algs,
+      // Not in RFC 8414's registry: where agents ask for a token challenge.
+      challenge_endpoint: endpointUrl(deps, PATHS.challenges),
+    },
+    200,
+    PUBLIC_CACHE,
+  );
+}
+
+export function jwksEndpoint(deps: AppDeps): Response {
+  return json(deps.keys.jwks(), 200, {
+    ...PUBLIC_CACHE,
+    "Content-Type": "application/jwk-set+json",
+  });
+}
+
+export async function healthEndpoint(deps: AppDeps): Promise<Response> {
+  let database = "ok";
+  try {
+    await deps.store.ping();
+  } catch {
+    database = "unreachable";
+  }
+  const healthy = database === "ok";
+  return json(
+    {
+      status: healthy ? "ok" : "unhealthy",
+      version: deps.version,
+      database,
+      time: deps.now().toISOString(),
+    },
+    healthy ? 200 : 503,
+  );
+}

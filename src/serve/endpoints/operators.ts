@@ -1,0 +1,158 @@
+/**
+ * Operators: registration (a request signed by the new key), the DNS record
+ * that proves the domain, and its verification by a real TXT lookup.
+ */
+import {
+  dnsRecordName,
+  dnsRecordValue,
+  txtRecordsContain,
+} from "../../core/dns_challenge.ts";
+import { parseDomain } from "../../core/domain.ts";
+import { hex, randomToken } from "../../core/encoding.ts";
+import { fail } from "../../core/errors.ts";
+import { thumbprint } from "../../core/keys.ts";
+import { DuplicateError, type OperatorRecord } from "../../store/store.ts";
+import { audit } from "../audit.ts";
+import type { AppDeps } from "../context.ts";
+import { json, readJson, requireString } from "../http.ts";
+import { authenticateRequest, requireOperator } from "../request_auth.ts";
+
+export function operatorView(operator: OperatorRecord) {
+  return {
+    operator_id: operator.id,
+    domain: operator.domain,
+    verified: operator.verifiedAt !== undefined,
+    verified_at: operator.verifiedAt?.toISOString() ?? null,
+  };
+}
+
+async function dnsRecord(operator: OperatorRecord) {
+  return {
+    name: dnsRecordName(operator.domain),
+    type: "TXT",
+    value: await dnsRecordValue(operator.dnsChallenge, operator.thumbprint),
+  };
+}
+
+/** `POST /v1/operators` {domain}, signed with the new operator key (`jwk` header). */
+export async function registerOperator(
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const { value, raw } = await readJson(request);
+  const signer = await authenticateRequest(request, raw, deps);
+  if (signer.kind !== "new-key") {
+    fail(
+      "ERR_INVALID_REQUEST",
+      "operator registration is signed with the new key itself (jwk header)",
+    );
+  }
+  const domain = parseDomain(requireString(value, "domain", 253));
+  const operator: OperatorRecord = {
+    id: "op_" + hex(crypto.getRandomValues(new Uint8Array(16))),
+    domain,
+    publicJwk: signer.publicJwk,
+    thumbprint: await thumbprint(signer.publicJwk),
+    dnsChallenge: randomToken(),
+    createdAt: deps.now(),
+  };
+  try {
+    await deps.store.createOperator(operator);
+  } catch (error) {
+    if (error instanceof DuplicateError) {
+      fail(
+        "ERR_OPERATOR_EXISTS",
+        "an operator with this key is already registered",
+      );
+    }
+    throw error;
+  }
+  await audit(deps, {
+    actor: operator.id,
+    action: "operator.register",
+    target: domain,
+  });
+  return json({
+    ...operatorView(operator),
+    dns_record: await dnsRecord(operator),
+  }, 201);
+}
+
+export async function getOperator(
+  id: string,
+  deps: AppDeps,
+): Promise<Response> {
+  const operator = await deps.store.getOperator(id);
+  if (!operator) {
+    fail("ERR_OPERATOR_NOT_FOUND", `operator ${id} is not registered`);
+  }
+  return json(operatorView(operator));
+}
+
+async function signedByOperator(id: string, request: Request, deps: AppDeps) {
+  const raw = request.method === "GET"
+    ? new Uint8Array(0)
+    : (await readJson(request)).raw;
+  const signer = requireOperator(await authenticateRequest(request, raw, deps));
+  if (signer.id !== id) {
+    fail("ERR_FORBIDDEN", "operators act only on themselves");
+  }
+  return signer.operator;
+}
+
+/** `GET /v1/operators/{id}/dns-record`, signed by that operator. */
+export async function getDnsRecord(
+  id: string,
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const operator = await signedByOperator(id, request, deps);
+  return json({
+    ...operatorView(operator),
+    dns_record: await dnsRecord(operator),
+  });
+}
+
+/** `POST /v1/operators/{id}/verify`, signed by that operator: looks the TXT record up now. */
+export async function verifyDomain(
+  id: string,
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const operator = await signedByOperator(id, request, deps);
+  const record = await dnsRecord(operator);
+  const answers = await deps.resolveTxt(record.name);
+  if (!txtRecordsContain(answers, record.value)) {
+    const code = answers.length === 0
+      ? "ERR_DNS_RECORD_MISSING"
+      : "ERR_DNS_RECORD_MISMATCH";
+    await audit(deps, {
+      actor: id,
+      action: "operator.verify",
+      target: operator.domain,
+      outcome: "denied",
+      reason: code,
+    });
+    fail(
+      code,
+      answers.length === 0
+        ? `no TXT record found at ${record.name}`
+        : `the TXT records at ${record.name} do not contain ${record.value}`,
+    );
+  }
+  if (!await deps.store.markOperatorVerified(id, deps.now())) {
+    fail(
+      "ERR_DOMAIN_TAKEN",
+      `${operator.domain} is already verified by another operator`,
+    );
+  }
+  await audit(deps, {
+    actor: id,
+    action: "operator.verify",
+    target: operator.domain,
+  });
+  return json({
+    ...operatorView((await deps.store.getOperator(id))!),
+    dns_record: record,
+  });
+}

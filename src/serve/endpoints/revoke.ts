@@ -1,0 +1,58 @@
+/**
+ * `POST /oauth/revoke` (RFC 7009). An agent revokes its own tokens; a
+ * verified operator any token of its domain. Unknown or malformed tokens get
+ * 200 as the RFC asks; a token held by someone else is refused.
+ */
+import { fail } from "../../core/errors.ts";
+import { audit } from "../audit.ts";
+import { authenticateClient } from "../client_auth.ts";
+import { type AppDeps, PATHS } from "../context.ts";
+import { json, readForm, requireString } from "../http.ts";
+import { findIssuedToken } from "../issued_tokens.ts";
+
+export async function revokeEndpoint(
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const params = await readForm(request);
+  const client = await authenticateClient(params, deps, PATHS.revoke);
+  const token = requireString(params, "token", 16_384);
+  const hint = params.get("token_type_hint");
+  if (hint !== undefined && hint !== "access_token") {
+    fail(
+      "ERR_INVALID_REQUEST",
+      "token_type_hint must be access_token (refresh tokens are not issued)",
+    );
+  }
+  const found = await findIssuedToken(token, deps, { ignoreExpiry: true });
+  if (!found) {
+    return new Response(null, {
+      status: 200,
+      headers: { "Cache-Control": "no-store" },
+    });
+  }
+  const mayRevoke = client.kind === "agent"
+    ? client.id === found.claims.sub
+    : client.operator.verifiedAt !== undefined &&
+      client.operator.domain === found.record.domain;
+  if (!mayRevoke) {
+    await audit(deps, {
+      actor: client.id,
+      action: "token.revoke",
+      target: found.claims.jti,
+      outcome: "denied",
+      reason: "ERR_NOT_TOKEN_HOLDER",
+    });
+    fail(
+      "ERR_NOT_TOKEN_HOLDER",
+      "only the token's agent or its operator may revoke it",
+    );
+  }
+  await deps.store.revokeToken(found.claims.jti, deps.now());
+  await audit(deps, {
+    actor: client.id,
+    action: "token.revoke",
+    target: found.claims.jti,
+  });
+  return json({ revoked: true, jti: found.claims.jti });
+}

@@ -1,0 +1,193 @@
+/**
+ * `POST /oauth/token` (RFC 6749 §4.4, client credentials) as a short list of
+ * named steps: parse → authenticate the client (RFC 7523) → check the
+ * operator → authorize scopes (deny by default) → resolve the audience → issue.
+ */
+import {
+  type AccessTokenClaims,
+  signAccessToken,
+} from "../../core/access_token.ts";
+import { randomToken } from "../../core/encoding.ts";
+import { Auth4AgentError, fail } from "../../core/errors.ts";
+import { nowSeconds } from "../../core/jws.ts";
+import {
+  authorizeScopes,
+  formatScope,
+  parseScopeParam,
+} from "../../core/scope.ts";
+import type { AgentRecord } from "../../store/store.ts";
+import { audit } from "../audit.ts";
+import { authenticateClient } from "../client_auth.ts";
+import { type AppDeps, PATHS } from "../context.ts";
+import { json, readForm } from "../http.ts";
+
+const MAX_AUDIENCE_LENGTH = 512;
+
+export async function tokenEndpoint(
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const params = await readForm(request);
+  checkGrantType(params);
+  const principal = await authenticateClient(params, deps, PATHS.token);
+  if (principal.kind !== "agent") {
+    fail("ERR_INVALID_CLIENT", "only agents are issued tokens");
+  }
+  const agent = principal.agent;
+  try {
+    const domain = await requireVerifiedOperator(agent, deps);
+    const scopes = await authorize(agent, params, deps);
+    const audience = resolveAudience(params, deps);
+    const lifetime = resolveLifetime(params, deps);
+    return await issue(agent, domain, scopes, audience, lifetime, deps);
+  } catch (error) {
+    if (error instanceof Auth4AgentError) {
+      await audit(deps, {
+        actor: agent.did,
+        action: "token.issue",
+        target: agent.did,
+        outcome: "denied",
+        reason: error.code,
+      });
+    }
+    throw error;
+  }
+}
+
+function checkGrantType(params: Map<string, string>): void {
+  const grantType = params.get("grant_type");
+  if (!grantType) fail("ERR_INVALID_REQUEST", "grant_type is required");
+  if (grantType !== "client_credentials") {
+    fail(
+      "ERR_UNSUPPORTED_GRANT_TYPE",
+      `grant_type ${
+        JSON.stringify(grantType)
+      } is not supported (client_credentials only)`,
+    );
+  }
+}
+
+async function requireVerifiedOperator(
+  agent: AgentRecord,
+  deps: AppDeps,
+): Promise<string> {
+  const operator = await deps.store.getOperator(agent.operatorId);
+  if (!operator?.verifiedAt || operator.domain !== agent.domain) {
+    fail(
+      "ERR_OPERATOR_NOT_VERIFIED",
+      `the operator of ${agent.domain} has not verified the domain`,
+    );
+  }
+  return operator.domain;
+}
+
+/** Deny by default: asking for anything outside the grant is `invalid_scope`. */
+async function authorize(
+  agent: AgentRecord,
+  params: Map<string, string>,
+  deps: AppDeps,
+): Promise<string[]> {
+  const granted = (await deps.store.getAgentScopes(agent.did))?.scopes ?? [];
+  if (granted.length === 0) {
+    fail("ERR_SCOPE_NOT_GRANTED", `no scopes are granted to ${agent.did}`);
+  }
+  const scope = params.get("scope");
+  // Without a scope parameter the agent gets its whole grant (RFC 6749 §3.3 default).
+  return scope === undefined
+    ? granted
+    : authorizeScopes(parseScopeParam(scope), granted);
+}
+
+/** `audience` takes any string; `resource` (RFC 8707) an absolute URI; default: the issuer. */
+function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
+  const audience = params.get("audience");
+  const resource = params.get("resource");
+  if (
+    audience !== undefined && resource !== undefined && audience !== resource
+  ) {
+    fail("ERR_INVALID_REQUEST", "send audience or resource, not both");
+  }
+  if (resource !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(resource);
+    } catch { /* reported below */ }
+    if (!url || url.hash || !/^[a-z][a-z0-9+.-]*:/i.test(resource)) {
+      fail(
+        "ERR_INVALID_AUDIENCE",
+        "resource must be an absolute URI without a fragment (RFC 8707)",
+      );
+    }
+  }
+  const value = resource ?? audience ?? deps.issuer;
+  if (value.length > MAX_AUDIENCE_LENGTH || /[\x00-\x1f\x7f]/.test(value)) {
+    fail(
+      "ERR_INVALID_AUDIENCE",
+      `audience must be printable and at most ${MAX_AUDIENCE_LENGTH} characters`,
+    );
+  }
+  return value;
+}
+
+/** `expires_in` may ask for a shorter token; the server's --token-ttl caps it. */
+function resolveLifetime(params: Map<string, string>, deps: AppDeps): number {
+  const asked = params.get("expires_in");
+  if (asked === undefined) return deps.tokenTtl;
+  if (!/^[0-9]{1,9}$/.test(asked) || Number(asked) < 1) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      "expires_in must be a positive integer of seconds",
+    );
+  }
+  return Math.min(Number(asked), deps.tokenTtl);
+}
+
+async function issue(
+  agent: AgentRecord,
+  domain: string,
+  scopes: string[],
+  audience: string,
+  lifetime: number,
+  deps: AppDeps,
+): Promise<Response> {
+  const now = deps.now();
+  const iat = nowSeconds(now);
+  const claims: AccessTokenClaims = {
+    iss: deps.issuer,
+    sub: agent.did,
+    aud: audience,
+    scope: formatScope(scopes),
+    client_id: agent.did,
+    iat,
+    exp: iat + lifetime,
+    jti: randomToken(16),
+    domain,
+  };
+  const accessToken = await signAccessToken(claims, deps.keys.current);
+  // Durable before the response: introspection and revocation depend on it.
+  await deps.store.recordToken({
+    jti: claims.jti,
+    clientId: agent.did,
+    domain,
+    audience,
+    scope: claims.scope,
+    issuedAt: new Date(iat * 1000),
+    expiresAt: new Date(claims.exp * 1000),
+  });
+  await audit(deps, {
+    actor: agent.did,
+    action: "token.issue",
+    target: claims.jti,
+    reason: claims.scope,
+  });
+  return json(
+    {
+      access_token: accessToken,
+      token_type: "Bearer",
+      expires_in: lifetime,
+      scope: claims.scope,
+    },
+    200,
+    { Pragma: "no-cache" },
+  );
+}

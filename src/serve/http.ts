@@ -1,0 +1,165 @@
+/**
+ * The HTTP edge: reading bodies under a size limit with strict content types,
+ * and rendering responses — errors in one place, OAuth-style.
+ */
+import { Auth4AgentError, fail } from "../core/errors.ts";
+
+/** Largest request body accepted anywhere, in bytes. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "no-referrer",
+  "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+};
+
+export function json(
+  body: unknown,
+  status = 200,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      "Content-Type": "application/json",
+      "Cache-Control": "no-store",
+      ...SECURITY_HEADERS,
+      ...headers,
+    },
+  });
+}
+
+/** OAuth 2 error body (RFC 6749 §5.2) plus our stable `error_code`. */
+export function errorResponse(error: Auth4AgentError): Response {
+  return json(
+    {
+      error: error.oauthError,
+      error_description: error.message,
+      error_code: error.code,
+    },
+    error.status,
+    error.headers,
+  );
+}
+
+/** Reads the body as bytes, refusing more than MAX_BODY_BYTES. */
+export async function readBody(
+  request: Request,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = request.headers.get("Content-Length");
+  if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
+    fail("ERR_BODY_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  }
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      fail(
+        "ERR_BODY_TOO_LARGE",
+        `request body exceeds ${MAX_BODY_BYTES} bytes`,
+      );
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function requireMediaType(request: Request, expected: string): void {
+  const type = request.headers.get("Content-Type")?.split(";")[0]?.trim()
+    .toLowerCase();
+  if (type !== expected) {
+    fail(
+      "ERR_UNSUPPORTED_MEDIA_TYPE",
+      `Content-Type must be ${expected}, not ${JSON.stringify(type ?? "")}`,
+    );
+  }
+}
+
+function decode(body: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    fail("ERR_INVALID_REQUEST", "request body is not UTF-8");
+  }
+}
+
+/**
+ * Parses an `application/x-www-form-urlencoded` body; a parameter sent more
+ * than once is refused (RFC 6749 §3.1), and empty values count as absent.
+ */
+export async function readForm(
+  request: Request,
+): Promise<Map<string, string>> {
+  requireMediaType(request, "application/x-www-form-urlencoded");
+  const params = new Map<string, string>();
+  for (
+    const [name, value] of new URLSearchParams(decode(await readBody(request)))
+  ) {
+    if (params.has(name)) {
+      fail("ERR_INVALID_REQUEST", `parameter ${name} is repeated`);
+    }
+    if (value !== "") params.set(name, value);
+  }
+  return params;
+}
+
+/** Parses a JSON object body; the raw bytes come back too, for signature checks. */
+export async function readJson(
+  request: Request,
+): Promise<{ value: Record<string, unknown>; raw: Uint8Array<ArrayBuffer> }> {
+  requireMediaType(request, "application/json");
+  const raw = await readBody(request);
+  let value: unknown;
+  try {
+    value = JSON.parse(decode(raw));
+  } catch (cause) {
+    if (cause instanceof Auth4AgentError) throw cause;
+    fail("ERR_INVALID_REQUEST", "request body is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail("ERR_INVALID_REQUEST", "request body must be a JSON object");
+  }
+  return { value: value as Record<string, unknown>, raw };
+}
+
+/** A required string field of a JSON body or form, at most maxLength characters. */
+export function requireString(
+  source: Record<string, unknown> | Map<string, string>,
+  name: string,
+  maxLength = 2048,
+): string {
+  const value = source instanceof Map ? source.get(name) : source[name];
+  if (typeof value !== "string" || value.length === 0) {
+    fail("ERR_INVALID_REQUEST", `${name} is required`);
+  }
+  if (value.length > maxLength) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      `${name} is longer than ${maxLength} characters`,
+    );
+  }
+  return value;
+}
+
+export function optionalString(
+  source: Record<string, unknown> | Map<string, string>,
+  name: string,
+  maxLength = 2048,
+): string | undefined {
+  const value = source instanceof Map ? source.get(name) : source[name];
+  if (value === undefined) return undefined;
+  return requireString(source, name, maxLength);
+}

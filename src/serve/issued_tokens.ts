@@ -1,0 +1,39 @@
+/** Finding a token this issuer signed, for introspection and revocation. */
+import {
+  type AccessTokenClaims,
+  verifyAccessToken,
+} from "../core/access_token.ts";
+import { Auth4AgentError } from "../core/errors.ts";
+import type { TokenRecord } from "../store/store.ts";
+import type { AppDeps } from "./context.ts";
+
+export interface IssuedToken {
+  claims: AccessTokenClaims;
+  record: TokenRecord;
+}
+
+/**
+ * The token's verified claims and its record, or undefined when the token is
+ * malformed, forged, not ours or unknown. `at` is the time to check expiry
+ * against (revocation passes a time inside the token's life on purpose).
+ */
+export async function findIssuedToken(
+  token: string,
+  deps: AppDeps,
+  options: { ignoreExpiry?: boolean } = {},
+): Promise<IssuedToken | undefined> {
+  let claims: AccessTokenClaims;
+  try {
+    claims = await verifyAccessToken(token, {
+      issuer: deps.issuer,
+      key: (kid) => deps.keys.publicKey(kid),
+      now: options.ignoreExpiry ? new Date(0) : deps.now(),
+    });
+  } catch (error) {
+    if (error instanceof Auth4AgentError) return undefined;
+    throw error;
+  }
+  const record = await deps.store.getToken(claims.jti);
+  if (!record || record.clientId !== claims.sub) return undefined;
+  return { claims, record };
+}

@@ -1,0 +1,101 @@
+/**
+ * `auth4agent serve`: opens the store and keys, binds the socket, serves the
+ * app, sweeps expired challenges, and on SIGTERM/SIGINT finishes in-flight
+ * requests and closes the database before exiting.
+ */
+import { SqliteStore } from "../store/sqlite.ts";
+import type { Store } from "../store/store.ts";
+import { VERSION } from "../version.ts";
+import { createApp } from "./app.ts";
+import { issuerForAddress, type ServeConfig } from "./config.ts";
+import type { AppDeps } from "./context.ts";
+import { systemTxtResolver, type TxtResolver } from "./dns.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { KeyRing } from "./signing_keys.ts";
+
+const SWEEP_INTERVAL_MS = 60_000;
+/** Per-IP limits are this multiple of the per-client ones. */
+const IP_FACTOR = 10;
+const MIN_BURST = 50;
+
+export interface RunningServer {
+  issuer: string;
+  port: number;
+  /** Resolves once the server has stopped and the store is closed. */
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export function defaultLog(line: Record<string, unknown>): void {
+  console.error(JSON.stringify({ time: new Date().toISOString(), ...line }));
+}
+
+export async function startServer(
+  config: ServeConfig,
+  options: {
+    store?: Store;
+    resolveTxt?: TxtResolver;
+    now?: () => Date;
+    log?: (line: Record<string, unknown>) => void;
+  } = {},
+): Promise<RunningServer> {
+  const now = options.now ?? (() => new Date());
+  const log = options.log ?? defaultLog;
+  const store = options.store ?? new SqliteStore(config.db);
+  const keys = await KeyRing.open(store, now());
+  const burst = Math.max(MIN_BURST, config.rateLimit);
+  let handler: ReturnType<typeof createApp> | undefined;
+  const server = Deno.serve(
+    {
+      hostname: config.host,
+      port: config.port,
+      onListen: () => {},
+    },
+    (request, info) =>
+      handler!(request, { remoteIp: info.remoteAddr.hostname }),
+  );
+  const addr = server.addr as Deno.NetAddr;
+  const deps: AppDeps = {
+    store,
+    keys,
+    issuer: config.issuer ?? issuerForAddress(addr.hostname, addr.port),
+    now,
+    resolveTxt: options.resolveTxt ?? systemTxtResolver(config.dnsServer),
+    limits: {
+      perClient: new RateLimiter(config.rateLimit, burst),
+      perIp: new RateLimiter(config.rateLimit * IP_FACTOR, burst * IP_FACTOR),
+    },
+    tokenTtl: config.tokenTtl,
+    challengeTtl: config.challengeTtl,
+    version: VERSION,
+    log,
+  };
+  handler = createApp(deps);
+  const sweeper = setInterval(() => {
+    store.sweep(now()).catch((error) =>
+      log({ level: "error", msg: "sweep failed", error: String(error) })
+    );
+  }, SWEEP_INTERVAL_MS);
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      clearInterval(sweeper);
+      await server.shutdown();
+      await store.close();
+    })();
+    return stopping;
+  };
+  log({
+    level: "info",
+    msg: "listening",
+    issuer: deps.issuer,
+    address: `${addr.hostname}:${addr.port}`,
+    db: config.db,
+  });
+  return {
+    issuer: deps.issuer,
+    port: addr.port,
+    finished: server.finished.then(() => stopping),
+    shutdown,
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * Schema migrations as ordered SQL, applied in one transaction each; the
+ * version lives in the database. A database newer than this code refuses to
+ * open rather than be misread. Written in the SQL common to SQLite and
+ * PostgreSQL; times are integer milliseconds since the epoch.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the initial schema.
+  `
+  CREATE TABLE operators (
+    id TEXT PRIMARY KEY,
+    domain TEXT NOT NULL,
+    public_jwk TEXT NOT NULL,
+    thumbprint TEXT NOT NULL UNIQUE,
+    dns_challenge TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    verified_at BIGINT
+  );
+  CREATE INDEX operators_domain ON operators (domain);
+  CREATE TABLE agents (
+    did TEXT PRIMARY KEY,
+    domain TEXT NOT NULL,
+    operator_id TEXT NOT NULL REFERENCES operators (id),
+    public_jwk TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    status TEXT NOT NULL
+  );
+  CREATE TABLE grants (
+    did TEXT PRIMARY KEY REFERENCES agents (did),
+    scopes TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+  CREATE TABLE challenges (
+    nonce TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX challenges_expiry ON challenges (expires_at);
+  CREATE TABLE replay (
+    client_id TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (client_id, jti)
+  );
+  CREATE INDEX replay_expiry ON replay (expires_at);
+  CREATE TABLE tokens (
+    jti TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    domain TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT
+  );
+  CREATE INDEX tokens_client ON tokens (client_id);
+  CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    private_pem TEXT NOT NULL,
+    public_jwk TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    retired_at BIGINT
+  );
+  CREATE TABLE audit (
+    seq BIGINT PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reason TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

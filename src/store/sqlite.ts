@@ -1,0 +1,367 @@
+/**
+ * The default store: SQLite through the built-in `node:sqlite`, in WAL mode
+ * with `synchronous=FULL`, so a write is on disk before its response is sent.
+ */
+import { createHash } from "node:crypto";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { Auth4AgentError } from "../core/errors.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import {
+  type AgentRecord,
+  type AgentStatus,
+  type AuditEvent,
+  type ChallengeRecord,
+  DuplicateError,
+  type GrantRecord,
+  type NonceKind,
+  type OperatorRecord,
+  type SigningKeyRecord,
+  type Store,
+  type TokenRecord,
+} from "./store.ts";
+
+type Row = Record<string, SQLInputValue>;
+
+const ms = (date: Date) => date.getTime();
+const date = (value: SQLInputValue | undefined) => new Date(Number(value));
+const optionalDate = (value: SQLInputValue | undefined) =>
+  value === null || value === undefined ? undefined : date(value);
+
+export function auditHash(
+  prevHash: string,
+  event: AuditEvent,
+  seq: number,
+): string {
+  const canonical = JSON.stringify([
+    seq,
+    ms(event.at),
+    event.actor,
+    event.action,
+    event.target,
+    event.outcome,
+    event.reason ?? null,
+  ]);
+  return createHash("sha256").update(prevHash).update(canonical).digest("hex");
+}
+
+export const GENESIS_HASH = "0".repeat(64);
+
+export class SqliteStore implements Store {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec("PRAGMA busy_timeout = 5000");
+    if (path !== ":memory:") this.#db.exec("PRAGMA journal_mode = WAL");
+    this.#db.exec("PRAGMA synchronous = FULL");
+    this.#db.exec("PRAGMA foreign_keys = ON");
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    this.#db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    );
+    const row = this.#db.prepare("SELECT version FROM schema_version").get() as
+      | Row
+      | undefined;
+    const current = row ? Number(row.version) : 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Auth4AgentError(
+        "ERR_CONFIG",
+        `database schema version ${current} is newer than this auth4agent (${SCHEMA_VERSION}); upgrade auth4agent`,
+      );
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      this.#transaction(() => {
+        this.#db.exec(MIGRATIONS[version - 1]!);
+        this.#db.exec("DELETE FROM schema_version");
+        this.#db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(
+          version,
+        );
+      });
+    }
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  #stmt(sql: string) {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #insert(sql: string, ...params: SQLInputValue[]): void {
+    try {
+      this.#stmt(sql).run(...params);
+    } catch (error) {
+      if (/UNIQUE constraint failed|PRIMARY KEY/i.test(String(error))) {
+        throw new DuplicateError(String(error));
+      }
+      throw error;
+    }
+  }
+
+  createOperator(op: OperatorRecord): Promise<void> {
+    this.#insert(
+      "INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      op.id,
+      op.domain,
+      JSON.stringify(op.publicJwk),
+      op.thumbprint,
+      op.dnsChallenge,
+      ms(op.createdAt),
+      op.verifiedAt ? ms(op.verifiedAt) : null,
+    );
+    return Promise.resolve();
+  }
+
+  getOperator(id: string): Promise<OperatorRecord | undefined> {
+    const row = this.#stmt("SELECT * FROM operators WHERE id = ?").get(id) as
+      | Row
+      | undefined;
+    return Promise.resolve(
+      row && {
+        id: String(row.id),
+        domain: String(row.domain),
+        publicJwk: JSON.parse(String(row.public_jwk)),
+        thumbprint: String(row.thumbprint),
+        dnsChallenge: String(row.dns_challenge),
+        createdAt: date(row.created_at),
+        verifiedAt: optionalDate(row.verified_at),
+      },
+    );
+  }
+
+  markOperatorVerified(id: string, at: Date): Promise<boolean> {
+    return Promise.resolve(this.#transaction(() => {
+      const taken = this.#stmt(
+        "SELECT 1 FROM operators WHERE domain = (SELECT domain FROM operators WHERE id = ?) AND id <> ? AND verified_at IS NOT NULL",
+      ).get(id, id);
+      if (taken) return false;
+      this.#stmt(
+        "UPDATE operators SET verified_at = COALESCE(verified_at, ?) WHERE id = ?",
+      ).run(ms(at), id);
+      return true;
+    }));
+  }
+
+  createAgent(agent: AgentRecord): Promise<void> {
+    this.#insert(
+      "INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+      agent.did,
+      agent.domain,
+      agent.operatorId,
+      JSON.stringify(agent.publicJwk),
+      ms(agent.createdAt),
+      agent.status,
+    );
+    return Promise.resolve();
+  }
+
+  getAgent(did: string): Promise<AgentRecord | undefined> {
+    const row = this.#stmt("SELECT * FROM agents WHERE did = ?").get(did) as
+      | Row
+      | undefined;
+    return Promise.resolve(
+      row && {
+        did: String(row.did),
+        domain: String(row.domain),
+        operatorId: String(row.operator_id),
+        publicJwk: JSON.parse(String(row.public_jwk)),
+        createdAt: date(row.created_at),
+        status: String(row.status) as AgentStatus,
+      },
+    );
+  }
+
+  setAgentScopes(
+    did: string,
+    scopes: readonly string[],
+    at: Date,
+  ): Promise<void> {
+    this.#stmt(
+      "INSERT INTO grants (did, scopes, updated_at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+    ).run(did, JSON.stringify(scopes), ms(at));
+    return Promise.resolve();
+  }
+
+  getAgentScopes(did: string): Promise<GrantRecord | undefined> {
+    const row = this.#stmt(
+      "SELECT scopes, updated_at FROM grants WHERE did = ?",
+    )
+      .get(did) as Row | undefined;
+    return Promise.resolve(
+      row && {
+        scopes: JSON.parse(String(row.scopes)),
+        updatedAt: date(row.updated_at),
+      },
+    );
+  }
+
+  createChallenge(challenge: ChallengeRecord): Promise<void> {
+    this.#insert(
+      "INSERT INTO challenges (nonce, kind, subject, expires_at) VALUES (?, ?, ?, ?)",
+      challenge.nonce,
+      challenge.kind,
+      challenge.subject,
+      ms(challenge.expiresAt),
+    );
+    return Promise.resolve();
+  }
+
+  consumeChallenge(
+    nonce: string,
+    kind: NonceKind,
+    subject: string,
+    now: Date,
+  ): Promise<ChallengeRecord | undefined> {
+    // One statement: the row is gone for every later caller, and a row that
+    // has expired is never returned.
+    const row = this.#stmt(
+      "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
+    ).get(nonce, kind, subject, ms(now)) as Row | undefined;
+    return Promise.resolve(
+      row && {
+        nonce: String(row.nonce),
+        kind: String(row.kind) as NonceKind,
+        subject: String(row.subject),
+        expiresAt: date(row.expires_at),
+      },
+    );
+  }
+
+  rememberJti(
+    clientId: string,
+    jti: string,
+    expiresAt: Date,
+  ): Promise<boolean> {
+    const result = this.#stmt(
+      "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ).run(clientId, jti, ms(expiresAt));
+    return Promise.resolve(Number(result.changes) === 1);
+  }
+
+  recordToken(token: TokenRecord): Promise<void> {
+    this.#insert(
+      "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      token.jti,
+      token.clientId,
+      token.domain,
+      token.audience,
+      token.scope,
+      ms(token.issuedAt),
+      ms(token.expiresAt),
+      token.revokedAt ? ms(token.revokedAt) : null,
+    );
+    return Promise.resolve();
+  }
+
+  getToken(jti: string): Promise<TokenRecord | undefined> {
+    const row = this.#stmt("SELECT * FROM tokens WHERE jti = ?").get(jti) as
+      | Row
+      | undefined;
+    return Promise.resolve(
+      row && {
+        jti: String(row.jti),
+        clientId: String(row.client_id),
+        domain: String(row.domain),
+        audience: String(row.audience),
+        scope: String(row.scope),
+        issuedAt: date(row.issued_at),
+        expiresAt: date(row.expires_at),
+        revokedAt: optionalDate(row.revoked_at),
+      },
+    );
+  }
+
+  revokeToken(jti: string, at: Date): Promise<boolean> {
+    const result = this.#stmt(
+      "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?",
+    ).run(ms(at), jti);
+    return Promise.resolve(Number(result.changes) === 1);
+  }
+
+  listSigningKeys(): Promise<SigningKeyRecord[]> {
+    const rows = this.#stmt(
+      "SELECT * FROM signing_keys ORDER BY created_at DESC, kid",
+    ).all() as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      kid: String(row.kid),
+      privatePem: String(row.private_pem),
+      publicJwk: JSON.parse(String(row.public_jwk)),
+      createdAt: date(row.created_at),
+      retiredAt: optionalDate(row.retired_at),
+    })));
+  }
+
+  addSigningKey(key: SigningKeyRecord): Promise<void> {
+    this.#insert(
+      "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
+      key.kid,
+      key.privatePem,
+      JSON.stringify(key.publicJwk),
+      ms(key.createdAt),
+      key.retiredAt ? ms(key.retiredAt) : null,
+    );
+    return Promise.resolve();
+  }
+
+  appendAudit(event: AuditEvent): Promise<void> {
+    this.#transaction(() => {
+      const last = this.#stmt(
+        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+      ).get() as Row | undefined;
+      const seq = last ? Number(last.seq) + 1 : 1;
+      const prevHash = last ? String(last.hash) : GENESIS_HASH;
+      this.#stmt(
+        "INSERT INTO audit (seq, at, actor, action, target, outcome, reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ).run(
+        seq,
+        ms(event.at),
+        event.actor,
+        event.action,
+        event.target,
+        event.outcome,
+        event.reason ?? null,
+        prevHash,
+        auditHash(prevHash, event, seq),
+      );
+    });
+    return Promise.resolve();
+  }
+
+  sweep(now: Date): Promise<number> {
+    const a = this.#stmt("DELETE FROM challenges WHERE expires_at <= ?").run(
+      ms(now),
+    );
+    const b = this.#stmt("DELETE FROM replay WHERE expires_at <= ?").run(
+      ms(now),
+    );
+    return Promise.resolve(Number(a.changes) + Number(b.changes));
+  }
+
+  ping(): Promise<void> {
+    this.#stmt("SELECT 1").get();
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+}

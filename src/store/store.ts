@@ -1,0 +1,127 @@
+/**
+ * The issuer's storage, as a small interface in domain verbs. Every method
+ * that must be single-use (challenges, nonces, assertion `jti`s) is atomic in
+ * the database itself, never a read-then-write. SQLite (sqlite.ts) is the
+ * default; every implementation passes tests/store/conformance.ts.
+ */
+import type { Ed25519PublicJwk } from "../core/keys.ts";
+
+export interface OperatorRecord {
+  id: string;
+  domain: string;
+  publicJwk: Ed25519PublicJwk;
+  /** RFC 7638 thumbprint of publicJwk; unique across operators. */
+  thumbprint: string;
+  /** Random value the DNS TXT record binds to the operator's key. */
+  dnsChallenge: string;
+  createdAt: Date;
+  verifiedAt?: Date;
+}
+
+export type AgentStatus = "active" | "suspended" | "revoked";
+
+export interface AgentRecord {
+  did: string;
+  domain: string;
+  operatorId: string;
+  publicJwk: Ed25519PublicJwk;
+  createdAt: Date;
+  status: AgentStatus;
+}
+
+export interface GrantRecord {
+  scopes: string[];
+  updatedAt: Date;
+}
+
+export type NonceKind = "token_challenge" | "request_nonce";
+
+export interface ChallengeRecord {
+  nonce: string;
+  kind: NonceKind;
+  /** The agent DID a token challenge is bound to; empty for request nonces. */
+  subject: string;
+  expiresAt: Date;
+}
+
+export interface TokenRecord {
+  jti: string;
+  clientId: string;
+  domain: string;
+  audience: string;
+  scope: string;
+  issuedAt: Date;
+  expiresAt: Date;
+  revokedAt?: Date;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  /** PKCS#8 PEM of the private key (kept inside the database). */
+  privatePem: string;
+  publicJwk: Ed25519PublicJwk;
+  createdAt: Date;
+  /** Set when a newer key took over signing; published until its tokens expire. */
+  retiredAt?: Date;
+}
+
+export interface AuditEvent {
+  at: Date;
+  /** Who acted: an operator id, an agent DID, or `issuer`. */
+  actor: string;
+  /** What happened, e.g. `operator.register`, `token.issue`, `token.deny`. */
+  action: string;
+  /** What it was done to (operator id, DID, token jti), or empty. */
+  target: string;
+  outcome: "success" | "denied";
+  /** Machine code or short reason, for denials especially. */
+  reason?: string;
+}
+
+export interface Store {
+  createOperator(operator: OperatorRecord): Promise<void>;
+  getOperator(id: string): Promise<OperatorRecord | undefined>;
+  /** Marks the operator verified unless another operator holds the domain verified; returns false then. */
+  markOperatorVerified(id: string, at: Date): Promise<boolean>;
+
+  createAgent(agent: AgentRecord): Promise<void>;
+  getAgent(did: string): Promise<AgentRecord | undefined>;
+  setAgentScopes(
+    did: string,
+    scopes: readonly string[],
+    at: Date,
+  ): Promise<void>;
+  getAgentScopes(did: string): Promise<GrantRecord | undefined>;
+
+  createChallenge(challenge: ChallengeRecord): Promise<void>;
+  /** Atomically deletes and returns the challenge when it matches and has not expired. */
+  consumeChallenge(
+    nonce: string,
+    kind: NonceKind,
+    subject: string,
+    now: Date,
+  ): Promise<ChallengeRecord | undefined>;
+  /** Records a client assertion `jti` until it expires; false when already seen. */
+  rememberJti(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
+
+  recordToken(token: TokenRecord): Promise<void>;
+  getToken(jti: string): Promise<TokenRecord | undefined>;
+  /** Returns false when no such token exists. */
+  revokeToken(jti: string, at: Date): Promise<boolean>;
+
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  addSigningKey(key: SigningKeyRecord): Promise<void>;
+
+  appendAudit(event: AuditEvent): Promise<void>;
+
+  /** Deletes expired challenges and replay entries. */
+  sweep(now: Date): Promise<number>;
+  /** Checks the database answers (health checks). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Thrown by create methods when the primary or unique key exists. */
+export class DuplicateError extends Error {
+  override readonly name = "DuplicateError";
+}

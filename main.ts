@@ -4,7 +4,7 @@
  */
 import { CommanderError } from "commander";
 import { buildProgram } from "./src/commands/registry.ts";
-import { CommandContext } from "./src/commands/context.ts";
+import type { CommandContext } from "./src/commands/context.ts";
 import { Auth4AgentError, EXIT } from "./src/core/errors.ts";
 
 export async function main(args: string[]): Promise<number> {

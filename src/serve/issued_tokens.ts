@@ -14,20 +14,18 @@ export interface IssuedToken {
 
 /**
  * The token's verified claims and its record, or undefined when the token is
- * malformed, forged, not ours or unknown. `at` is the time to check expiry
- * against (revocation passes a time inside the token's life on purpose).
+ * malformed, forged, expired, not ours or unknown.
  */
 export async function findIssuedToken(
   token: string,
   deps: AppDeps,
-  options: { ignoreExpiry?: boolean } = {},
 ): Promise<IssuedToken | undefined> {
   let claims: AccessTokenClaims;
   try {
     claims = await verifyAccessToken(token, {
       issuer: deps.issuer,
       key: (kid) => deps.keys.publicKey(kid),
-      now: options.ignoreExpiry ? new Date(0) : deps.now(),
+      now: deps.now(),
     });
   } catch (error) {
     if (error instanceof Auth4AgentError) return undefined;

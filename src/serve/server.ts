@@ -44,7 +44,8 @@ export async function startServer(
   const store = options.store ?? new SqliteStore(config.db);
   const keys = await KeyRing.open(store, now());
   const burst = Math.max(MIN_BURST, config.rateLimit);
-  let handler: ReturnType<typeof createApp> | undefined;
+  // The app needs the bound address (issuer identifier), known only after binding.
+  const app: { handler?: ReturnType<typeof createApp> } = {};
   const server = Deno.serve(
     {
       hostname: config.host,
@@ -52,7 +53,7 @@ export async function startServer(
       onListen: () => {},
     },
     (request, info) =>
-      handler!(request, { remoteIp: info.remoteAddr.hostname }),
+      app.handler!(request, { remoteIp: info.remoteAddr.hostname }),
   );
   const addr = server.addr as Deno.NetAddr;
   const deps: AppDeps = {
@@ -70,7 +71,7 @@ export async function startServer(
     version: VERSION,
     log,
   };
-  handler = createApp(deps);
+  app.handler = createApp(deps);
   const sweeper = setInterval(() => {
     store.sweep(now()).catch((error) =>
       log({ level: "error", msg: "sweep failed", error: String(error) })

@@ -1,7 +1,7 @@
 /**
  * `POST /oauth/revoke` (RFC 7009). An agent revokes its own tokens; a
- * verified operator any token of its domain. Unknown or malformed tokens get
- * 200 as the RFC asks; a token held by someone else is refused.
+ * verified operator any token of its domain. Unknown, expired or malformed
+ * tokens get 200 as the RFC asks; a token held by someone else is refused.
  */
 import { fail } from "../../core/errors.ts";
 import { audit } from "../audit.ts";
@@ -24,7 +24,8 @@ export async function revokeEndpoint(
       "token_type_hint must be access_token (refresh tokens are not issued)",
     );
   }
-  const found = await findIssuedToken(token, deps, { ignoreExpiry: true });
+  // An expired token needs no revocation: like unknown ones, it gets 200.
+  const found = await findIssuedToken(token, deps);
   if (!found) {
     return new Response(null, {
       status: 200,

@@ -120,7 +120,7 @@ function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
     }
   }
   const value = resource ?? audience ?? deps.issuer;
-  if (value.length > MAX_AUDIENCE_LENGTH || /[\x00-\x1f\x7f]/.test(value)) {
+  if (value.length > MAX_AUDIENCE_LENGTH || !/^[\x20-\x7e]+$/.test(value)) {
     fail(
       "ERR_INVALID_AUDIENCE",
       `audience must be printable and at most ${MAX_AUDIENCE_LENGTH} characters`,

@@ -1,0 +1,41 @@
+/**
+ * `deno task compile`: builds the single executable `dist/auth4agent` with
+ * `deno compile` and the same explicit permissions as `deno task auth4agent`.
+ *
+ * `deno compile` embeds the program into `denort`, Deno's runtime base, which
+ * it downloads for the running Deno version. On machines that cannot reach
+ * the download host, set DENORT_BIN to a denort binary of the same version
+ * (see README.md, "Compiling"); Deno itself honours that variable.
+ */
+const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+const output = Deno.args[0] ?? "dist/auth4agent";
+
+const denort = Deno.env.get("DENORT_BIN");
+if (denort) {
+  try {
+    const info = await Deno.stat(denort);
+    if (!info.isFile) throw new Error("not a file");
+  } catch (error) {
+    console.error(`DENORT_BIN=${denort} is not a readable file (${(error as Error).message})`);
+    Deno.exit(1);
+  }
+}
+
+const result = await new Deno.Command(Deno.execPath(), {
+  args: ["compile", ...PERMISSIONS, "--output", output, "main.ts"],
+  stdout: "inherit",
+  stderr: "inherit",
+}).output();
+
+if (!result.success) {
+  if (!denort) {
+    console.error(
+      `\ndeno compile could not get its runtime base (denort ${Deno.version.deno}). ` +
+        "On a machine without access to Deno's download host, fetch " +
+        `denort-<target>.zip for Deno ${Deno.version.deno} elsewhere, unzip it, and run:\n` +
+        "  DENORT_BIN=/path/to/denort deno task compile",
+    );
+  }
+  Deno.exit(result.code || 1);
+}
+console.error(`built ${output}`);

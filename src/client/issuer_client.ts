@@ -69,6 +69,24 @@ export interface AgentStatus {
   created_at: string;
 }
 
+export interface Revocations {
+  domain: string;
+  agents: (AgentStatus & {
+    status_changed_at: string | null;
+    status_changed_by: string | null;
+    reason: string | null;
+  })[];
+  tokens: {
+    jti: string;
+    client_id: string;
+    scope: string;
+    expires_at: string;
+    revoked_at: string | null;
+    revoked_by: string | null;
+    reason: string | null;
+  }[];
+}
+
 export type Jwks = { keys: (Ed25519PublicJwk & { kid: string })[] };
 
 const TIMEOUT_MS = 15_000;
@@ -392,11 +410,37 @@ export class IssuerClient {
     token: string,
     clientId: string,
     privateKey: CryptoKey,
+    reason?: string,
   ): Promise<Record<string, unknown>> {
     const { revocation_endpoint } = await this.metadata();
     return await this.#form(revocation_endpoint, {
       token,
+      reason,
       ...(await this.clientAuthentication(clientId, privateKey)),
     });
+  }
+
+  /** Operator action: `suspend`, `reactivate` or `revoke` an agent. */
+  changeAgentStatus(
+    did: string,
+    action: "suspend" | "reactivate" | "revoke",
+    reason: string | undefined,
+    signer: Signer,
+  ): Promise<AgentStatus & { tokens_revoked: number; reason: string | null }> {
+    return this.signed(
+      "POST",
+      `/v1/agents/${did}/${action}`,
+      reason === undefined ? {} : { reason },
+      signer,
+    );
+  }
+
+  revocations(operatorId: string, signer: Signer): Promise<Revocations> {
+    return this.signed(
+      "GET",
+      `/v1/operators/${operatorId}/revocations`,
+      undefined,
+      signer,
+    );
   }
 }

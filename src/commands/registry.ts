@@ -12,13 +12,16 @@ import {
 } from "./context.ts";
 import * as agentScopes from "./agent_scopes.ts";
 import * as did from "./did.ts";
+import * as health from "./health.ts";
 import * as init from "./init.ts";
 import * as issue from "./issue.ts";
 import * as registerCommand from "./register.ts";
 import * as revoke from "./revoke.ts";
 import * as serve from "./serve.ts";
+import * as setServer from "./set_server.ts";
 import * as verify from "./verify.ts";
 import * as verifyOperator from "./verify_operator.ts";
+import * as whoami from "./whoami.ts";
 
 export type Run = (
   command: CommandUnknownOpts,
@@ -34,6 +37,9 @@ const COMMANDS = [
   verify,
   revoke,
   did,
+  health,
+  whoami,
+  setServer,
   serve,
 ];
 

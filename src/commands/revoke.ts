@@ -1,30 +1,177 @@
-/** `auth4agent revoke --token JWT`: the token's agent or its operator revokes it (RFC 7009). */
+/**
+ * `auth4agent revoke …`: revoke one token (RFC 7009, as its agent or the
+ * operator of its domain), and the agent lifecycle as operator actions:
+ * `agent` (permanent), `suspend`, `reactivate`, and `list`.
+ */
 import type { Command } from "@commander-js/extra-typings";
+import { parseAgentDid } from "../core/did.ts";
 import { fail } from "../core/errors.ts";
-import { anyClientIdentity } from "./identity.ts";
+import type { CommandContext } from "./context.ts";
+import { anyClientIdentity, operatorIdentity } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
+interface RevokeOptions {
+  token?: string;
+  reason?: string;
+}
+
+async function revokeToken(
+  ctx: CommandContext,
+  options: RevokeOptions,
+): Promise<void> {
+  if (!options.token) fail("ERR_USAGE", "name the token with --token JWT");
+  const identity = await anyClientIdentity(ctx);
+  if (!identity) {
+    fail(
+      "ERR_HOME_MISSING",
+      "revoking needs a registered agent or operator in this home folder",
+    );
+  }
+  await ctx.client(identity.server).revoke(
+    options.token,
+    identity.clientId,
+    identity.privateKey,
+    options.reason,
+  );
+  ctx.print({ revoked: true }, "Token revoked.");
+}
+
+async function changeStatus(
+  ctx: CommandContext,
+  action: "suspend" | "reactivate" | "revoke",
+  didText: string,
+  reason: string | undefined,
+): Promise<void> {
+  const did = parseAgentDid(didText).did;
+  const { file, signer } = await operatorIdentity(ctx);
+  const result = await ctx.client(file.server).changeAgentStatus(
+    did,
+    action,
+    reason,
+    signer,
+  );
+  const verb = {
+    suspend: "suspended",
+    reactivate: "reactivated",
+    revoke: "revoked for good",
+  }[action];
+  ctx.print(
+    result,
+    `Agent ${did} ${verb}` +
+      (result.tokens_revoked
+        ? `; ${result.tokens_revoked} live token(s) revoked.`
+        : "."),
+  );
+}
+
 export function register(program: Command, run: Run): void {
-  program.command("revoke")
+  // `--token` and `--reason` live on `revoke` itself so that both
+  // `revoke --token JWT` and `revoke token --token JWT` work.
+  const revoke = program.command("revoke")
     .description(
-      "revoke an access token (as its agent or as the operator of its domain)",
+      "revoke tokens; suspend, reactivate or revoke agents (operator)",
     )
-    .requiredOption("--token <jwt>", "the token to revoke")
+    .option("--token <jwt>", "the token to revoke (revoke token)")
+    .option("--reason <text>", "why, recorded in the audit trail")
     .action((options, command) =>
+      run(command, (ctx) => revokeToken(ctx, options))
+    );
+
+  revoke.command("token")
+    .description(
+      "revoke one token, as its agent or as the operator of its domain (RFC 7009)",
+    )
+    .action((_options, command) =>
+      run(
+        command,
+        (ctx) => revokeToken(ctx, command.optsWithGlobals() as RevokeOptions),
+      )
+    );
+
+  revoke.command("agent")
+    .description(
+      "revoke an agent for good: no token again, live tokens inactive, DID never re-registered",
+    )
+    .requiredOption("--id <did>", "the agent DID")
+    .action((options, command) =>
+      run(
+        command,
+        (ctx) =>
+          changeStatus(
+            ctx,
+            "revoke",
+            options.id,
+            (command.optsWithGlobals() as RevokeOptions).reason,
+          ),
+      )
+    );
+
+  revoke.command("suspend")
+    .description(
+      "suspend an agent: no token while suspended, live tokens inactive at once",
+    )
+    .requiredOption("--agent-id <did>", "the agent DID")
+    .action((options, command) =>
+      run(
+        command,
+        (ctx) =>
+          changeStatus(
+            ctx,
+            "suspend",
+            options.agentId,
+            (command.optsWithGlobals() as RevokeOptions).reason,
+          ),
+      )
+    );
+
+  revoke.command("reactivate")
+    .description("reactivate a suspended agent (its old tokens stay revoked)")
+    .requiredOption("--agent-id <did>", "the agent DID")
+    .action((options, command) =>
+      run(
+        command,
+        (ctx) =>
+          changeStatus(
+            ctx,
+            "reactivate",
+            options.agentId,
+            (command.optsWithGlobals() as RevokeOptions).reason,
+          ),
+      )
+    );
+
+  revoke.command("list")
+    .description(
+      "revoked and suspended agents and revoked tokens of this operator's domain",
+    )
+    .action((_options, command) =>
       run(command, async (ctx) => {
-        const identity = await anyClientIdentity(ctx);
-        if (!identity) {
-          fail(
-            "ERR_HOME_MISSING",
-            "revoking needs a registered agent or operator in this home folder",
+        const { file, signer } = await operatorIdentity(ctx);
+        const list = await ctx.client(file.server).revocations(
+          file.operator_id,
+          signer,
+        );
+        const lines = [`Revocations in ${list.domain}:`];
+        if (list.agents.length === 0 && list.tokens.length === 0) {
+          lines.push("  none");
+        }
+        for (const agent of list.agents) {
+          lines.push(
+            `  agent ${agent.did}  ${agent.status}  ${
+              agent.status_changed_at ?? ""
+            }  by ${agent.status_changed_by ?? "?"}` +
+              (agent.reason ? `  (${agent.reason})` : ""),
           );
         }
-        await ctx.client(identity.server).revoke(
-          options.token,
-          identity.clientId,
-          identity.privateKey,
-        );
-        ctx.print({ revoked: true }, "Token revoked.");
+        for (const token of list.tokens) {
+          lines.push(
+            `  token ${token.jti}  of ${token.client_id}  revoked ${token.revoked_at}  by ${
+              token.revoked_by ?? "?"
+            }` +
+              (token.reason ? `  (${token.reason})` : ""),
+          );
+        }
+        ctx.print(list, lines);
       })
     );
 }

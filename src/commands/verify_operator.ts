@@ -48,4 +48,25 @@ export function register(program: Command, run: Run): void {
         );
       })
     );
+
+  verifyOperator.command("status")
+    .description(
+      "show whether and when the domain was verified, and the record still expected",
+    )
+    .action((_options, command) =>
+      run(command, async (ctx) => {
+        const { file, signer } = await operatorIdentity(ctx);
+        const status = await ctx.client(file.server).dnsRecord(
+          file.operator_id,
+          signer,
+        );
+        ctx.print(status, [
+          `domain:   ${status.domain}`,
+          `verified: ${
+            status.verified ? `yes, at ${status.verified_at}` : "no"
+          }`,
+          `record:   ${status.dns_record.name} TXT "${status.dns_record.value}"`,
+        ]);
+      })
+    );
 }

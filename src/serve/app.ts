@@ -14,10 +14,12 @@ import {
 } from "./endpoints/agents.ts";
 import { createChallenge } from "./endpoints/challenges.ts";
 import {
+  didWebEndpoint,
   healthEndpoint,
   jwksEndpoint,
   metadataEndpoint,
 } from "./endpoints/discovery.ts";
+import { changeAgentStatus, listRevocations } from "./endpoints/lifecycle.ts";
 import { introspectEndpoint } from "./endpoints/introspect.ts";
 import { nonceEndpoint } from "./endpoints/nonce.ts";
 import {
@@ -61,6 +63,7 @@ function route(
 const ROUTES: Route[] = [
   route("GET", PATHS.metadata, (_r, deps) => metadataEndpoint(deps), false),
   route("GET", PATHS.jwks, (_r, deps) => jwksEndpoint(deps), false),
+  route("GET", PATHS.didWeb, (_r, deps) => didWebEndpoint(deps), false),
   route("GET", PATHS.health, (_r, deps) => healthEndpoint(deps), false),
   route("POST", PATHS.token, tokenEndpoint),
   route("POST", PATHS.introspect, introspectEndpoint),
@@ -103,6 +106,18 @@ const ROUTES: Route[] = [
     "GET",
     `${PATHS.agents}/:param/scopes`,
     (r, deps, [did]) => getAgentScopes(did!, r, deps),
+  ),
+  ...(["suspend", "reactivate", "revoke"] as const).map((action) =>
+    route(
+      "POST",
+      `${PATHS.agents}/:param/${action}`,
+      (r, deps, [did]) => changeAgentStatus(action, did!, r, deps),
+    )
+  ),
+  route(
+    "GET",
+    `${PATHS.operators}/:param/revocations`,
+    (r, deps, [id]) => listRevocations(id!, r, deps),
   ),
 ];
 

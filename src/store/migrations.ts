@@ -23,8 +23,12 @@ export const MIGRATIONS: readonly string[] = [
     operator_id TEXT NOT NULL REFERENCES operators (id),
     public_jwk TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    status TEXT NOT NULL
+    status TEXT NOT NULL,
+    status_changed_at BIGINT,
+    status_changed_by TEXT,
+    status_reason TEXT
   );
+  CREATE INDEX agents_operator ON agents (operator_id);
   CREATE TABLE grants (
     did TEXT PRIMARY KEY REFERENCES agents (did),
     scopes TEXT NOT NULL,
@@ -52,9 +56,12 @@ export const MIGRATIONS: readonly string[] = [
     scope TEXT NOT NULL,
     issued_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    revoked_at BIGINT
+    revoked_at BIGINT,
+    revoked_by TEXT,
+    revoke_reason TEXT
   );
   CREATE INDEX tokens_client ON tokens (client_id);
+  CREATE INDEX tokens_revoked ON tokens (domain, revoked_at);
   CREATE TABLE signing_keys (
     kid TEXT PRIMARY KEY,
     private_pem TEXT NOT NULL,

@@ -16,6 +16,7 @@ import {
   type NonceKind,
   type OperatorRecord,
   type SigningKeyRecord,
+  type StatusChange,
   type Store,
   type TokenRecord,
 } from "./store.ts";
@@ -42,6 +43,42 @@ export function auditHash(
     event.reason ?? null,
   ]);
   return createHash("sha256").update(prevHash).update(canonical).digest("hex");
+}
+
+function agentFromRow(row: Row): AgentRecord {
+  const changedAt = optionalDate(row.status_changed_at);
+  return {
+    did: String(row.did),
+    domain: String(row.domain),
+    operatorId: String(row.operator_id),
+    publicJwk: JSON.parse(String(row.public_jwk)),
+    createdAt: date(row.created_at),
+    status: String(row.status) as AgentStatus,
+    statusChange: changedAt && {
+      at: changedAt,
+      by: String(row.status_changed_by),
+      reason: row.status_reason === null
+        ? undefined
+        : String(row.status_reason),
+    },
+  };
+}
+
+function tokenFromRow(row: Row): TokenRecord {
+  return {
+    jti: String(row.jti),
+    clientId: String(row.client_id),
+    domain: String(row.domain),
+    audience: String(row.audience),
+    scope: String(row.scope),
+    issuedAt: date(row.issued_at),
+    expiresAt: date(row.expires_at),
+    revokedAt: optionalDate(row.revoked_at),
+    revokedBy: row.revoked_by === null ? undefined : String(row.revoked_by),
+    revokeReason: row.revoke_reason === null
+      ? undefined
+      : String(row.revoke_reason),
+  };
 }
 
 export const GENESIS_HASH = "0".repeat(64);
@@ -177,16 +214,7 @@ export class SqliteStore implements Store {
     const row = this.#stmt("SELECT * FROM agents WHERE did = ?").get(did) as
       | Row
       | undefined;
-    return Promise.resolve(
-      row && {
-        did: String(row.did),
-        domain: String(row.domain),
-        operatorId: String(row.operator_id),
-        publicJwk: JSON.parse(String(row.public_jwk)),
-        createdAt: date(row.created_at),
-        status: String(row.status) as AgentStatus,
-      },
-    );
+    return Promise.resolve(row && agentFromRow(row));
   }
 
   setAgentScopes(
@@ -275,25 +303,56 @@ export class SqliteStore implements Store {
     const row = this.#stmt("SELECT * FROM tokens WHERE jti = ?").get(jti) as
       | Row
       | undefined;
+    return Promise.resolve(row && tokenFromRow(row));
+  }
+
+  revokeToken(jti: string, change: StatusChange): Promise<boolean> {
+    const result = this.#stmt(
+      "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE jti = ? AND revoked_at IS NULL",
+    ).run(ms(change.at), change.by, change.reason ?? null, jti);
+    if (Number(result.changes) === 1) return Promise.resolve(true);
     return Promise.resolve(
-      row && {
-        jti: String(row.jti),
-        clientId: String(row.client_id),
-        domain: String(row.domain),
-        audience: String(row.audience),
-        scope: String(row.scope),
-        issuedAt: date(row.issued_at),
-        expiresAt: date(row.expires_at),
-        revokedAt: optionalDate(row.revoked_at),
-      },
+      this.#stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !== undefined,
     );
   }
 
-  revokeToken(jti: string, at: Date): Promise<boolean> {
-    const result = this.#stmt(
-      "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?",
-    ).run(ms(at), jti);
-    return Promise.resolve(Number(result.changes) === 1);
+  changeAgentStatus(
+    did: string,
+    status: AgentStatus,
+    change: StatusChange,
+  ): Promise<number> {
+    return Promise.resolve(this.#transaction(() => {
+      this.#stmt(
+        "UPDATE agents SET status = ?, status_changed_at = ?, status_changed_by = ?, status_reason = ? WHERE did = ?",
+      ).run(status, ms(change.at), change.by, change.reason ?? null, did);
+      if (status === "active") return 0;
+      const revoked = this.#stmt(
+        "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
+      ).run(
+        ms(change.at),
+        change.by,
+        `agent ${status}`,
+        did,
+        ms(change.at),
+      );
+      return Number(revoked.changes);
+    }));
+  }
+
+  listRevocations(
+    domain: string,
+    now: Date,
+  ): Promise<{ agents: AgentRecord[]; tokens: TokenRecord[] }> {
+    const agents = this.#stmt(
+      "SELECT * FROM agents WHERE domain = ? AND status <> 'active' ORDER BY status_changed_at DESC",
+    ).all(domain) as Row[];
+    const tokens = this.#stmt(
+      "SELECT * FROM tokens WHERE domain = ? AND revoked_at IS NOT NULL AND expires_at > ? ORDER BY revoked_at DESC LIMIT 1000",
+    ).all(domain, ms(now)) as Row[];
+    return Promise.resolve({
+      agents: agents.map(agentFromRow),
+      tokens: tokens.map(tokenFromRow),
+    });
   }
 
   listSigningKeys(): Promise<SigningKeyRecord[]> {

@@ -27,6 +27,14 @@ export interface AgentRecord {
   publicJwk: Ed25519PublicJwk;
   createdAt: Date;
   status: AgentStatus;
+  /** The last status change: when, by whom (operator id), why. */
+  statusChange?: StatusChange;
+}
+
+export interface StatusChange {
+  at: Date;
+  by: string;
+  reason?: string;
 }
 
 export interface GrantRecord {
@@ -53,6 +61,8 @@ export interface TokenRecord {
   issuedAt: Date;
   expiresAt: Date;
   revokedAt?: Date;
+  revokedBy?: string;
+  revokeReason?: string;
 }
 
 export interface SigningKeyRecord {
@@ -107,7 +117,21 @@ export interface Store {
   recordToken(token: TokenRecord): Promise<void>;
   getToken(jti: string): Promise<TokenRecord | undefined>;
   /** Returns false when no such token exists. */
-  revokeToken(jti: string, at: Date): Promise<boolean>;
+  revokeToken(jti: string, change: StatusChange): Promise<boolean>;
+  /**
+   * Sets the agent's status; leaving `active` also revokes every live token
+   * of the agent, in the same transaction. Returns how many were revoked.
+   */
+  changeAgentStatus(
+    did: string,
+    status: AgentStatus,
+    change: StatusChange,
+  ): Promise<number>;
+  /** Suspended and revoked agents and revoked, unexpired tokens of a domain. */
+  listRevocations(
+    domain: string,
+    now: Date,
+  ): Promise<{ agents: AgentRecord[]; tokens: TokenRecord[] }>;
 
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   addSigningKey(key: SigningKeyRecord): Promise<void>;

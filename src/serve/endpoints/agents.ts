@@ -68,6 +68,13 @@ export async function registerAgent(
       `agent domain ${did.domain} is not the operator's domain ${operator.domain}`,
     );
   }
+  const existing = await deps.store.getAgent(did.did);
+  if (existing?.status === "revoked") {
+    fail(
+      "ERR_AGENT_REVOKED",
+      `agent ${did.did} was revoked and cannot be registered again`,
+    );
+  }
   const agent: AgentRecord = {
     did: did.did,
     domain: did.domain,

@@ -1,4 +1,5 @@
 /** Discovery (RFC 8414), the JWKS (RFC 7517), the issuer's did:web document, and health. */
+import { issuerDidDocument } from "../../core/did_document.ts";
 import { ACCEPTED_ALGS } from "../../core/jws.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { json } from "../http.ts";
@@ -37,6 +38,14 @@ export function jwksEndpoint(deps: AppDeps): Response {
   return json(deps.keys.jwks(), 200, {
     ...PUBLIC_CACHE,
     "Content-Type": "application/jwk-set+json",
+  });
+}
+
+/** `GET /.well-known/did.json`: the issuer as a did:web DID with its signing keys. */
+export function didWebEndpoint(deps: AppDeps): Response {
+  return json(issuerDidDocument(deps.issuer, deps.keys.jwks().keys), 200, {
+    ...PUBLIC_CACHE,
+    "Content-Type": "application/did+json",
   });
 }
 

@@ -7,7 +7,7 @@ import { fail } from "../../core/errors.ts";
 import { audit } from "../audit.ts";
 import { authenticateClient } from "../client_auth.ts";
 import { type AppDeps, PATHS } from "../context.ts";
-import { json, readForm, requireString } from "../http.ts";
+import { json, optionalString, readForm, requireString } from "../http.ts";
 import { findIssuedToken } from "../issued_tokens.ts";
 
 export async function revokeEndpoint(
@@ -49,11 +49,18 @@ export async function revokeEndpoint(
       "only the token's agent or its operator may revoke it",
     );
   }
-  await deps.store.revokeToken(found.claims.jti, deps.now());
+  // `reason` is our extension (RFC 7009 §2.1 lets servers take more parameters).
+  const reason = optionalString(params, "reason", 200);
+  await deps.store.revokeToken(found.claims.jti, {
+    at: deps.now(),
+    by: client.id,
+    reason,
+  });
   await audit(deps, {
     actor: client.id,
     action: "token.revoke",
     target: found.claims.jti,
+    reason,
   });
   return json({ revoked: true, jti: found.claims.jti });
 }

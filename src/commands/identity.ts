@@ -27,28 +27,29 @@ export async function agentIdentity(
 }
 
 /**
- * A client identity for introspection and revocation: the agent of this home
- * when there is one, else its registered operator.
+ * A client identity for introspection and revocation: this home's registered
+ * operator when there is one (it may revoke any token of its domain), else
+ * its registered agent.
  */
 export async function anyClientIdentity(
   ctx: CommandContext,
 ): Promise<
   { clientId: string; privateKey: CryptoKey; server: string } | undefined
 > {
-  const agent = await ctx.home.readAgent();
-  if (agent?.operator_id) {
-    return {
-      clientId: agent.did,
-      privateKey: (await ctx.home.readKey("agent")).privateKey,
-      server: agent.server,
-    };
-  }
   const operator = await ctx.home.readOperator();
   if (operator?.operator_id) {
     return {
       clientId: operator.operator_id,
       privateKey: (await ctx.home.readKey("operator")).privateKey,
       server: operator.server,
+    };
+  }
+  const agent = await ctx.home.readAgent();
+  if (agent?.operator_id) {
+    return {
+      clientId: agent.did,
+      privateKey: (await ctx.home.readKey("agent")).privateKey,
+      server: agent.server,
     };
   }
   return undefined;

@@ -4,7 +4,12 @@
  * subprocesses with their own home folder.
  */
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+];
 
 export interface CliResult {
   code: number;
@@ -13,7 +18,10 @@ export interface CliResult {
 }
 
 /** Runs `auth4agent <args>` (from source) with AUTH4AGENT_HOME = home. */
-export async function cli(args: string[], options: { home: string; env?: Record<string, string> }): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  options: { home: string; env?: Record<string, string> },
+): Promise<CliResult> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", ...PERMISSIONS, MAIN, ...args],
     env: { AUTH4AGENT_HOME: options.home, NO_COLOR: "1", ...options.env },
@@ -22,13 +30,19 @@ export async function cli(args: string[], options: { home: string; env?: Record<
     stderr: "piped",
   }).output();
   const decoder = new TextDecoder();
-  return { code: output.code, stdout: decoder.decode(output.stdout), stderr: decoder.decode(output.stderr) };
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }
 
 /** Splits a shell-like command line (no quoting needed by our tests) into args, dropping `auth4agent`. */
 export function argv(commandLine: string): string[] {
   const words = commandLine.trim().split(/\s+/);
-  if (words[0] !== "auth4agent") throw new Error(`not an auth4agent command: ${commandLine}`);
+  if (words[0] !== "auth4agent") {
+    throw new Error(`not an auth4agent command: ${commandLine}`);
+  }
   return words.slice(1);
 }
 
@@ -41,9 +55,21 @@ export interface ServerProcess {
   log(): string;
 }
 
-export async function startServerProcess(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMISSIONS, MAIN, "serve", "--port", "0", ...args],
+    args: [
+      "run",
+      "--quiet",
+      ...PERMISSIONS,
+      MAIN,
+      "serve",
+      "--port",
+      "0",
+      ...args,
+    ],
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "null",

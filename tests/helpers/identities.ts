@@ -1,0 +1,69 @@
+/** Setting up operators and agents through the CLI, for end-to-end tests beyond the Quick Start. */
+import assert from "node:assert/strict";
+import type { TestDnsServer } from "./dns_server.ts";
+import { cli, type CliResult } from "./process.ts";
+
+export function ok(result: CliResult, what: string): CliResult {
+  assert.equal(result.code, 0, `${what} failed:\n${result.stderr}`);
+  return result;
+}
+
+export function refused(result: CliResult, code: string, exit = 1): void {
+  assert.equal(
+    result.code,
+    exit,
+    `expected exit ${exit}, got ${result.code}: ${result.stderr}`,
+  );
+  assert.match(result.stderr, new RegExp(`\\(${code}\\)`), result.stderr);
+}
+
+/** init + register + DNS publish + confirm: returns the operator id. */
+export async function verifiedOperator(
+  home: string,
+  domain: string,
+  server: string,
+  dns: TestDnsServer,
+): Promise<string> {
+  ok(
+    await cli(["init", "--operator", "--domain", domain, "--server", server], {
+      home,
+    }),
+    "init --operator",
+  );
+  const id = JSON.parse(
+    ok(
+      await cli(["register", "operator", "--json"], { home }),
+      "register operator",
+    ).stdout,
+  ).operator_id;
+  const record = JSON.parse(
+    ok(
+      await cli(["verify-operator", "instructions", "--json"], { home }),
+      "instructions",
+    ).stdout,
+  );
+  dns.setTxt(record.name, [[record.value]]);
+  ok(await cli(["verify-operator", "confirm"], { home }), "confirm");
+  return id;
+}
+
+/** init + register an agent in `home`: returns its DID. */
+export async function registeredAgent(
+  home: string,
+  domain: string,
+  server: string,
+  operatorId: string,
+): Promise<string> {
+  ok(
+    await cli(["init", "--domain", domain, "--server", server], { home }),
+    "init agent",
+  );
+  return JSON.parse(
+    ok(
+      await cli(["register", "agent", "--operator-id", operatorId, "--json"], {
+        home,
+      }),
+      "register agent",
+    ).stdout,
+  ).did;
+}

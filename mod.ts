@@ -1,0 +1,44 @@
+/**
+ * auth4agent as a library, for agents that obtain tokens and resource servers
+ * that verify them.
+ *
+ * ```ts
+ * import { IssuerClient, TokenVerifier, importPrivateKeyPem } from "./mod.ts";
+ *
+ * // An agent: challenge → signed proof → scoped token.
+ * const issuer = new IssuerClient("http://localhost:8080");
+ * const { privateKey } = await importPrivateKeyPem(await Deno.readTextFile("keys/agent.key"));
+ * const { access_token } = await issuer.issueToken(did, privateKey, { scope: "read:payments", audience: "api.example.com" });
+ *
+ * // A resource server: offline verification against the issuer's JWKS.
+ * const verifier = new TokenVerifier(issuer);
+ * const claims = await verifier.verify(access_token, { audience: "api.example.com", scopes: ["read:payments"] });
+ * ```
+ */
+export { IssuerClient } from "./src/client/issuer_client.ts";
+export type {
+  Challenge,
+  DnsRecord,
+  OperatorStatus,
+  ServerMetadata,
+  Signer,
+  TokenResponse,
+} from "./src/client/issuer_client.ts";
+export { TokenVerifier } from "./src/client/verifier.ts";
+export type { CachedJwks, JwksCache } from "./src/client/verifier.ts";
+export {
+  type AccessTokenClaims,
+  verifyAccessToken,
+} from "./src/core/access_token.ts";
+export {
+  CLIENT_ASSERTION_TYPE,
+  createClientAssertion,
+} from "./src/core/client_assertion.ts";
+export { didForKey, parseAgentDid } from "./src/core/did.ts";
+export { Auth4AgentError, type ErrorCode } from "./src/core/errors.ts";
+export {
+  type Ed25519PublicJwk,
+  generateKeyPair,
+  importPrivateKeyPem,
+  thumbprint,
+} from "./src/core/keys.ts";

@@ -80,9 +80,11 @@ export async function startServer(
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
+      log({ level: "info", msg: "stopping: finishing in-flight requests" });
       clearInterval(sweeper);
       await server.shutdown();
       await store.close();
+      log({ level: "info", msg: "stopped" });
     })();
     return stopping;
   };

@@ -11,6 +11,7 @@ import {
   type GlobalOptions,
 } from "./context.ts";
 import * as agentScopes from "./agent_scopes.ts";
+import * as audit from "./audit.ts";
 import * as did from "./did.ts";
 import * as health from "./health.ts";
 import * as init from "./init.ts";
@@ -41,6 +42,7 @@ const COMMANDS = [
   whoami,
   setServer,
   serve,
+  audit,
 ];
 
 export function buildProgram(io: CommandIO): Command {

@@ -1,11 +1,20 @@
-/** `auth4agent serve`: run the issuer until SIGTERM or SIGINT. */
+/**
+ * `auth4agent serve`: run the issuer until SIGTERM or SIGINT; and
+ * `auth4agent serve keys rotate | list`: administer its signing keys.
+ */
 import type { Command } from "@commander-js/extra-typings";
-import { resolveServeConfig } from "../serve/config.ts";
-import { startServer } from "../serve/server.ts";
+import { listKeys, rotateKeys, withStore } from "../serve/admin.ts";
+import {
+  DEFAULTS,
+  type RawServeOptions,
+  resolveServeConfig,
+} from "../serve/config.ts";
+import { loadKek } from "../serve/kek.ts";
+import { defaultLog, startServer } from "../serve/server.ts";
 import type { Run } from "./registry.ts";
 
 export function register(program: Command, run: Run): void {
-  program.command("serve")
+  const serve = program.command("serve")
     .description("run the issuer (SQLite by default)")
     .option(
       "--host <host>",
@@ -35,16 +44,76 @@ export function register(program: Command, run: Run): void {
       "--token-ttl <seconds>",
       "longest token lifetime (env AUTH4AGENT_TOKEN_TTL; default 900)",
     )
+    .option(
+      "--key-encryption-key-file <file>",
+      "encrypt signing keys at rest with this 32-byte base64 key (env AUTH4AGENT_KEK_FILE, or the key itself in AUTH4AGENT_KEK)",
+    )
     .action((options, command) =>
       run(command, async (ctx) => {
         const config = resolveServeConfig(options, ctx.io.env);
-        const server = await startServer(config);
+        const kek = await loadKek(config.kekFile, ctx.io.env);
+        if (!kek) {
+          defaultLog({
+            level: "warn",
+            msg:
+              "signing keys rest unencrypted in the database: give --key-encryption-key-file to encrypt them",
+          });
+        }
+        const server = await startServer(config, { kek });
         const stop = () => void server.shutdown();
+        const reload = () => void server.reloadKeys();
         Deno.addSignalListener("SIGTERM", stop);
         Deno.addSignalListener("SIGINT", stop);
+        Deno.addSignalListener("SIGHUP", reload);
         await server.finished;
         Deno.removeSignalListener("SIGTERM", stop);
         Deno.removeSignalListener("SIGINT", stop);
+        Deno.removeSignalListener("SIGHUP", reload);
+      })
+    );
+
+  const keys = serve.command("keys").description(
+    "the issuer's signing keys (uses --db and the key-encryption key of serve)",
+  );
+  const adminConfig = (command: { optsWithGlobals(): unknown }) =>
+    command.optsWithGlobals() as RawServeOptions;
+
+  keys.command("rotate")
+    .description(
+      "make a new signing key current; the old one stays in the JWKS until its tokens expire",
+    )
+    .action((_options, command) =>
+      run(command, async (ctx) => {
+        const options = adminConfig(command);
+        const config = resolveServeConfig(options, ctx.io.env);
+        const kek = await loadKek(config.kekFile, ctx.io.env);
+        const result = await withStore(config.db ?? DEFAULTS.db, (store) =>
+          rotateKeys(store, ctx.io.now(), kek));
+        ctx.print(result, [
+          `New signing key ${result.kid} is current${
+            result.retired.length
+              ? `; retired ${result.retired.join(", ")}`
+              : ""
+          }.`,
+          "Running servers switch to it within 30 s (at once on SIGHUP); retired keys stay published until their tokens expire.",
+        ]);
+      })
+    );
+
+  keys.command("list")
+    .description("list signing keys: kid, created, retired, encrypted at rest")
+    .action((_options, command) =>
+      run(command, async (ctx) => {
+        const config = resolveServeConfig(adminConfig(command), ctx.io.env);
+        const list = await withStore(config.db, listKeys);
+        ctx.print(
+          list,
+          list.map((key) =>
+            `${key.kid}  created ${key.created_at}  ${
+              key.retired_at ? `retired ${key.retired_at}` : "current"
+            }${key.encrypted ? "  encrypted" : ""}`
+          ),
+        );
       })
     );
 }

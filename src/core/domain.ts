@@ -12,6 +12,13 @@ export function parseDomain(input: string): string {
   if (typeof input !== "string" || input.length === 0) {
     fail("ERR_INVALID_DOMAIN", "domain is empty");
   }
+  // Before lowercasing: "\u212A" (KELVIN SIGN) would become an ASCII "k".
+  if (/[^\x00-\x7f]/.test(input)) {
+    fail(
+      "ERR_INVALID_DOMAIN",
+      `domain ${JSON.stringify(input)} is not ASCII (give IDNs in xn-- form)`,
+    );
+  }
   const name = input.toLowerCase().replace(/\.$/, "");
   if (name.length > 253) {
     fail("ERR_INVALID_DOMAIN", `domain is longer than 253 characters`);
@@ -36,7 +43,8 @@ export function parseDomain(input: string): string {
       );
     }
   }
-  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) {
+  // A numeric last label (decimal, or 0x hex as URL parsers read it) makes an IPv4 address.
+  if (/^(?:[0-9]+|0x[0-9a-f]*)$/.test(labels[labels.length - 1]!)) {
     fail(
       "ERR_INVALID_DOMAIN",
       `${JSON.stringify(input)} looks like an IP address, not a domain`,

@@ -240,6 +240,7 @@ const CODES = {
     exit: EXIT.unavailable,
   },
 
+  ERR_AUDIT_BROKEN: { oauth: "server_error", status: 500, exit: EXIT.failed },
   ERR_CONFIG: { oauth: "server_error", status: 500, exit: EXIT.usage },
   ERR_INTERNAL: { oauth: "server_error", status: 500, exit: EXIT.internal },
 } as const satisfies Record<string, CodeInfo>;

@@ -21,6 +21,8 @@ export interface ServeConfig {
   tokenTtl: number;
   /** Lifetime of a token challenge, in seconds (at most 300). */
   challengeTtl: number;
+  /** File holding the key-encryption key for signing keys at rest. */
+  kekFile?: string;
 }
 
 export const DEFAULTS = {
@@ -41,6 +43,7 @@ export interface RawServeOptions {
   dnsServer?: string;
   rateLimit?: string;
   tokenTtl?: string;
+  keyEncryptionKeyFile?: string;
 }
 
 const ENV = {
@@ -51,6 +54,7 @@ const ENV = {
   dnsServer: "AUTH4AGENT_DNS_SERVER",
   rateLimit: "AUTH4AGENT_RATE_LIMIT",
   tokenTtl: "AUTH4AGENT_TOKEN_TTL",
+  keyEncryptionKeyFile: "AUTH4AGENT_KEK_FILE",
 } as const satisfies Record<keyof RawServeOptions, string>;
 
 function bad(message: string): never {
@@ -132,6 +136,7 @@ export function resolveServeConfig(
     rateLimit,
     tokenTtl,
     challengeTtl: DEFAULTS.challengeTtl,
+    kekFile: pick("keyEncryptionKeyFile"),
   };
 }
 

@@ -11,7 +11,7 @@ import { issuerForAddress, type ServeConfig } from "./config.ts";
 import type { AppDeps } from "./context.ts";
 import { systemTxtResolver, type TxtResolver } from "./dns.ts";
 import { RateLimiter } from "./rate_limit.ts";
-import { KeyRing } from "./signing_keys.ts";
+import { KEY_RELOAD_SECONDS, KeyRing } from "./signing_keys.ts";
 
 const SWEEP_INTERVAL_MS = 60_000;
 /** Per-IP limits are this multiple of the per-client ones. */
@@ -23,6 +23,8 @@ export interface RunningServer {
   port: number;
   /** Resolves once the server has stopped and the store is closed. */
   finished: Promise<void>;
+  /** Re-reads the signing keys now (after `serve keys rotate`). */
+  reloadKeys(): Promise<void>;
   shutdown(): Promise<void>;
 }
 
@@ -37,12 +39,17 @@ export async function startServer(
     resolveTxt?: TxtResolver;
     now?: () => Date;
     log?: (line: Record<string, unknown>) => void;
+    /** Key-encryption key for the signing keys at rest. */
+    kek?: CryptoKey;
   } = {},
 ): Promise<RunningServer> {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? defaultLog;
   const store = options.store ?? new SqliteStore(config.db);
-  const keys = await KeyRing.open(store, now());
+  const keys = await KeyRing.open(store, now(), {
+    kek: options.kek,
+    tokenTtl: config.tokenTtl,
+  });
   const burst = Math.max(MIN_BURST, config.rateLimit);
   // The app needs the bound address (issuer identifier), known only after binding.
   const app: { handler?: ReturnType<typeof createApp> } = {};
@@ -77,11 +84,17 @@ export async function startServer(
       log({ level: "error", msg: "sweep failed", error: String(error) })
     );
   }, SWEEP_INTERVAL_MS);
+  const reloader = setInterval(() => {
+    keys.reload().catch((error) =>
+      log({ level: "error", msg: "key reload failed", error: String(error) })
+    );
+  }, KEY_RELOAD_SECONDS * 1000);
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
       log({ level: "info", msg: "stopping: finishing in-flight requests" });
       clearInterval(sweeper);
+      clearInterval(reloader);
       await server.shutdown();
       await store.close();
       log({ level: "info", msg: "stopped" });
@@ -100,5 +113,13 @@ export async function startServer(
     port: addr.port,
     finished: server.finished.then(() => stopping),
     shutdown,
+    reloadKeys: async () => {
+      await keys.reload();
+      log({
+        level: "info",
+        msg: "signing keys reloaded",
+        current: keys.current.kid,
+      });
+    },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The issuer's signing keys: made on first start and kept in the store, so a
- * restart never invalidates tokens. The newest key signs; every key stays in
- * the JWKS until the tokens it signed can no longer be valid.
+ * restart never invalidates tokens. The newest key that is not retired signs;
+ * a retired key stays in the JWKS until every token it signed has expired.
+ * With a key-encryption key (KEK) the private keys rest encrypted; plaintext
+ * keys found at start are encrypted in place.
  */
 import {
   generateKeyPair,
@@ -9,7 +11,18 @@ import {
   thumbprint,
 } from "../core/keys.ts";
 import type { Ed25519PublicJwk } from "../core/keys.ts";
-import type { Store } from "../store/store.ts";
+import { fail } from "../core/errors.ts";
+import {
+  decryptPrivateKey,
+  encryptPrivateKey,
+  isEncrypted,
+} from "../core/key_encryption.ts";
+import type { SigningKeyRecord, Store } from "../store/store.ts";
+import { DEFAULT_TOKEN_TTL_SECONDS } from "../core/access_token.ts";
+import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
+
+/** Running servers re-read the keys this often, so a rotation spreads to every instance. */
+export const KEY_RELOAD_SECONDS = 30;
 
 export interface SigningKey {
   kid: string;
@@ -20,39 +33,107 @@ export interface SigningKey {
   retiredAt?: Date;
 }
 
-export class KeyRing {
-  #keys: SigningKey[];
+export interface KeyRingOptions {
+  kek?: CryptoKey;
+  /** The longest token lifetime, in seconds: a retired key stays published that long plus a margin. */
+  tokenTtl?: number;
+}
 
-  private constructor(keys: SigningKey[]) {
-    this.#keys = keys;
+/** Margin for clock leeway and for servers that have not reloaded the keys yet. */
+const RETIRED_KEY_MARGIN_MS = (CLOCK_LEEWAY_SECONDS + 2 * KEY_RELOAD_SECONDS) *
+  1000;
+
+async function toStored(
+  pem: string,
+  kid: string,
+  kek?: CryptoKey,
+): Promise<string> {
+  return kek ? await encryptPrivateKey(pem, kid, kek) : pem;
+}
+
+async function fromStored(
+  record: SigningKeyRecord,
+  kek?: CryptoKey,
+): Promise<string> {
+  if (!isEncrypted(record.privatePem)) return record.privatePem;
+  if (!kek) {
+    fail(
+      "ERR_CONFIG",
+      "the signing keys are encrypted: give --key-encryption-key-file or AUTH4AGENT_KEK",
+    );
+  }
+  return await decryptPrivateKey(record.privatePem, record.kid, kek);
+}
+
+/** Creates a new signing key in the store; the previous current key is retired at `now`. */
+export async function rotateSigningKey(
+  store: Store,
+  now: Date,
+  kek?: CryptoKey,
+): Promise<string> {
+  const pair = await generateKeyPair();
+  const kid = await thumbprint(pair.publicJwk);
+  await store.addSigningKey({
+    kid,
+    privatePem: await toStored(pair.pem, kid, kek),
+    publicJwk: pair.publicJwk,
+    createdAt: now,
+  }, { retireOthersAt: now });
+  return kid;
+}
+
+export class KeyRing {
+  #keys: SigningKey[] = [];
+  readonly #store: Store;
+  readonly #options: KeyRingOptions;
+
+  private constructor(store: Store, options: KeyRingOptions) {
+    this.#store = store;
+    this.#options = options;
   }
 
   /** Loads the store's keys, creating the first one when there is none. */
-  static async open(store: Store, now: Date): Promise<KeyRing> {
-    let records = await store.listSigningKeys();
-    if (records.length === 0) {
-      const pair = await generateKeyPair();
-      const kid = await thumbprint(pair.publicJwk);
-      await store.addSigningKey({
-        kid,
-        privatePem: pair.pem,
-        publicJwk: pair.publicJwk,
-        createdAt: now,
-      });
-      records = await store.listSigningKeys();
+  static async open(
+    store: Store,
+    now: Date,
+    options: KeyRingOptions = {},
+  ): Promise<KeyRing> {
+    const ring = new KeyRing(store, options);
+    if ((await store.listSigningKeys()).length === 0) {
+      await rotateSigningKey(store, now, options.kek);
     }
-    const keys = await Promise.all(records.map(async (record) => {
-      const pair = await importPrivateKeyPem(record.privatePem);
-      return {
+    await ring.reload();
+    return ring;
+  }
+
+  /** Re-reads the keys (a rotation by `auth4agent serve keys rotate` is picked up here). */
+  async reload(): Promise<void> {
+    const records = await this.#store.listSigningKeys();
+    const keys: SigningKey[] = [];
+    for (const record of records) {
+      const known = this.#keys.find((key) => key.kid === record.kid);
+      if (known) {
+        keys.push({ ...known, retiredAt: record.retiredAt });
+        continue;
+      }
+      const pem = await fromStored(record, this.#options.kek);
+      if (this.#options.kek && !isEncrypted(record.privatePem)) {
+        await this.#store.replaceSigningKeyMaterial(
+          record.kid,
+          await toStored(pem, record.kid, this.#options.kek),
+        );
+      }
+      const pair = await importPrivateKeyPem(pem);
+      keys.push({
         kid: record.kid,
         privateKey: pair.privateKey,
         publicKey: pair.publicKey,
         publicJwk: pair.publicJwk,
         createdAt: record.createdAt,
         retiredAt: record.retiredAt,
-      };
-    }));
-    return new KeyRing(keys);
+      });
+    }
+    this.#keys = keys;
   }
 
   /** The key that signs new tokens: the newest one not retired. */
@@ -60,16 +141,28 @@ export class KeyRing {
     return this.#keys.find((key) => !key.retiredAt) ?? this.#keys[0]!;
   }
 
-  publicKey(kid: string): CryptoKey | undefined {
-    return this.#keys.find((key) => key.kid === kid)?.publicKey;
+  #published(now: Date): SigningKey[] {
+    return this.#keys.filter((key) =>
+      !key.retiredAt ||
+      now.getTime() - key.retiredAt.getTime() <
+        (this.#options.tokenTtl ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000 +
+          RETIRED_KEY_MARGIN_MS
+    );
   }
 
-  /** RFC 7517 JWK Set of every verification key. */
-  jwks(): {
+  /** A verification key by kid, while it is still published. */
+  publicKey(kid: string, now = new Date()): CryptoKey | undefined {
+    return this.#published(now).find((key) => key.kid === kid)?.publicKey;
+  }
+
+  /** RFC 7517 JWK Set of every published verification key. */
+  jwks(
+    now = new Date(),
+  ): {
     keys: (Ed25519PublicJwk & { kid: string; alg: "EdDSA"; use: "sig" })[];
   } {
     return {
-      keys: this.#keys.map((key) => ({
+      keys: this.#published(now).map((key) => ({
         kty: "OKP",
         crv: "Ed25519",
         x: key.publicJwk.x,

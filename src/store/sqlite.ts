@@ -2,13 +2,14 @@
  * The default store: SQLite through the built-in `node:sqlite`, in WAL mode
  * with `synchronous=FULL`, so a write is on disk before its response is sent.
  */
-import { createHash } from "node:crypto";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { Auth4AgentError } from "../core/errors.ts";
+import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import {
   type AgentRecord,
   type AgentStatus,
+  type AuditEntry,
   type AuditEvent,
   type ChallengeRecord,
   DuplicateError,
@@ -27,23 +28,6 @@ const ms = (date: Date) => date.getTime();
 const date = (value: SQLInputValue | undefined) => new Date(Number(value));
 const optionalDate = (value: SQLInputValue | undefined) =>
   value === null || value === undefined ? undefined : date(value);
-
-export function auditHash(
-  prevHash: string,
-  event: AuditEvent,
-  seq: number,
-): string {
-  const canonical = JSON.stringify([
-    seq,
-    ms(event.at),
-    event.actor,
-    event.action,
-    event.target,
-    event.outcome,
-    event.reason ?? null,
-  ]);
-  return createHash("sha256").update(prevHash).update(canonical).digest("hex");
-}
 
 function agentFromRow(row: Row): AgentRecord {
   const changedAt = optionalDate(row.status_changed_at);
@@ -80,8 +64,6 @@ function tokenFromRow(row: Row): TokenRecord {
       : String(row.revoke_reason),
   };
 }
-
-export const GENESIS_HASH = "0".repeat(64);
 
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
@@ -368,16 +350,53 @@ export class SqliteStore implements Store {
     })));
   }
 
-  addSigningKey(key: SigningKeyRecord): Promise<void> {
-    this.#insert(
-      "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
-      key.kid,
-      key.privatePem,
-      JSON.stringify(key.publicJwk),
-      ms(key.createdAt),
-      key.retiredAt ? ms(key.retiredAt) : null,
+  addSigningKey(
+    key: SigningKeyRecord,
+    options: { retireOthersAt?: Date } = {},
+  ): Promise<void> {
+    this.#transaction(() => {
+      if (options.retireOthersAt) {
+        this.#stmt(
+          "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL",
+        ).run(ms(options.retireOthersAt));
+      }
+      this.#insert(
+        "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
+        key.kid,
+        key.privatePem,
+        JSON.stringify(key.publicJwk),
+        ms(key.createdAt),
+        key.retiredAt ? ms(key.retiredAt) : null,
+      );
+    });
+    return Promise.resolve();
+  }
+
+  replaceSigningKeyMaterial(kid: string, privatePem: string): Promise<void> {
+    this.#stmt("UPDATE signing_keys SET private_pem = ? WHERE kid = ?").run(
+      privatePem,
+      kid,
     );
     return Promise.resolve();
+  }
+
+  listAudit(
+    options: { afterSeq?: number; limit: number },
+  ): Promise<AuditEntry[]> {
+    const rows = this.#stmt(
+      "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+    ).all(options.afterSeq ?? 0, options.limit) as Row[];
+    return Promise.resolve(rows.map((row) => ({
+      seq: Number(row.seq),
+      at: date(row.at),
+      actor: String(row.actor),
+      action: String(row.action),
+      target: String(row.target),
+      outcome: String(row.outcome) as AuditEntry["outcome"],
+      reason: row.reason === null ? undefined : String(row.reason),
+      prevHash: String(row.prev_hash),
+      hash: String(row.hash),
+    })));
   }
 
   appendAudit(event: AuditEvent): Promise<void> {

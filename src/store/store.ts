@@ -88,6 +88,13 @@ export interface AuditEvent {
   reason?: string;
 }
 
+/** An audit event as stored: its place in the hash chain. */
+export interface AuditEntry extends AuditEvent {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
 export interface Store {
   createOperator(operator: OperatorRecord): Promise<void>;
   getOperator(id: string): Promise<OperatorRecord | undefined>;
@@ -133,10 +140,21 @@ export interface Store {
     now: Date,
   ): Promise<{ agents: AgentRecord[]; tokens: TokenRecord[] }>;
 
+  /** Newest first. */
   listSigningKeys(): Promise<SigningKeyRecord[]>;
-  addSigningKey(key: SigningKeyRecord): Promise<void>;
+  /** Adds a key; with `retireOthersAt`, every key not yet retired is retired then, atomically. */
+  addSigningKey(
+    key: SigningKeyRecord,
+    options?: { retireOthersAt?: Date },
+  ): Promise<void>;
+  /** Rewrites a key's stored private material (encryption at rest). */
+  replaceSigningKeyMaterial(kid: string, privatePem: string): Promise<void>;
 
   appendAudit(event: AuditEvent): Promise<void>;
+  /** Audit entries in order, from `afterSeq` on, at most `limit`. */
+  listAudit(
+    options: { afterSeq?: number; limit: number },
+  ): Promise<AuditEntry[]>;
 
   /** Deletes expired challenges and replay entries. */
   sweep(now: Date): Promise<number>;

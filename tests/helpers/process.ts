@@ -86,7 +86,9 @@ export async function startServerProcess(
       const line = log.split("\n").find((l) => l.includes('"msg":"listening"'));
       if (line) return JSON.parse(line) as { issuer: string; address: string };
     }
-    child.kill("SIGKILL");
+    try {
+      child.kill("SIGKILL");
+    } catch { /* it exited by itself */ }
     await child.status;
     throw new Error(`server did not start:\n${log}`);
   })();

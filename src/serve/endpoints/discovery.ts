@@ -35,7 +35,7 @@ export function metadataEndpoint(deps: AppDeps): Response {
 }
 
 export function jwksEndpoint(deps: AppDeps): Response {
-  return json(deps.keys.jwks(), 200, {
+  return json(deps.keys.jwks(deps.now()), 200, {
     ...PUBLIC_CACHE,
     "Content-Type": "application/jwk-set+json",
   });
@@ -43,10 +43,14 @@ export function jwksEndpoint(deps: AppDeps): Response {
 
 /** `GET /.well-known/did.json`: the issuer as a did:web DID with its signing keys. */
 export function didWebEndpoint(deps: AppDeps): Response {
-  return json(issuerDidDocument(deps.issuer, deps.keys.jwks().keys), 200, {
-    ...PUBLIC_CACHE,
-    "Content-Type": "application/did+json",
-  });
+  return json(
+    issuerDidDocument(deps.issuer, deps.keys.jwks(deps.now()).keys),
+    200,
+    {
+      ...PUBLIC_CACHE,
+      "Content-Type": "application/did+json",
+    },
+  );
 }
 
 export async function healthEndpoint(deps: AppDeps): Promise<Response> {

@@ -1,0 +1,86 @@
+/**
+ * Administration of an issuer's database, for the host's administrator:
+ * signing-key rotation and listing, and reading and checking the audit log.
+ * These open the database directly (as `serve` does); a running server picks
+ * a rotation up within KEY_RELOAD_SECONDS.
+ */
+import { fail } from "../core/errors.ts";
+import { isEncrypted } from "../core/key_encryption.ts";
+import {
+  type ChainCheck,
+  checkChain,
+  GENESIS_HASH,
+} from "../store/audit_chain.ts";
+import { SqliteStore } from "../store/sqlite.ts";
+import type { AuditEntry, Store } from "../store/store.ts";
+import { rotateSigningKey } from "./signing_keys.ts";
+
+const PAGE = 1000;
+
+export async function withStore<T>(
+  db: string,
+  work: (store: Store) => Promise<T>,
+): Promise<T> {
+  const store = new SqliteStore(db);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function rotateKeys(
+  store: Store,
+  now: Date,
+  kek?: CryptoKey,
+): Promise<{ kid: string; retired: string[] }> {
+  const before = (await store.listSigningKeys()).filter((key) => !key.retiredAt)
+    .map((key) => key.kid);
+  if (
+    !kek &&
+    (await store.listSigningKeys()).some((key) => isEncrypted(key.privatePem))
+  ) {
+    // Keep the keys uniformly protected: a new key must be encrypted too.
+    fail(
+      "ERR_CONFIG",
+      "the signing keys are encrypted: give --key-encryption-key-file or AUTH4AGENT_KEK",
+    );
+  }
+  const kid = await rotateSigningKey(store, now, kek);
+  return { kid, retired: before };
+}
+
+export async function listKeys(store: Store) {
+  return (await store.listSigningKeys()).map((key) => ({
+    kid: key.kid,
+    created_at: key.createdAt.toISOString(),
+    retired_at: key.retiredAt?.toISOString() ?? null,
+    encrypted: isEncrypted(key.privatePem),
+  }));
+}
+
+export async function listAudit(
+  store: Store,
+  options: { afterSeq?: number; limit: number },
+): Promise<AuditEntry[]> {
+  return await store.listAudit(options);
+}
+
+/** Walks the whole log in pages and checks the hash chain. */
+export async function verifyAudit(store: Store): Promise<ChainCheck> {
+  let state = { expectedSeq: 1, prevHash: GENESIS_HASH };
+  let total = 0;
+  for (;;) {
+    const page = await store.listAudit({
+      afterSeq: state.expectedSeq - 1,
+      limit: PAGE,
+    });
+    const result = checkChain(page, state);
+    total += result.entries;
+    if (!result.ok) return { ...result, entries: total };
+    state = result.next;
+    if (page.length < PAGE) {
+      return { ok: true, entries: total, lastHash: state.prevHash };
+    }
+  }
+}

@@ -13,7 +13,7 @@ export function parseDomain(input: string): string {
     fail("ERR_INVALID_DOMAIN", "domain is empty");
   }
   // Before lowercasing: "\u212A" (KELVIN SIGN) would become an ASCII "k".
-  if (/[^\x00-\x7f]/.test(input)) {
+  if (/[\u0080-\uffff]/.test(input)) {
     fail(
       "ERR_INVALID_DOMAIN",
       `domain ${JSON.stringify(input)} is not ASCII (give IDNs in xn-- form)`,

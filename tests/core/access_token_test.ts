@@ -1,0 +1,171 @@
+import assert from "node:assert/strict";
+import {
+  type AccessTokenClaims,
+  signAccessToken,
+  verifyAccessToken,
+  type VerifyAccessTokenOptions,
+} from "../../src/core/access_token.ts";
+import { fromBase64url, fromUtf8 } from "../../src/core/encoding.ts";
+import { generateKeyPair } from "../../src/core/keys.ts";
+import { at, code, NOW, NOW_S, signJwt } from "./_helpers.ts";
+
+const ISSUER = "https://issuer.example";
+const DID = "did:agent:example.com:0123456789abcdef0123456789abcdef";
+const issuerKey = await generateKeyPair();
+const otherKey = await generateKeyPair();
+const signingKey = { kid: "k1", privateKey: issuerKey.privateKey };
+
+const CLAIMS: AccessTokenClaims = {
+  iss: ISSUER,
+  sub: DID,
+  aud: "api.example.com",
+  scope: "read:a write:b",
+  client_id: DID,
+  iat: NOW_S,
+  exp: NOW_S + 900,
+  jti: "jti-1",
+  domain: "example.com",
+};
+
+function verify(
+  token: string,
+  options: Partial<VerifyAccessTokenOptions> = {},
+) {
+  return verifyAccessToken(token, {
+    issuer: ISSUER,
+    key: (kid) => kid === "k1" ? issuerKey.publicKey : undefined,
+    now: NOW,
+    ...options,
+  });
+}
+
+/** A token with these claims changed, signed by the issuer's key unless told. */
+function token(
+  changes: Record<string, unknown> = {},
+  header = {},
+  key = issuerKey.privateKey,
+) {
+  return signJwt({ ...CLAIMS, ...changes }, {
+    alg: "EdDSA",
+    typ: "at+jwt",
+    kid: "k1",
+    ...header,
+  }, key);
+}
+
+Deno.test("access token: sign then verify returns the claims", async () => {
+  const jwt = await signAccessToken(CLAIMS, signingKey);
+  const [header] = jwt.split(".");
+  assert.deepEqual(JSON.parse(fromUtf8(fromBase64url(header!))), {
+    alg: "EdDSA",
+    typ: "at+jwt",
+    kid: "k1",
+  });
+  assert.deepEqual(await verify(jwt), CLAIMS);
+  assert.deepEqual(
+    await verify(jwt, {
+      audience: "api.example.com",
+      scopes: ["read:a", "write:b"],
+    }),
+    CLAIMS,
+  );
+});
+
+Deno.test("access token: expiry with 30 s of leeway, on both sides of the boundary", async () => {
+  const jwt = await signAccessToken(CLAIMS, signingKey);
+  assert.ok(await verify(jwt, { now: at(900) }));
+  assert.ok(await verify(jwt, { now: at(929) }));
+  await assert.rejects(
+    verify(jwt, { now: at(930) }),
+    code("ERR_TOKEN_EXPIRED"),
+  );
+  await assert.rejects(
+    verify(jwt, { now: at(100_000) }),
+    code("ERR_TOKEN_EXPIRED"),
+  );
+});
+
+Deno.test("access token: iat in the future beyond the leeway is refused", async () => {
+  assert.ok(await verify(await token({ iat: NOW_S + 30 })));
+  await assert.rejects(
+    verify(await token({ iat: NOW_S + 31 })),
+    code("ERR_TOKEN_INVALID"),
+  );
+});
+
+Deno.test("access token: wrong issuer, audience or scope", async () => {
+  const jwt = await signAccessToken(CLAIMS, signingKey);
+  await assert.rejects(
+    verify(jwt, { issuer: "https://other.example" }),
+    code("ERR_TOKEN_INVALID"),
+  );
+  await assert.rejects(
+    verify(jwt, { audience: "other.example.com" }),
+    code("ERR_TOKEN_AUDIENCE"),
+  );
+  await assert.rejects(
+    verify(jwt, { scopes: ["read:a", "admin"] }),
+    code("ERR_TOKEN_SCOPE"),
+  );
+});
+
+Deno.test("access token: typ, alg and kid are checked", async () => {
+  await assert.rejects(
+    verify(await token({}, { typ: "JWT" })),
+    code("ERR_TOKEN_INVALID"),
+  );
+  await assert.rejects(
+    verify(await token({}, { typ: undefined })),
+    code("ERR_TOKEN_INVALID"),
+  );
+  await assert.rejects(
+    verify(await token({}, { alg: "Ed25519" })),
+    code("ERR_TOKEN_INVALID"),
+  );
+  await assert.rejects(
+    verify(await token({}, { kid: "k2" })),
+    code("ERR_TOKEN_INVALID"),
+  );
+  await assert.rejects(
+    verify(await token({}, { kid: undefined })),
+    code("ERR_TOKEN_INVALID"),
+  );
+});
+
+Deno.test("access token: a signature by another key or over another payload is refused", async () => {
+  await assert.rejects(
+    verify(await token({}, {}, otherKey.privateKey)),
+    code("ERR_TOKEN_INVALID"),
+  );
+  const real = (await token()).split(".");
+  const wider = (await token({ scope: "read:a write:b admin" })).split(".");
+  const swapped = [real[0], wider[1], real[2]].join(".");
+  await assert.rejects(verify(swapped), code("ERR_TOKEN_INVALID"));
+});
+
+Deno.test("access token: claims RFC 9068 requires, and sub = client_id", async () => {
+  const bad: Record<string, unknown>[] = [
+    { client_id: "did:agent:example.com:ffffffffffffffffffffffffffffffff" },
+    { sub: "agent-1", client_id: "agent-1" },
+    { jti: undefined },
+    { scope: undefined },
+    { scope: "a  b" },
+    { domain: undefined },
+    { iat: undefined },
+    { iat: NOW_S + 0.5 },
+    { aud: ["api.example.com"] },
+  ];
+  for (const changes of bad) {
+    await assert.rejects(
+      verify(await token(changes)),
+      code("ERR_TOKEN_INVALID"),
+      JSON.stringify(changes),
+    );
+  }
+});
+
+Deno.test("access token: garbage is ERR_TOKEN_INVALID", async () => {
+  for (const jwt of ["", "a.b.c", "not a token"]) {
+    await assert.rejects(verify(jwt), code("ERR_TOKEN_INVALID"), jwt);
+  }
+});

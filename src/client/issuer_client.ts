@@ -420,6 +420,15 @@ export class IssuerClient {
     });
   }
 
+  /** The agent replaces its key: signed with the current key, `statement` with the new one. */
+  rotateAgentKey(
+    did: string,
+    statement: string,
+    signer: Signer,
+  ): Promise<AgentStatus & { key_thumbprint: string }> {
+    return this.signed("POST", `/v1/agents/${did}/key`, { statement }, signer);
+  }
+
   /** Operator action: `suspend`, `reactivate` or `revoke` an agent. */
   changeAgentStatus(
     did: string,

@@ -18,6 +18,7 @@ import * as init from "./init.ts";
 import * as issue from "./issue.ts";
 import * as registerCommand from "./register.ts";
 import * as revoke from "./revoke.ts";
+import * as rotateKey from "./rotate_key.ts";
 import * as serve from "./serve.ts";
 import * as setServer from "./set_server.ts";
 import * as verify from "./verify.ts";
@@ -37,6 +38,7 @@ const COMMANDS = [
   issue,
   verify,
   revoke,
+  rotateKey,
   did,
   health,
   whoami,

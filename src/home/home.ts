@@ -100,6 +100,23 @@ export class Home {
     await this.#writeAtomic(this.keyPath(role), pem, force);
   }
 
+  /**
+   * Key rotation in two steps, so a crash never loses the key the issuer
+   * knows: the new key is first written beside the old (`<role>.key.next`),
+   * and moved over it only once the issuer has accepted it.
+   */
+  async stageKey(role: Role, pem: string): Promise<void> {
+    await this.#writeAtomic(this.keyPath(role) + ".next", pem, true);
+  }
+
+  async promoteStagedKey(role: Role): Promise<void> {
+    await Deno.rename(this.keyPath(role) + ".next", this.keyPath(role));
+  }
+
+  async discardStagedKey(role: Role): Promise<void> {
+    await Deno.remove(this.keyPath(role) + ".next").catch(() => {});
+  }
+
   async readKey(role: Role): Promise<KeyPair> {
     const path = this.keyPath(role);
     let info: Deno.FileInfo;

@@ -10,6 +10,7 @@ import {
   getAgentDidDocument,
   getAgentScopes,
   registerAgent,
+  rotateAgentKey,
   setAgentScopes,
 } from "./endpoints/agents.ts";
 import { createChallenge } from "./endpoints/challenges.ts";
@@ -106,6 +107,11 @@ const ROUTES: Route[] = [
     "GET",
     `${PATHS.agents}/:param/scopes`,
     (r, deps, [did]) => getAgentScopes(did!, r, deps),
+  ),
+  route(
+    "POST",
+    `${PATHS.agents}/:param/key`,
+    (r, deps, [did]) => rotateAgentKey(did!, r, deps),
   ),
   ...(["suspend", "reactivate", "revoke"] as const).map((action) =>
     route(

@@ -26,7 +26,8 @@ export const MIGRATIONS: readonly string[] = [
     status TEXT NOT NULL,
     status_changed_at BIGINT,
     status_changed_by TEXT,
-    status_reason TEXT
+    status_reason TEXT,
+    key_rotated_at BIGINT
   );
   CREATE INDEX agents_operator ON agents (operator_id);
   CREATE TABLE grants (

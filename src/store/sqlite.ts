@@ -4,6 +4,7 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { Auth4AgentError } from "../core/errors.ts";
+import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import {
@@ -197,6 +198,18 @@ export class SqliteStore implements Store {
       | Row
       | undefined;
     return Promise.resolve(row && agentFromRow(row));
+  }
+
+  rotateAgentKey(
+    did: string,
+    current: Ed25519PublicJwk,
+    next: Ed25519PublicJwk,
+    at: Date,
+  ): Promise<boolean> {
+    const result = this.#stmt(
+      "UPDATE agents SET public_jwk = ?, key_rotated_at = ? WHERE did = ? AND public_jwk = ?",
+    ).run(JSON.stringify(next), ms(at), did, JSON.stringify(current));
+    return Promise.resolve(Number(result.changes) === 1);
   }
 
   setAgentScopes(

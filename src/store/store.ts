@@ -103,6 +103,16 @@ export interface Store {
 
   createAgent(agent: AgentRecord): Promise<void>;
   getAgent(did: string): Promise<AgentRecord | undefined>;
+  /**
+   * Replaces the agent's key when its current key is still `current`
+   * (compare-and-set, so two rotations cannot both win). False otherwise.
+   */
+  rotateAgentKey(
+    did: string,
+    current: Ed25519PublicJwk,
+    next: Ed25519PublicJwk,
+    at: Date,
+  ): Promise<boolean>;
   setAgentScopes(
     did: string,
     scopes: readonly string[],

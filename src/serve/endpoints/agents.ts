@@ -6,6 +6,8 @@
 import { didMatchesKey, parseAgentDid } from "../../core/did.ts";
 import { didDocument } from "../../core/did_document.ts";
 import { fail } from "../../core/errors.ts";
+import { thumbprint } from "../../core/keys.ts";
+import { verifyKeyRotationStatement } from "../../core/key_rotation.ts";
 import { parseScopeList } from "../../core/scope.ts";
 import { type AgentRecord, DuplicateError } from "../../store/store.ts";
 import { audit } from "../audit.ts";
@@ -187,5 +189,53 @@ export async function getAgentScopes(
     did: agent.did,
     scopes: grant?.scopes ?? [],
     updated_at: grant?.updatedAt.toISOString() ?? null,
+  });
+}
+
+/**
+ * `POST /v1/agents/{did}/key` {statement}: the agent rotates its own key.
+ * Signed with the current key; the statement is signed with the new one.
+ */
+export async function rotateAgentKey(
+  didText: string,
+  request: Request,
+  deps: AppDeps,
+): Promise<Response> {
+  const { value, raw } = await readJson(request);
+  const signer = await authenticateRequest(request, raw, deps);
+  const agent = await findAgent(didText, deps);
+  if (signer.kind !== "agent" || signer.id !== agent.did) {
+    fail(
+      "ERR_FORBIDDEN",
+      "an agent's key is rotated by the agent itself, signing with its current key",
+    );
+  }
+  const next = await verifyKeyRotationStatement(
+    requireString(value, "statement", 4096),
+    {
+      did: agent.did,
+      current: agent.publicJwk,
+      now: deps.now(),
+    },
+  );
+  if (
+    !await deps.store.rotateAgentKey(
+      agent.did,
+      agent.publicJwk,
+      next,
+      deps.now(),
+    )
+  ) {
+    fail("ERR_FORBIDDEN", "the agent's key changed meanwhile; retry");
+  }
+  await audit(deps, {
+    actor: agent.did,
+    action: "agent.rotate_key",
+    target: agent.did,
+    reason: `${await thumbprint(agent.publicJwk)} -> ${await thumbprint(next)}`,
+  });
+  return json({
+    ...agentView({ ...agent, publicJwk: next }),
+    key_thumbprint: await thumbprint(next),
   });
 }

@@ -127,10 +127,37 @@ function littleEndianToBigInt(bytes: Uint8Array): bigint {
   return n;
 }
 
+function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
+  let result = 1n;
+  base %= modulus;
+  while (exponent > 0n) {
+    if (exponent & 1n) result = (result * base) % modulus;
+    base = (base * base) % modulus;
+    exponent >>= 1n;
+  }
+  return result;
+}
+
+const D = (-121665n * modPow(121666n, P - 2n, P)) % P + P;
+
+/**
+ * True when the encoding decompresses to a point of the curve
+ * −x² + y² = 1 + d·x²·y² (RFC 8032 §5.1.3): x² = (y² − 1) / (d·y² + 1)
+ * must be a square, and x = 0 must come with sign bit 0.
+ */
+function isOnCurve(y: bigint, signBit: number): boolean {
+  const y2 = (y * y) % P;
+  const u = (y2 - 1n + P) % P;
+  const v = (D * y2 + 1n) % P;
+  const x2 = (u * modPow(v, P - 2n, P)) % P;
+  if (x2 === 0n) return signBit === 0;
+  return modPow(x2, (P - 1n) / 2n, P) === 1n;
+}
+
 /**
  * Parses a public JWK from outside into a checked Ed25519 key: exactly
  * `kty`/`crv`/`x` (plus optional `kid`, `alg`, `use`), no private part, a
- * 32-byte canonical encoding that is not a point of small order.
+ * 32-byte canonical encoding of a curve point that is not of small order.
  */
 export function parsePublicJwk(input: unknown): Ed25519PublicJwk {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
@@ -172,6 +199,9 @@ export function parsePublicJwk(input: unknown): Ed25519PublicJwk {
   }
   if (SMALL_ORDER.has(hex(cleared))) {
     fail("ERR_INVALID_KEY", "public key is a point of small order");
+  }
+  if (!isOnCurve(littleEndianToBigInt(cleared), raw[31]! >> 7)) {
+    fail("ERR_INVALID_KEY", "public key is not a point of Ed25519");
   }
   return { kty: "OKP", crv: "Ed25519", x: jwk.x };
 }

@@ -383,3 +383,38 @@ Deno.test("a freshly generated public key is in the prime-order subgroup", async
   assert.ok(!equal(multiply(8n, point), IDENTITY), "not of small order");
   assert.ok(equal(multiply(L, point), IDENTITY), "order L");
 });
+
+Deno.test("parsePublicJwk accepts exactly the encodings that decode to a curve point", () => {
+  // The test's own RFC 8032 decoder is the reference; small-order points aside.
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+      const h = hex(bytes);
+      const point = decode(h);
+      const x = base64url(bytes);
+      let accepted = true;
+      try {
+        parsePublicJwk({ kty: "OKP", crv: "Ed25519", x });
+      } catch (error) {
+        assert.ok(
+          error instanceof Auth4AgentError && error.code === "ERR_INVALID_KEY",
+        );
+        accepted = false;
+      }
+      if (point && !equal(multiply(8n, point), IDENTITY)) {
+        assert.ok(accepted, `a curve point was refused: ${h}`);
+      }
+      if (!point) assert.ok(!accepted, `not a curve point, yet accepted: ${h}`);
+    }),
+    { numRuns: 300 },
+  );
+  // y = 2 is not on the curve (x² is not a square).
+  assert.throws(
+    () =>
+      parsePublicJwk({
+        kty: "OKP",
+        crv: "Ed25519",
+        x: base64url(Uint8Array.of(2, ...new Uint8Array(31))),
+      }),
+    code("ERR_INVALID_KEY"),
+  );
+});

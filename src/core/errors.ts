@@ -45,6 +45,11 @@ const CODES = {
     status: 415,
     exit: EXIT.failed,
   },
+  ERR_REQUEST_TIMEOUT: {
+    oauth: "invalid_request",
+    status: 408,
+    exit: EXIT.failed,
+  },
   ERR_NOT_FOUND: { oauth: "not_found", status: 404, exit: EXIT.failed },
   ERR_METHOD_NOT_ALLOWED: {
     oauth: "invalid_request",

@@ -146,21 +146,25 @@ export function createApp(
   return async (request, info = { remoteIp: "local" }) => {
     try {
       const path = new URL(request.url).pathname;
-      let pathMatched = false;
+      const allowed: string[] = [];
       for (const candidate of ROUTES) {
         const match = candidate.pattern.exec(path);
         if (!match) continue;
-        pathMatched = true;
-        if (candidate.method !== request.method) continue;
+        if (candidate.method !== request.method) {
+          allowed.push(candidate.method);
+          continue;
+        }
         if (candidate.limited) {
           deps.limits.perIp.take(`ip:${info.remoteIp}`, deps.now().getTime());
         }
         return await candidate.handler(request, deps, decodeParams(match));
       }
-      if (pathMatched) {
+      if (allowed.length > 0) {
         throw new Auth4AgentError(
           "ERR_METHOD_NOT_ALLOWED",
           `${request.method} is not allowed on ${path}`,
+          // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
+          { headers: { Allow: [...new Set(allowed)].join(", ") } },
         );
       }
       throw new Auth4AgentError("ERR_NOT_FOUND", `no such endpoint: ${path}`);

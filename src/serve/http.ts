@@ -6,6 +6,8 @@ import { Auth4AgentError, fail } from "../core/errors.ts";
 
 /** Largest request body accepted anywhere, in bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
+/** A body must arrive within this time (slow-send clients are cut off). */
+export const BODY_TIMEOUT_MS = 10_000;
 
 const SECURITY_HEADERS: Record<string, string> = {
   "X-Content-Type-Options": "nosniff",
@@ -46,6 +48,7 @@ export function errorResponse(error: Auth4AgentError): Response {
 /** Reads the body as bytes, refusing more than MAX_BODY_BYTES. */
 export async function readBody(
   request: Request,
+  timeoutMs = BODY_TIMEOUT_MS,
 ): Promise<Uint8Array<ArrayBuffer>> {
   const declared = request.headers.get("Content-Length");
   if (declared !== null && Number(declared) > MAX_BODY_BYTES) {
@@ -55,8 +58,31 @@ export async function readBody(
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
+  const deadline = Date.now() + timeoutMs;
   while (true) {
-    const { done, value } = await reader.read();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new Auth4AgentError(
+              "ERR_REQUEST_TIMEOUT",
+              `request body did not arrive within ${timeoutMs} ms`,
+            ),
+          ),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await Promise.race([reader.read(), timeout]);
+    } catch (error) {
+      await reader.cancel().catch(() => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > MAX_BODY_BYTES) {

@@ -7,7 +7,12 @@
  * the download host, set DENORT_BIN to a denort binary of the same version
  * (see README.md, "Compiling"); Deno itself honours that variable.
  */
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+];
 const output = Deno.args[0] ?? "dist/auth4agent";
 
 const denort = Deno.env.get("DENORT_BIN");
@@ -16,7 +21,11 @@ if (denort) {
     const info = await Deno.stat(denort);
     if (!info.isFile) throw new Error("not a file");
   } catch (error) {
-    console.error(`DENORT_BIN=${denort} is not a readable file (${(error as Error).message})`);
+    console.error(
+      `DENORT_BIN=${denort} is not a readable file (${
+        (error as Error).message
+      })`,
+    );
     Deno.exit(1);
   }
 }

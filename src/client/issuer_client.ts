@@ -330,8 +330,16 @@ export class IssuerClient {
     return this.#getJson(`/v1/agents/${did}`);
   }
 
-  didDocument(did: string): Promise<Record<string, unknown>> {
-    return this.#getJson(`/v1/agents/${did}/did.json`);
+  /**
+   * The DID document; for a deactivated (revoked) DID, the issuer's DID
+   * resolution result (`didDocument`, `didDocumentMetadata.deactivated`).
+   */
+  async didDocument(did: string): Promise<Record<string, unknown>> {
+    const response = await this.#send(`/v1/agents/${did}/did.json`, {
+      headers: { Accept: "application/did+json" },
+    });
+    if (response.status === 410) return await response.json();
+    return await this.#read(response);
   }
 
   setAgentScopes(

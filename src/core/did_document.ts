@@ -17,7 +17,6 @@ export interface DidDocument {
   }[];
   authentication: string[];
   assertionMethod: string[];
-  deactivated?: boolean;
 }
 
 const DID_CONTEXT = [
@@ -26,7 +25,7 @@ const DID_CONTEXT = [
 ];
 
 export function didDocument(
-  agent: { did: string; publicJwk: Ed25519PublicJwk; status?: string },
+  agent: { did: string; publicJwk: Ed25519PublicJwk },
 ): DidDocument {
   const keyId = `${agent.did}#key-1`;
   const document: DidDocument = {
@@ -42,7 +41,6 @@ export function didDocument(
     authentication: [keyId],
     assertionMethod: [keyId],
   };
-  if (agent.status === "revoked") document.deactivated = true;
   return document;
 }
 

@@ -73,7 +73,11 @@ const CODES = {
     status: 400,
     exit: EXIT.failed,
   },
-  ERR_RATE_LIMITED: { oauth: "slow_down", status: 429, exit: EXIT.failed },
+  ERR_RATE_LIMITED: {
+    oauth: "temporarily_unavailable",
+    status: 429,
+    exit: EXIT.failed,
+  },
 
   // Client authentication (RFC 7523 assertions, signed operator requests).
   ERR_INVALID_CLIENT: {
@@ -105,11 +109,6 @@ const CODES = {
 
   // Challenge–response.
   ERR_CHALLENGE_INVALID: {
-    oauth: "invalid_grant",
-    status: 400,
-    exit: EXIT.failed,
-  },
-  ERR_CHALLENGE_EXPIRED: {
     oauth: "invalid_grant",
     status: 400,
     exit: EXIT.failed,

@@ -72,6 +72,8 @@ export async function verifyKeyRotationStatement(
       {
         algorithms: [...ACCEPTED_ALGS],
         typ: KEY_ROTATION_TYP,
+        currentDate: expected.now,
+        clockTolerance: CLOCK_LEEWAY_SECONDS,
       },
     ));
   } catch (cause) {

@@ -129,6 +129,8 @@ export async function verifyRequestProof(
     ({ payload } = await jose.jwtVerify(proof, publicKey, {
       algorithms: [...ACCEPTED_ALGS],
       typ: REQUEST_PROOF_TYP,
+      currentDate: now,
+      clockTolerance: CLOCK_LEEWAY_SECONDS,
     }));
   } catch (cause) {
     throw new Auth4AgentError(

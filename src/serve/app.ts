@@ -146,18 +146,32 @@ export function createApp(
   return async (request, info = { remoteIp: "local" }) => {
     try {
       const path = new URL(request.url).pathname;
+      // HEAD is GET without the body (RFC 9110 §9.3.2).
+      const head = request.method === "HEAD";
+      const method = head ? "GET" : request.method;
       const allowed: string[] = [];
       for (const candidate of ROUTES) {
         const match = candidate.pattern.exec(path);
         if (!match) continue;
-        if (candidate.method !== request.method) {
+        if (candidate.method !== method) {
           allowed.push(candidate.method);
+          if (candidate.method === "GET") allowed.push("HEAD");
           continue;
         }
         if (candidate.limited) {
           deps.limits.perIp.take(`ip:${info.remoteIp}`, deps.now().getTime());
         }
-        return await candidate.handler(request, deps, decodeParams(match));
+        const response = await candidate.handler(
+          request,
+          deps,
+          decodeParams(match),
+        );
+        return head
+          ? new Response(null, {
+            status: response.status,
+            headers: response.headers,
+          })
+          : response;
       }
       if (allowed.length > 0) {
         throw new Auth4AgentError(

@@ -9,16 +9,30 @@ import {
   unverifiedAssertionIssuer,
   verifyClientAssertion,
 } from "../core/client_assertion.ts";
-import { fail } from "../core/errors.ts";
+import { Auth4AgentError, fail } from "../core/errors.ts";
 import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
 import { findPrincipal, type Principal } from "./clients.ts";
 import { type AppDeps, endpointUrl } from "./context.ts";
 
 export async function authenticateClient(
+  request: Request,
   params: Map<string, string>,
   deps: AppDeps,
   endpointPath: string,
 ): Promise<Principal> {
+  if (request.headers.has("Authorization")) {
+    // RFC 6749 §5.2: a client that tried the Authorization header gets 401 with WWW-Authenticate.
+    throw new Auth4AgentError(
+      "ERR_INVALID_CLIENT",
+      "HTTP authentication (client_secret_basic) is not supported; authenticate with private_key_jwt",
+      {
+        headers: {
+          "WWW-Authenticate":
+            'Basic realm="auth4agent", error="invalid_client"',
+        },
+      },
+    );
+  }
   const type = params.get("client_assertion_type");
   const assertion = params.get("client_assertion");
   if (!type && !assertion) {
@@ -39,7 +53,6 @@ export async function authenticateClient(
   if (clientId !== issuer) {
     fail("ERR_INVALID_CLIENT", "client_id does not match the assertion's iss");
   }
-  deps.limits.perClient.take(`client:${clientId}`, deps.now().getTime());
   const principal = await findPrincipal(deps, clientId, "ERR_INVALID_CLIENT");
   const now = deps.now();
   const verified = await verifyClientAssertion(assertion, {
@@ -52,6 +65,8 @@ export async function authenticateClient(
     publicKey: principal.publicKey,
     now,
   });
+  // Charged only once the signature verified: nobody can spend another client's budget.
+  deps.limits.perClient.take(`client:${clientId}`, now.getTime());
   if (verified.nonce !== undefined) {
     const challenge = await deps.store.consumeChallenge(
       verified.nonce,

@@ -112,7 +112,13 @@ export function resolveServeConfig(
         "--issuer must be an http(s) URL without query, fragment or credentials (RFC 8414 §2)",
       );
     }
-    issuer = issuerValue.replace(/\/$/, "");
+    if (url.pathname !== "/") {
+      // Discovery and did:web both derive well-known URLs from the bare host.
+      bad(
+        "--issuer must not have a path (e.g. https://auth.example.com); serve the issuer at the root of a host",
+      );
+    }
+    issuer = url.origin;
   }
   const dnsServerValue = pick("dnsServer");
   const rateLimit = integer(

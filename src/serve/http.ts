@@ -125,22 +125,31 @@ function decode(body: Uint8Array): string {
 /**
  * Parses an `application/x-www-form-urlencoded` body; a parameter sent more
  * than once is refused (RFC 6749 §3.1), and empty values count as absent.
+ * `resource` may repeat (RFC 8707 §2): its values come back joined by a
+ * space, for the endpoint to judge.
  */
 export async function readForm(
   request: Request,
 ): Promise<Map<string, string>> {
   requireMediaType(request, "application/x-www-form-urlencoded");
   const params = new Map<string, string>();
+  // Names seen, empty values included: `a=&a=x` is a repeat too.
+  const seen = new Set<string>();
   for (
     const [name, value] of new URLSearchParams(decode(await readBody(request)))
   ) {
-    if (params.has(name)) {
+    if (seen.has(name) && !REPEATABLE.has(name)) {
       fail("ERR_INVALID_REQUEST", `parameter ${name} is repeated`);
     }
-    if (value !== "") params.set(name, value);
+    seen.add(name);
+    if (value === "") continue;
+    const previous = params.get(name);
+    params.set(name, previous === undefined ? value : `${previous} ${value}`);
   }
   return params;
 }
+
+const REPEATABLE = new Set(["resource"]);
 
 /** Parses a JSON object body; the raw bytes come back too, for signature checks. */
 export async function readJson(

@@ -28,7 +28,6 @@ export async function authenticateRequest(
   const claimed = inspectRequestProof(proof);
   let signer: Signer;
   if (claimed.kid !== undefined) {
-    deps.limits.perClient.take(`client:${claimed.kid}`, deps.now().getTime());
     signer = await findPrincipal(
       deps,
       claimed.kid,
@@ -48,6 +47,10 @@ export async function authenticateRequest(
     signer.publicKey,
     deps.now(),
   );
+  // Charged only once the signature verified: nobody can spend another signer's budget.
+  if (signer.kind !== "new-key") {
+    deps.limits.perClient.take(`client:${signer.id}`, deps.now().getTime());
+  }
   const nonce = await deps.store.consumeChallenge(
     claimed.nonce,
     "request_nonce",

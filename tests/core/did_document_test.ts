@@ -8,7 +8,6 @@ Deno.test("didDocument: one JsonWebKey2020 method for authentication and asserti
   const document = didDocument({
     did: DID,
     publicJwk: { kty: "OKP", crv: "Ed25519", x: X, kid: "k1", alg: "EdDSA" },
-    status: "active",
   });
   assert.deepEqual(document, {
     "@context": [
@@ -28,16 +27,7 @@ Deno.test("didDocument: one JsonWebKey2020 method for authentication and asserti
   });
 });
 
-Deno.test("didDocument: a revoked agent's document is deactivated, a suspended one is not", () => {
+Deno.test("didDocument: deactivation is metadata, never a member of the document (DID Core §7.1.3)", () => {
   const publicJwk = { kty: "OKP", crv: "Ed25519", x: X } as const;
-  assert.equal(
-    didDocument({ did: DID, publicJwk, status: "revoked" }).deactivated,
-    true,
-  );
-  for (const status of ["suspended", "active", undefined]) {
-    assert.equal(
-      "deactivated" in didDocument({ did: DID, publicJwk, status }),
-      false,
-    );
-  }
+  assert.equal("deactivated" in didDocument({ did: DID, publicJwk }), false);
 });

@@ -112,12 +112,31 @@ export async function getAgent(did: string, deps: AppDeps): Promise<Response> {
   return json(agentView(await findAgent(did, deps)));
 }
 
-/** `GET /v1/agents/{did}/did.json`: the W3C DID document of the agent. */
+/**
+ * `GET /v1/agents/{did}/did.json`: the W3C DID document of the agent. A
+ * revoked agent's DID is deactivated: `410 Gone` with a DID resolution result
+ * whose document metadata says `deactivated: true` (DID Core §7.1.3, the DID
+ * Resolution HTTP(S) binding).
+ */
 export async function getAgentDidDocument(
   did: string,
   deps: AppDeps,
 ): Promise<Response> {
   const agent = await findAgent(did, deps);
+  if (agent.status === "revoked") {
+    return json(
+      {
+        didDocument: didDocument(agent),
+        didDocumentMetadata: {
+          deactivated: true,
+          updated: agent.statusChange?.at.toISOString(),
+        },
+        didResolutionMetadata: { contentType: "application/did+json" },
+      },
+      410,
+      { "Content-Type": "application/did-resolution+json" },
+    );
+  }
   return json(didDocument(agent), 200, {
     "Content-Type": "application/did+json",
   });

@@ -16,7 +16,6 @@ export async function createChallenge(
 ): Promise<Response> {
   const { value } = await readJson(request);
   const did = parseAgentDid(requireString(value, "client_id", 300));
-  deps.limits.perClient.take(`client:${did.did}`, deps.now().getTime());
   const agent = await deps.store.getAgent(did.did);
   if (!agent) fail("ERR_AGENT_NOT_FOUND", `agent ${did.did} is not registered`);
   requireActive(agent);

@@ -2,8 +2,10 @@
  * `POST /oauth/introspect` (RFC 7662). The caller authenticates as a client
  * (agent or operator, private_key_jwt). A token is active only when it is
  * ours, unexpired, unrevoked and its agent is active; otherwise the answer
- * is `{"active": false}` without saying why.
+ * is `{"active": false}` without saying why. Only callers whose domain is
+ * verified may introspect (RFC 7662 §4: no token scanning by strangers).
  */
+import { fail } from "../../core/errors.ts";
 import { authenticateClient } from "../client_auth.ts";
 import { type AppDeps, PATHS } from "../context.ts";
 import { json, readForm, requireString } from "../http.ts";
@@ -14,7 +16,21 @@ export async function introspectEndpoint(
   deps: AppDeps,
 ): Promise<Response> {
   const params = await readForm(request);
-  await authenticateClient(params, deps, PATHS.introspect);
+  const caller = await authenticateClient(
+    request,
+    params,
+    deps,
+    PATHS.introspect,
+  );
+  const callerOperator = caller.kind === "operator"
+    ? caller.operator
+    : await deps.store.getOperator(caller.agent.operatorId);
+  if (!callerOperator?.verifiedAt) {
+    fail(
+      "ERR_OPERATOR_NOT_VERIFIED",
+      "introspection is open to agents and operators of verified domains only",
+    );
+  }
   const token = requireString(params, "token", 16_384);
   const found = await findIssuedToken(token, deps);
   if (!found || found.record.revokedAt) return json({ active: false });

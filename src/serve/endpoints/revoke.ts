@@ -15,15 +15,9 @@ export async function revokeEndpoint(
   deps: AppDeps,
 ): Promise<Response> {
   const params = await readForm(request);
-  const client = await authenticateClient(params, deps, PATHS.revoke);
+  const client = await authenticateClient(request, params, deps, PATHS.revoke);
   const token = requireString(params, "token", 16_384);
-  const hint = params.get("token_type_hint");
-  if (hint !== undefined && hint !== "access_token") {
-    fail(
-      "ERR_INVALID_REQUEST",
-      "token_type_hint must be access_token (refresh tokens are not issued)",
-    );
-  }
+  // token_type_hint is only a hint (RFC 7009 §2.1): we issue access tokens only.
   // An expired token needs no revocation: like unknown ones, it gets 200.
   const found = await findIssuedToken(token, deps);
   if (!found) {

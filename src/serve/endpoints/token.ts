@@ -29,7 +29,12 @@ export async function tokenEndpoint(
 ): Promise<Response> {
   const params = await readForm(request);
   checkGrantType(params);
-  const principal = await authenticateClient(params, deps, PATHS.token);
+  const principal = await authenticateClient(
+    request,
+    params,
+    deps,
+    PATHS.token,
+  );
   if (principal.kind !== "agent") {
     fail("ERR_INVALID_CLIENT", "only agents are issued tokens");
   }
@@ -108,6 +113,14 @@ function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
     fail("ERR_INVALID_REQUEST", "send audience or resource, not both");
   }
   if (resource !== undefined) {
+    // Repeated `resource` values arrive joined by spaces (URIs hold none).
+    const resources = new Set(resource.split(" "));
+    if (resources.size > 1) {
+      fail(
+        "ERR_INVALID_AUDIENCE",
+        "a token is issued for one resource at a time",
+      );
+    }
     let url: URL | undefined;
     try {
       url = new URL(resource);
@@ -119,7 +132,7 @@ function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
       );
     }
   }
-  const value = resource ?? audience ?? deps.issuer;
+  const value = resource?.split(" ")[0] ?? audience ?? deps.issuer;
   if (value.length > MAX_AUDIENCE_LENGTH || !/^[\x20-\x7e]+$/.test(value)) {
     fail(
       "ERR_INVALID_AUDIENCE",

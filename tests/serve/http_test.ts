@@ -1,0 +1,249 @@
+/**
+ * The HTTP edge through the real handler: media types, the 16 KiB body limit,
+ * malformed bodies, unknown paths and wrong methods — each a 4xx with its
+ * stable error_code, never a 5xx.
+ */
+import assert from "node:assert/strict";
+import { MAX_BODY_BYTES } from "../../src/serve/http.ts";
+import {
+  assertError,
+  assertNoInternalErrors,
+  assertOk,
+  FORM,
+  JSON_TYPE,
+  postForm,
+  postJson,
+  send,
+  setup,
+  tokenParams,
+  withFixture,
+} from "./helpers.ts";
+
+const FORM_ROUTES = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"];
+const JSON_ROUTES = ["/v1/challenges", "/v1/operators", "/v1/agents"];
+
+Deno.test("http: a wrong Content-Type is 415 ERR_UNSUPPORTED_MEDIA_TYPE", async () => {
+  await withFixture(async (fx) => {
+    const { agent } = await setup(fx);
+    const form = new URLSearchParams(await tokenParams(fx, agent)).toString();
+    for (const type of [JSON_TYPE, "text/plain", "multipart/form-data"]) {
+      await assertError(
+        await send(fx, "/oauth/token", {
+          method: "POST",
+          headers: { "Content-Type": type },
+          body: form,
+        }),
+        415,
+        "ERR_UNSUPPORTED_MEDIA_TYPE",
+      );
+    }
+    await assertError(
+      await send(fx, "/oauth/token", {
+        method: "POST",
+        body: new Uint8Array([1]),
+      }),
+      415,
+      "ERR_UNSUPPORTED_MEDIA_TYPE",
+    );
+    for (const path of JSON_ROUTES) {
+      await assertError(
+        await send(fx, path, {
+          method: "POST",
+          headers: { "Content-Type": FORM },
+          body: "a=b",
+        }),
+        415,
+        "ERR_UNSUPPORTED_MEDIA_TYPE",
+      );
+    }
+    // Parameters and case of the media type are fine.
+    await assertOk(
+      await send(fx, "/oauth/token", {
+        method: "POST",
+        headers: {
+          "Content-Type": "Application/X-WWW-Form-Urlencoded; charset=UTF-8",
+        },
+        body: form,
+      }),
+    );
+  });
+});
+
+Deno.test("http: a body over 16 KiB is 413 ERR_BODY_TOO_LARGE", async () => {
+  await withFixture(async (fx) => {
+    const big = "a=" + "x".repeat(MAX_BODY_BYTES);
+    for (const path of FORM_ROUTES) {
+      await assertError(
+        await postForm(fx, path, big),
+        413,
+        "ERR_BODY_TOO_LARGE",
+      );
+      // Declared by Content-Length, refused before reading.
+      await assertError(
+        await postForm(fx, path, big, { "Content-Length": String(big.length) }),
+        413,
+        "ERR_BODY_TOO_LARGE",
+      );
+    }
+    const bigJson = JSON.stringify({ client_id: "x".repeat(MAX_BODY_BYTES) });
+    for (const path of JSON_ROUTES) {
+      await assertError(
+        await postJson(fx, path, bigJson),
+        413,
+        "ERR_BODY_TOO_LARGE",
+      );
+    }
+    // A streamed body without a length is cut off too.
+    const chunk = new Uint8Array(4096).fill(0x61);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 10) return controller.close();
+        sent++;
+        controller.enqueue(chunk);
+      },
+    });
+    await assertError(
+      await send(fx, "/oauth/token", {
+        method: "POST",
+        headers: { "Content-Type": FORM },
+        body: stream,
+      }),
+      413,
+      "ERR_BODY_TOO_LARGE",
+    );
+    assert.ok(sent < 10, "the server stopped reading early");
+    // Exactly the limit is read (and then refused for what it says).
+    await assertError(
+      await postForm(fx, "/oauth/token", "a=" + "x".repeat(MAX_BODY_BYTES - 2)),
+      400,
+      "ERR_INVALID_REQUEST",
+    );
+  });
+});
+
+Deno.test("http: malformed JSON and non-object JSON are 400 ERR_INVALID_REQUEST", async () => {
+  await withFixture(async (fx) => {
+    for (const path of JSON_ROUTES) {
+      for (const body of ["{", "", "[]", "null", "42", '"text"', "{'a':1}"]) {
+        await assertError(
+          await postJson(fx, path, body),
+          400,
+          "ERR_INVALID_REQUEST",
+          "invalid_request",
+        );
+      }
+    }
+    // Bytes that are not UTF-8.
+    await assertError(
+      await send(fx, "/v1/challenges", {
+        method: "POST",
+        headers: { "Content-Type": JSON_TYPE },
+        body: new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
+      }),
+      400,
+      "ERR_INVALID_REQUEST",
+    );
+    await assertError(
+      await send(fx, "/oauth/token", {
+        method: "POST",
+        headers: { "Content-Type": FORM },
+        body: new Uint8Array([0x61, 0x3d, 0xc3, 0x28]),
+      }),
+      400,
+      "ERR_INVALID_REQUEST",
+    );
+    assertNoInternalErrors(fx);
+  });
+});
+
+Deno.test("http: an unknown path is 404 ERR_NOT_FOUND", async () => {
+  await withFixture(async (fx) => {
+    for (
+      const path of [
+        "/",
+        "/oauth",
+        "/oauth/token/extra",
+        "/v1/unknown",
+        "/.well-known/openid-configuration",
+      ]
+    ) {
+      await assertError(
+        await send(fx, path),
+        404,
+        "ERR_NOT_FOUND",
+        "not_found",
+      );
+      await assertError(
+        await send(fx, path, { method: "POST" }),
+        404,
+        "ERR_NOT_FOUND",
+      );
+    }
+  });
+});
+
+Deno.test("http: a wrong method is 405 ERR_METHOD_NOT_ALLOWED", async () => {
+  await withFixture(async (fx) => {
+    const cases: [string, string][] = [
+      ["GET", "/oauth/token"],
+      ["PUT", "/oauth/token"],
+      ["GET", "/oauth/introspect"],
+      ["DELETE", "/oauth/revoke"],
+      ["POST", "/.well-known/jwks.json"],
+      ["POST", "/.well-known/oauth-authorization-server"],
+      ["POST", "/healthz"],
+      ["GET", "/v1/challenges"],
+      ["DELETE", "/v1/operators/op_00000000000000000000000000000000"],
+    ];
+    for (const [method, path] of cases) {
+      await assertError(
+        await send(fx, path, { method }),
+        405,
+        "ERR_METHOD_NOT_ALLOWED",
+      );
+    }
+  });
+});
+
+Deno.test("http: a 405 names the allowed methods in Allow (RFC 9110 §15.5.6)", async () => {
+  await withFixture(async (fx) => {
+    const cases: [string, string, string][] = [
+      ["GET", "/oauth/token", "POST"],
+      ["POST", "/.well-known/jwks.json", "GET, HEAD"],
+      [
+        "DELETE",
+        "/v1/agents/did:agent:example.com:" + "0".repeat(32) + "/scopes",
+        "PUT, GET, HEAD",
+      ],
+    ];
+    for (const [method, path, allow] of cases) {
+      const response = await send(fx, path, { method });
+      assert.equal(response.headers.get("Allow"), allow);
+      await assertError(response, 405, "ERR_METHOD_NOT_ALLOWED");
+    }
+  });
+});
+
+Deno.test("http: HEAD is GET without a body (RFC 9110 §9.3.2)", async () => {
+  await withFixture(async (fx) => {
+    const response = await send(fx, "/.well-known/jwks.json", {
+      method: "HEAD",
+    });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "");
+    assert.match(response.headers.get("Content-Type") ?? "", /jwk-set\+json/);
+  });
+});
+
+Deno.test("http: responses carry no-store and security headers", async () => {
+  await withFixture(async (fx) => {
+    const error = await send(fx, "/nowhere");
+    assert.equal(error.headers.get("Cache-Control"), "no-store");
+    assert.equal(error.headers.get("X-Content-Type-Options"), "nosniff");
+    await error.body?.cancel();
+    const metadata = await send(fx, "/.well-known/oauth-authorization-server");
+    assert.equal(metadata.headers.get("X-Frame-Options"), "DENY");
+    await metadata.body?.cancel();
+  });
+});

@@ -3,15 +3,15 @@
  * the agent signs `iss` = `sub` = its DID, `aud` = the issuer, a unique `jti`,
  * a short `exp`, and — in the challenge–response flow — the challenge `nonce`.
  */
-import * as jose from "jose";
 import { randomToken } from "./encoding.ts";
-import { Auth4AgentError, fail } from "./errors.ts";
+import { fail } from "./errors.ts";
 import {
-  ACCEPTED_ALGS,
   CLOCK_LEEWAY_SECONDS,
   inspectJws,
+  type JwsParts,
   nowSeconds,
-  SIGNING_ALG,
+  signCompactJws,
+  verifyJwsSignature,
 } from "./jws.ts";
 
 export const CLIENT_ASSERTION_TYPE =
@@ -43,9 +43,9 @@ export async function createClientAssertion(
     exp: iat + (input.lifetimeSeconds ?? DEFAULT_ASSERTION_LIFETIME_SECONDS),
   };
   if (input.nonce !== undefined) claims.nonce = input.nonce;
-  return await new jose.SignJWT(claims)
-    .setProtectedHeader({ alg: SIGNING_ALG, typ: "JWT" })
-    .sign(input.privateKey);
+  return await Promise.resolve(
+    signCompactJws({ typ: "JWT" }, claims, input.privateKey),
+  );
 }
 
 export interface VerifiedAssertion {
@@ -54,17 +54,22 @@ export interface VerifiedAssertion {
   nonce?: string;
 }
 
-/** Reads `iss` before the signature is checked, to find the client's key. */
-export function unverifiedAssertionIssuer(assertion: string): string {
-  const { payload } = inspectJws(assertion, "ERR_ASSERTION_INVALID");
+/** Parses an assertion and reads `iss` before the signature is checked, to find the client's key. */
+export function inspectClientAssertion(
+  assertion: string,
+): JwsParts & { iss: string } {
+  const parts = inspectJws(assertion, "ERR_ASSERTION_INVALID");
+  const { payload } = parts;
   if (typeof payload.iss !== "string") {
     fail("ERR_ASSERTION_INVALID", "client assertion has no iss");
   }
-  return payload.iss;
+  return { ...parts, iss: payload.iss };
 }
 
+// Async although the work is synchronous: every refusal is a rejected promise.
+// deno-lint-ignore require-await
 export async function verifyClientAssertion(
-  assertion: string,
+  assertion: string | JwsParts,
   options: {
     clientId: string;
     /** The issuer identifier and the endpoint URLs that are accepted as `aud`. */
@@ -73,7 +78,10 @@ export async function verifyClientAssertion(
     now: Date;
   },
 ): Promise<VerifiedAssertion> {
-  const { header, payload } = inspectJws(assertion, "ERR_ASSERTION_INVALID");
+  const parts = typeof assertion === "string"
+    ? inspectJws(assertion, "ERR_ASSERTION_INVALID")
+    : assertion;
+  const { header, payload } = parts;
   if (
     header.typ !== undefined &&
     !/^(JWT|client-authentication\+jwt)$/i.test(String(header.typ))
@@ -148,16 +156,11 @@ export async function verifyClientAssertion(
   ) {
     fail("ERR_ASSERTION_INVALID", "client assertion nonce must be a string");
   }
-  try {
-    await jose.compactVerify(assertion, options.publicKey, {
-      algorithms: [...ACCEPTED_ALGS],
-    });
-  } catch (cause) {
-    throw new Auth4AgentError(
-      "ERR_BAD_SIGNATURE",
-      "client assertion signature does not verify with the client's registered key",
-      { cause },
-    );
-  }
+  verifyJwsSignature(
+    parts,
+    options.publicKey,
+    "ERR_BAD_SIGNATURE",
+    "client assertion (with the client's registered key)",
+  );
   return { jti: payload.jti, exp, nonce: payload.nonce as string | undefined };
 }

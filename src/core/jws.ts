@@ -3,7 +3,8 @@
  * clock leeway, size limits, and the structural checks every compact JWS from
  * outside passes before any signature work.
  */
-import { fromBase64url, fromUtf8 } from "./encoding.ts";
+import { signEd25519, verifyEd25519 } from "./ed25519.ts";
+import { base64url, fromBase64url, fromUtf8, utf8 } from "./encoding.ts";
 import { type ErrorCode, fail } from "./errors.ts";
 
 /** We sign with `EdDSA`; we accept `EdDSA` and its RFC 9864 name `Ed25519`. */
@@ -23,6 +24,9 @@ const L = (1n << 252n) + 27742317777372353535851937790883648493n;
 export interface JwsParts {
   header: Record<string, unknown>;
   payload: Record<string, unknown>;
+  /** ASCII bytes of `header.payload`, what the signature covers. */
+  signingInput: Uint8Array;
+  signature: Uint8Array;
 }
 
 /**
@@ -77,7 +81,12 @@ export function inspectJws(
   let s = 0n;
   for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i]!);
   if (s >= L) fail(code, "JWT signature is not canonical");
-  return { header, payload };
+  return {
+    header,
+    payload,
+    signingInput: utf8(`${headerPart}.${payloadPart}`),
+    signature,
+  };
 }
 
 function decodeJsonPart(
@@ -99,4 +108,76 @@ function decodeJsonPart(
 
 export function nowSeconds(now: Date): number {
   return Math.floor(now.getTime() / 1000);
+}
+
+/** Signs a compact JWS (EdDSA) over the JSON header and payload. */
+export function signCompactJws(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  privateKey: CryptoKey,
+): string {
+  const input = `${
+    base64url(utf8(JSON.stringify({ alg: SIGNING_ALG, ...header })))
+  }.${base64url(utf8(JSON.stringify(payload)))}`;
+  return `${input}.${base64url(signEd25519(privateKey, utf8(input)))}`;
+}
+
+/** Checks the signature of a JWS that inspectJws already parsed. */
+export function verifyJwsSignature(
+  parts: JwsParts,
+  publicKey: CryptoKey,
+  code: ErrorCode,
+  what: string,
+): void {
+  if (!verifyEd25519(publicKey, parts.signingInput, parts.signature)) {
+    fail(code, `${what} signature does not verify`);
+  }
+}
+
+/** `typ` compared as RFC 7515 §4.1.9 allows: case-insensitive, `application/` optional. */
+export function hasTyp(header: Record<string, unknown>, typ: string): boolean {
+  if (typeof header.typ !== "string") return false;
+  return header.typ.toLowerCase().replace(/^application\//, "") ===
+    typ.toLowerCase();
+}
+
+/**
+ * The time claims, each optional unless required: `exp` (expired once
+ * now ≥ exp + leeway), `nbf` (not before nbf − leeway), `iat` (not in the
+ * future beyond the leeway). Non-integer values are refused.
+ */
+export function checkTimes(
+  payload: Record<string, unknown>,
+  now: Date,
+  code: ErrorCode,
+  what: string,
+  options: { requireExp?: boolean; expiredCode?: ErrorCode } = {},
+): void {
+  const t = nowSeconds(now);
+  for (const name of ["exp", "nbf", "iat"] as const) {
+    if (payload[name] !== undefined && !Number.isInteger(payload[name])) {
+      fail(code, `${what} ${name} must be an integer`);
+    }
+  }
+  if (payload.exp === undefined && options.requireExp) {
+    fail(code, `${what} has no exp`);
+  }
+  if (
+    payload.exp !== undefined &&
+    t >= (payload.exp as number) + CLOCK_LEEWAY_SECONDS
+  ) {
+    fail(options.expiredCode ?? code, `${what} has expired`);
+  }
+  if (
+    payload.nbf !== undefined &&
+    (payload.nbf as number) > t + CLOCK_LEEWAY_SECONDS
+  ) {
+    fail(code, `${what} is not valid yet`);
+  }
+  if (
+    payload.iat !== undefined &&
+    (payload.iat as number) > t + CLOCK_LEEWAY_SECONDS
+  ) {
+    fail(code, `${what} was issued in the future`);
+  }
 }

@@ -6,15 +6,16 @@
  * RFC 7638 thumbprint of the key it replaces — so the issuer knows that the
  * old key authorized the change and that the agent holds the new key.
  */
-import * as jose from "jose";
 import { randomToken } from "./encoding.ts";
-import { Auth4AgentError, fail } from "./errors.ts";
+import { fail } from "./errors.ts";
 import {
-  ACCEPTED_ALGS,
+  checkTimes,
   CLOCK_LEEWAY_SECONDS,
+  hasTyp,
   inspectJws,
   nowSeconds,
-  SIGNING_ALG,
+  signCompactJws,
+  verifyJwsSignature,
 } from "./jws.ts";
 import {
   type Ed25519PublicJwk,
@@ -32,18 +33,19 @@ export async function createKeyRotationStatement(input: {
   next: { privateKey: CryptoKey; publicJwk: Ed25519PublicJwk };
   now: Date;
 }): Promise<string> {
-  return await new jose.SignJWT({
-    sub: input.did,
-    prev: await thumbprint(input.previous),
-    iat: nowSeconds(input.now),
-    jti: randomToken(16),
-  })
-    .setProtectedHeader({
-      alg: SIGNING_ALG,
+  return await Promise.resolve(signCompactJws(
+    {
       typ: KEY_ROTATION_TYP,
       jwk: { kty: "OKP", crv: "Ed25519", x: input.next.publicJwk.x },
-    })
-    .sign(input.next.privateKey);
+    },
+    {
+      sub: input.did,
+      prev: await thumbprint(input.previous),
+      iat: nowSeconds(input.now),
+      jti: randomToken(16),
+    },
+    input.next.privateKey,
+  ));
 }
 
 /** Returns the new key when the statement is valid for this DID and its current key. */
@@ -51,10 +53,9 @@ export async function verifyKeyRotationStatement(
   statement: string,
   expected: { did: string; current: Ed25519PublicJwk; now: Date },
 ): Promise<Ed25519PublicJwk> {
-  const { header } = inspectJws(statement, "ERR_INVALID_KEY", {
-    allowJwk: true,
-  });
-  if (header.typ !== KEY_ROTATION_TYP) {
+  const parts = inspectJws(statement, "ERR_INVALID_KEY", { allowJwk: true });
+  const { header } = parts;
+  if (!hasTyp(header, KEY_ROTATION_TYP)) {
     fail(
       "ERR_INVALID_KEY",
       `key rotation statement typ must be ${KEY_ROTATION_TYP}`,
@@ -64,25 +65,19 @@ export async function verifyKeyRotationStatement(
   if (next.x === expected.current.x) {
     fail("ERR_INVALID_KEY", "the new key is the current key");
   }
-  let payload: jose.JWTPayload;
-  try {
-    ({ payload } = await jose.jwtVerify(
-      statement,
-      await importPublicJwk(next),
-      {
-        algorithms: [...ACCEPTED_ALGS],
-        typ: KEY_ROTATION_TYP,
-        currentDate: expected.now,
-        clockTolerance: CLOCK_LEEWAY_SECONDS,
-      },
-    ));
-  } catch (cause) {
-    throw new Auth4AgentError(
-      "ERR_INVALID_KEY",
-      "the key rotation statement is not signed by the new key",
-      { cause },
-    );
-  }
+  verifyJwsSignature(
+    parts,
+    await importPublicJwk(next),
+    "ERR_INVALID_KEY",
+    "key rotation statement (with the new key)",
+  );
+  const payload = parts.payload;
+  checkTimes(
+    payload,
+    expected.now,
+    "ERR_INVALID_KEY",
+    "key rotation statement",
+  );
   if (payload.sub !== expected.did) {
     fail("ERR_INVALID_KEY", "the key rotation statement is for another DID");
   }

@@ -6,16 +6,17 @@
  * of DPoP (RFC 9449) proofs. A registered signer names itself by `kid`; a new
  * one embeds its public `jwk` (proof of possession, as in ACME).
  */
-import * as jose from "jose";
 import { base64url, randomToken, sha256 } from "./encoding.ts";
 import { Auth4AgentError, fail } from "./errors.ts";
 import { type Ed25519PublicJwk, parsePublicJwk } from "./keys.ts";
 import {
-  ACCEPTED_ALGS,
+  checkTimes,
   CLOCK_LEEWAY_SECONDS,
+  hasTyp,
   inspectJws,
   nowSeconds,
-  SIGNING_ALG,
+  signCompactJws,
+  verifyJwsSignature,
 } from "./jws.ts";
 
 export const REQUEST_PROOF_HEADER = "Auth4Agent-Signature";
@@ -40,20 +41,17 @@ export interface RequestProofInput {
 export async function createRequestProof(
   input: RequestProofInput,
 ): Promise<string> {
-  const header: jose.JWTHeaderParameters = {
-    alg: SIGNING_ALG,
-    typ: REQUEST_PROOF_TYP,
-  };
+  const header: Record<string, unknown> = { typ: REQUEST_PROOF_TYP };
   if (input.kid) header.kid = input.kid;
   if (input.jwk) header.jwk = { kty: "OKP", crv: "Ed25519", x: input.jwk.x };
-  return await new jose.SignJWT({
+  return signCompactJws(header, {
     htm: input.method.toUpperCase(),
     htp: input.path,
     bsh: base64url(await sha256(input.body)),
     nonce: input.nonce,
     iat: nowSeconds(input.now),
     jti: randomToken(16),
-  }).setProtectedHeader(header).sign(input.privateKey);
+  }, input.privateKey);
 }
 
 export interface UnverifiedRequestProof {
@@ -124,21 +122,28 @@ export async function verifyRequestProof(
   publicKey: CryptoKey,
   now: Date,
 ): Promise<void> {
-  let payload: jose.JWTPayload;
-  try {
-    ({ payload } = await jose.jwtVerify(proof, publicKey, {
-      algorithms: [...ACCEPTED_ALGS],
-      typ: REQUEST_PROOF_TYP,
-      currentDate: now,
-      clockTolerance: CLOCK_LEEWAY_SECONDS,
-    }));
-  } catch (cause) {
-    throw new Auth4AgentError(
+  const parts = inspectJws(proof, "ERR_REQUEST_SIGNATURE_INVALID", {
+    allowJwk: true,
+  });
+  if (!hasTyp(parts.header, REQUEST_PROOF_TYP)) {
+    fail(
       "ERR_REQUEST_SIGNATURE_INVALID",
-      "request signature does not verify with the signer's key",
-      { cause },
+      `request signature typ must be ${REQUEST_PROOF_TYP}`,
     );
   }
+  verifyJwsSignature(
+    parts,
+    publicKey,
+    "ERR_REQUEST_SIGNATURE_INVALID",
+    "request (with the signer's key)",
+  );
+  const payload = parts.payload;
+  checkTimes(
+    payload,
+    now,
+    "ERR_REQUEST_SIGNATURE_INVALID",
+    "request signature",
+  );
   if (
     payload.htm !== request.method.toUpperCase() || payload.htp !== request.path
   ) {

@@ -6,7 +6,7 @@
  */
 import {
   CLIENT_ASSERTION_TYPE,
-  unverifiedAssertionIssuer,
+  inspectClientAssertion,
   verifyClientAssertion,
 } from "../core/client_assertion.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
@@ -48,14 +48,14 @@ export async function authenticateClient(
     );
   }
   if (!assertion) fail("ERR_INVALID_CLIENT", "client_assertion is required");
-  const issuer = unverifiedAssertionIssuer(assertion);
-  const clientId = params.get("client_id") ?? issuer;
-  if (clientId !== issuer) {
+  const parsed = inspectClientAssertion(assertion);
+  const clientId = params.get("client_id") ?? parsed.iss;
+  if (clientId !== parsed.iss) {
     fail("ERR_INVALID_CLIENT", "client_id does not match the assertion's iss");
   }
   const principal = await findPrincipal(deps, clientId, "ERR_INVALID_CLIENT");
   const now = deps.now();
-  const verified = await verifyClientAssertion(assertion, {
+  const verified = await verifyClientAssertion(parsed, {
     clientId,
     audiences: [
       deps.issuer,

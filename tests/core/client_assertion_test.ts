@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import {
   createClientAssertion,
-  unverifiedAssertionIssuer,
+  inspectClientAssertion,
   verifyClientAssertion,
 } from "../../src/core/client_assertion.ts";
 import { fromBase64url, fromUtf8 } from "../../src/core/encoding.ts";
@@ -63,7 +63,7 @@ Deno.test("client assertion: create then verify", async () => {
     exp: NOW_S + 60,
     nonce: "n-1",
   });
-  assert.equal(unverifiedAssertionIssuer(jwt), DID);
+  assert.equal(inspectClientAssertion(jwt).iss, DID);
 });
 
 Deno.test("client assertion: what standard clients send is accepted", async () => {
@@ -146,14 +146,14 @@ Deno.test("client assertion: a signature by another key is ERR_BAD_SIGNATURE", a
   );
 });
 
-Deno.test("unverifiedAssertionIssuer needs a well-formed JWS with an iss", async () => {
+Deno.test("inspectClientAssertion needs a well-formed JWS with an iss", async () => {
   assert.throws(
-    () => unverifiedAssertionIssuer("x.y.z"),
+    () => inspectClientAssertion("x.y.z"),
     code("ERR_ASSERTION_INVALID"),
   );
   const noIss = await assertion({ iss: undefined });
   assert.throws(
-    () => unverifiedAssertionIssuer(noIss),
+    () => inspectClientAssertion(noIss),
     code("ERR_ASSERTION_INVALID"),
   );
 });

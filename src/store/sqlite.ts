@@ -3,6 +3,7 @@
  * with `synchronous=FULL`, so a write is on disk before its response is sent.
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { setImmediate } from "node:timers";
 import { Auth4AgentError } from "../core/errors.ts";
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
@@ -66,9 +67,16 @@ function tokenFromRow(row: Row): TokenRecord {
   };
 }
 
+interface PendingWrite {
+  op: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 export class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
+  #pending: PendingWrite[] = [];
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -116,6 +124,53 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Group commit: writes from concurrent requests queue up and run in one
+   * transaction, each inside its own savepoint (so one failing write does not
+   * undo the others); every caller's promise settles only after COMMIT, so
+   * nothing is acknowledged before it is on disk. One fsync serves the batch.
+   */
+  #write<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ op, resolve, reject } as PendingWrite);
+      // setImmediate runs after the I/O callbacks of this loop turn, so the
+      // writes of every request that arrived meanwhile join the batch
+      // (setTimeout(0) measured 2 ms here, setImmediate 3 µs).
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    const outcomes:
+      ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      for (const { op } of batch) {
+        this.#db.exec("SAVEPOINT write");
+        try {
+          outcomes.push({ ok: true, value: op() });
+          this.#db.exec("RELEASE write");
+        } catch (error) {
+          this.#db.exec("ROLLBACK TO write");
+          this.#db.exec("RELEASE write");
+          outcomes.push({ ok: false, error });
+        }
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      for (const { reject } of batch) reject(error);
+      return;
+    }
+    batch.forEach(({ resolve, reject }, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) resolve(outcome.value);
+      else reject(outcome.error);
+    });
+  }
+
   #stmt(sql: string) {
     let statement = this.#statements.get(sql);
     if (!statement) {
@@ -137,17 +192,18 @@ export class SqliteStore implements Store {
   }
 
   createOperator(op: OperatorRecord): Promise<void> {
-    this.#insert(
-      "INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      op.id,
-      op.domain,
-      JSON.stringify(op.publicJwk),
-      op.thumbprint,
-      op.dnsChallenge,
-      ms(op.createdAt),
-      op.verifiedAt ? ms(op.verifiedAt) : null,
-    );
-    return Promise.resolve();
+    return this.#write(() => {
+      this.#insert(
+        "INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        op.id,
+        op.domain,
+        JSON.stringify(op.publicJwk),
+        op.thumbprint,
+        op.dnsChallenge,
+        ms(op.createdAt),
+        op.verifiedAt ? ms(op.verifiedAt) : null,
+      );
+    });
   }
 
   getOperator(id: string): Promise<OperatorRecord | undefined> {
@@ -168,7 +224,7 @@ export class SqliteStore implements Store {
   }
 
   markOperatorVerified(id: string, at: Date): Promise<boolean> {
-    return Promise.resolve(this.#transaction(() => {
+    return this.#write(() => {
       const taken = this.#stmt(
         "SELECT 1 FROM operators WHERE domain = (SELECT domain FROM operators WHERE id = ?) AND id <> ? AND verified_at IS NOT NULL",
       ).get(id, id);
@@ -177,20 +233,21 @@ export class SqliteStore implements Store {
         "UPDATE operators SET verified_at = COALESCE(verified_at, ?) WHERE id = ?",
       ).run(ms(at), id);
       return true;
-    }));
+    });
   }
 
   createAgent(agent: AgentRecord): Promise<void> {
-    this.#insert(
-      "INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
-      agent.did,
-      agent.domain,
-      agent.operatorId,
-      JSON.stringify(agent.publicJwk),
-      ms(agent.createdAt),
-      agent.status,
-    );
-    return Promise.resolve();
+    return this.#write(() => {
+      this.#insert(
+        "INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+        agent.did,
+        agent.domain,
+        agent.operatorId,
+        JSON.stringify(agent.publicJwk),
+        ms(agent.createdAt),
+        agent.status,
+      );
+    });
   }
 
   getAgent(did: string): Promise<AgentRecord | undefined> {
@@ -206,10 +263,12 @@ export class SqliteStore implements Store {
     next: Ed25519PublicJwk,
     at: Date,
   ): Promise<boolean> {
-    const result = this.#stmt(
-      "UPDATE agents SET public_jwk = ?, key_rotated_at = ? WHERE did = ? AND public_jwk = ?",
-    ).run(JSON.stringify(next), ms(at), did, JSON.stringify(current));
-    return Promise.resolve(Number(result.changes) === 1);
+    return this.#write(() => {
+      const result = this.#stmt(
+        "UPDATE agents SET public_jwk = ?, key_rotated_at = ? WHERE did = ? AND public_jwk = ?",
+      ).run(JSON.stringify(next), ms(at), did, JSON.stringify(current));
+      return (Number(result.changes) === 1);
+    });
   }
 
   setAgentScopes(
@@ -217,10 +276,11 @@ export class SqliteStore implements Store {
     scopes: readonly string[],
     at: Date,
   ): Promise<void> {
-    this.#stmt(
-      "INSERT INTO grants (did, scopes, updated_at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
-    ).run(did, JSON.stringify(scopes), ms(at));
-    return Promise.resolve();
+    return this.#write(() => {
+      this.#stmt(
+        "INSERT INTO grants (did, scopes, updated_at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+      ).run(did, JSON.stringify(scopes), ms(at));
+    });
   }
 
   getAgentScopes(did: string): Promise<GrantRecord | undefined> {
@@ -237,14 +297,15 @@ export class SqliteStore implements Store {
   }
 
   createChallenge(challenge: ChallengeRecord): Promise<void> {
-    this.#insert(
-      "INSERT INTO challenges (nonce, kind, subject, expires_at) VALUES (?, ?, ?, ?)",
-      challenge.nonce,
-      challenge.kind,
-      challenge.subject,
-      ms(challenge.expiresAt),
-    );
-    return Promise.resolve();
+    return this.#write(() => {
+      this.#insert(
+        "INSERT INTO challenges (nonce, kind, subject, expires_at) VALUES (?, ?, ?, ?)",
+        challenge.nonce,
+        challenge.kind,
+        challenge.subject,
+        ms(challenge.expiresAt),
+      );
+    });
   }
 
   consumeChallenge(
@@ -253,19 +314,19 @@ export class SqliteStore implements Store {
     subject: string,
     now: Date,
   ): Promise<ChallengeRecord | undefined> {
-    // One statement: the row is gone for every later caller, and a row that
-    // has expired is never returned.
-    const row = this.#stmt(
-      "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
-    ).get(nonce, kind, subject, ms(now)) as Row | undefined;
-    return Promise.resolve(
-      row && {
+    return this.#write(() => {
+      // One statement: the row is gone for every later caller, and a row that
+      // has expired is never returned.
+      const row = this.#stmt(
+        "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
+      ).get(nonce, kind, subject, ms(now)) as Row | undefined;
+      return (row && {
         nonce: String(row.nonce),
         kind: String(row.kind) as NonceKind,
         subject: String(row.subject),
         expiresAt: date(row.expires_at),
-      },
-    );
+      });
+    });
   }
 
   rememberJti(
@@ -273,25 +334,28 @@ export class SqliteStore implements Store {
     jti: string,
     expiresAt: Date,
   ): Promise<boolean> {
-    const result = this.#stmt(
-      "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    ).run(clientId, jti, ms(expiresAt));
-    return Promise.resolve(Number(result.changes) === 1);
+    return this.#write(() => {
+      const result = this.#stmt(
+        "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+      ).run(clientId, jti, ms(expiresAt));
+      return (Number(result.changes) === 1);
+    });
   }
 
   recordToken(token: TokenRecord): Promise<void> {
-    this.#insert(
-      "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      token.jti,
-      token.clientId,
-      token.domain,
-      token.audience,
-      token.scope,
-      ms(token.issuedAt),
-      ms(token.expiresAt),
-      token.revokedAt ? ms(token.revokedAt) : null,
-    );
-    return Promise.resolve();
+    return this.#write(() => {
+      this.#insert(
+        "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        token.jti,
+        token.clientId,
+        token.domain,
+        token.audience,
+        token.scope,
+        ms(token.issuedAt),
+        ms(token.expiresAt),
+        token.revokedAt ? ms(token.revokedAt) : null,
+      );
+    });
   }
 
   getToken(jti: string): Promise<TokenRecord | undefined> {
@@ -302,13 +366,14 @@ export class SqliteStore implements Store {
   }
 
   revokeToken(jti: string, change: StatusChange): Promise<boolean> {
-    const result = this.#stmt(
-      "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE jti = ? AND revoked_at IS NULL",
-    ).run(ms(change.at), change.by, change.reason ?? null, jti);
-    if (Number(result.changes) === 1) return Promise.resolve(true);
-    return Promise.resolve(
-      this.#stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !== undefined,
-    );
+    return this.#write(() => {
+      const result = this.#stmt(
+        "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE jti = ? AND revoked_at IS NULL",
+      ).run(ms(change.at), change.by, change.reason ?? null, jti);
+      if (Number(result.changes) === 1) return (true);
+      return (this.#stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !==
+        undefined);
+    });
   }
 
   changeAgentStatus(
@@ -316,7 +381,7 @@ export class SqliteStore implements Store {
     status: AgentStatus,
     change: StatusChange,
   ): Promise<number> {
-    return Promise.resolve(this.#transaction(() => {
+    return this.#write(() => {
       this.#stmt(
         "UPDATE agents SET status = ?, status_changed_at = ?, status_changed_by = ?, status_reason = ? WHERE did = ?",
       ).run(status, ms(change.at), change.by, change.reason ?? null, did);
@@ -331,7 +396,7 @@ export class SqliteStore implements Store {
         ms(change.at),
       );
       return Number(revoked.changes);
-    }));
+    });
   }
 
   listRevocations(
@@ -367,7 +432,7 @@ export class SqliteStore implements Store {
     key: SigningKeyRecord,
     options: { retireOthersAt?: Date } = {},
   ): Promise<void> {
-    this.#transaction(() => {
+    return this.#write(() => {
       if (options.retireOthersAt) {
         this.#stmt(
           "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL",
@@ -382,15 +447,15 @@ export class SqliteStore implements Store {
         key.retiredAt ? ms(key.retiredAt) : null,
       );
     });
-    return Promise.resolve();
   }
 
   replaceSigningKeyMaterial(kid: string, privatePem: string): Promise<void> {
-    this.#stmt("UPDATE signing_keys SET private_pem = ? WHERE kid = ?").run(
-      privatePem,
-      kid,
-    );
-    return Promise.resolve();
+    return this.#write(() => {
+      this.#stmt("UPDATE signing_keys SET private_pem = ? WHERE kid = ?").run(
+        privatePem,
+        kid,
+      );
+    });
   }
 
   listAudit(
@@ -413,7 +478,7 @@ export class SqliteStore implements Store {
   }
 
   appendAudit(event: AuditEvent): Promise<void> {
-    this.#transaction(() => {
+    return this.#write(() => {
       const last = this.#stmt(
         "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
       ).get() as Row | undefined;
@@ -433,7 +498,6 @@ export class SqliteStore implements Store {
         auditHash(prevHash, event, seq),
       );
     });
-    return Promise.resolve();
   }
 
   sweep(now: Date): Promise<number> {
@@ -452,6 +516,7 @@ export class SqliteStore implements Store {
   }
 
   close(): Promise<void> {
+    if (this.#pending.length > 0) this.#flush();
     if (this.#db.isOpen) this.#db.close();
     return Promise.resolve();
   }

@@ -23,22 +23,28 @@ export interface JwksCache {
   save(value: CachedJwks): Promise<void>;
 }
 
-/** Keys older than this are refetched when the issuer can be reached. */
-const MAX_CACHE_AGE_MS = 3_600_000;
+/**
+ * Keys older than this are refetched when the issuer can be reached (the
+ * issuer's JWKS says `max-age=300`), so a retired key stops being trusted.
+ */
+const MAX_KEYS_AGE_MS = 300_000;
+/** An unknown `kid` triggers a refetch at most this often. */
+const MIN_REFETCH_INTERVAL_MS = 30_000;
 
 export class TokenVerifier {
   readonly #client: IssuerClient;
   readonly #cache?: JwksCache;
   #current?: CachedJwks;
   #keys = new Map<string, CryptoKey>();
-  #refreshed = false;
+  #lastFetchAttempt = -Infinity;
 
   constructor(client: IssuerClient, cache?: JwksCache) {
     this.#client = client;
     this.#cache = cache;
   }
 
-  async #refresh(): Promise<CachedJwks> {
+  async #refresh(now: Date): Promise<CachedJwks> {
+    this.#lastFetchAttempt = now.getTime();
     const [metadata, jwks] = await Promise.all([
       this.#client.metadata(),
       this.#client.jwks(),
@@ -46,9 +52,8 @@ export class TokenVerifier {
     const value: CachedJwks = {
       issuer: metadata.issuer,
       keys: jwks.keys,
-      fetched_at: new Date().toISOString(),
+      fetched_at: now.toISOString(),
     };
-    this.#refreshed = true;
     await this.#use(value);
     await this.#cache?.save(value);
     return value;
@@ -68,20 +73,24 @@ export class TokenVerifier {
     this.#keys = keys;
   }
 
+  static #fresh(value: CachedJwks | undefined, now: Date): value is CachedJwks {
+    return value !== undefined &&
+      now.getTime() - Date.parse(value.fetched_at) < MAX_KEYS_AGE_MS;
+  }
+
+  /** The issuer's keys: in memory or on disk while fresh, else refetched; stale ones only when offline. */
   async #issuerKeys(now: Date): Promise<CachedJwks> {
-    if (this.#current) return this.#current;
-    const cached = await this.#cache?.load();
-    if (
-      cached && now.getTime() - Date.parse(cached.fetched_at) < MAX_CACHE_AGE_MS
-    ) {
+    if (TokenVerifier.#fresh(this.#current, now)) return this.#current;
+    const cached = this.#current ?? await this.#cache?.load();
+    if (TokenVerifier.#fresh(cached, now)) {
       await this.#use(cached);
       return cached;
     }
     try {
-      return await this.#refresh();
+      return await this.#refresh(now);
     } catch (error) {
       if (!cached) throw error;
-      await this.#use(cached); // offline: stale keys beat none
+      if (cached !== this.#current) await this.#use(cached); // offline: stale keys beat none
       return cached;
     }
   }
@@ -98,9 +107,11 @@ export class TokenVerifier {
       audience: options.audience,
       scopes: options.scopes,
       key: async (kid) => {
-        if (!this.#keys.has(kid) && !this.#refreshed) {
+        const due =
+          now.getTime() - this.#lastFetchAttempt >= MIN_REFETCH_INTERVAL_MS;
+        if (!this.#keys.has(kid) && due) {
           try {
-            await this.#refresh();
+            await this.#refresh(now);
           } catch {
             // Unknown kid and the issuer is unreachable: the token fails below.
           }

@@ -11,7 +11,7 @@ import {
   checkChain,
   GENESIS_HASH,
 } from "../store/audit_chain.ts";
-import { SqliteStore } from "../store/sqlite.ts";
+import { openStore } from "../store/open.ts";
 import type { AuditEntry, Store } from "../store/store.ts";
 import { rotateSigningKey } from "./signing_keys.ts";
 
@@ -21,7 +21,7 @@ export async function withStore<T>(
   db: string,
   work: (store: Store) => Promise<T>,
 ): Promise<T> {
-  const store = new SqliteStore(db);
+  const store = await openStore(db);
   try {
     return await work(store);
   } finally {

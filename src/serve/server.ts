@@ -3,7 +3,7 @@
  * app, sweeps expired challenges, and on SIGTERM/SIGINT finishes in-flight
  * requests and closes the database before exiting.
  */
-import { SqliteStore } from "../store/sqlite.ts";
+import { describeDb, openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
 import { createApp } from "./app.ts";
@@ -45,7 +45,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? defaultLog;
-  const store = options.store ?? new SqliteStore(config.db);
+  const store = options.store ?? await openStore(config.db);
   const keys = await KeyRing.open(store, now(), {
     kek: options.kek,
     tokenTtl: config.tokenTtl,
@@ -106,7 +106,7 @@ export async function startServer(
     msg: "listening",
     issuer: deps.issuer,
     address: `${addr.hostname}:${addr.port}`,
-    db: config.db,
+    db: describeDb(config.db),
   });
   return {
     issuer: deps.issuer,

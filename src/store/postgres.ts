@@ -1,0 +1,538 @@
+/**
+ * The shared store: PostgreSQL through npm `postgres`, so several `serve`
+ * instances can share one state. Every write is one autocommit statement or
+ * one transaction, and its promise resolves only after PostgreSQL answered the
+ * COMMIT (with the server's default `synchronous_commit = on`, on disk).
+ *
+ * What SQLite gets from its single writer, PostgreSQL gets from row locks and
+ * advisory locks: single-use operations are one statement that changes at
+ * most one row (`DELETE … RETURNING`, `INSERT … ON CONFLICT DO NOTHING`,
+ * `UPDATE … WHERE public_jwk = current`); audit appends and domain
+ * verification take a transaction-scoped advisory lock, so they stay linear
+ * across processes. Migrations run under an advisory lock too, so instances
+ * starting at once do not race. Advisory locks are keyed by the current
+ * schema, so several databases-in-a-schema (tests) do not wait on each other.
+ */
+import postgres from "postgres";
+import { Auth4AgentError } from "../core/errors.ts";
+import type { Ed25519PublicJwk } from "../core/keys.ts";
+import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import {
+  type AgentRecord,
+  type AgentStatus,
+  type AuditEntry,
+  type AuditEvent,
+  type ChallengeRecord,
+  DuplicateError,
+  type GrantRecord,
+  type NonceKind,
+  type OperatorRecord,
+  type SigningKeyRecord,
+  type StatusChange,
+  type Store,
+  type TokenRecord,
+} from "./store.ts";
+
+type Sql = postgres.Sql;
+type Row = Record<string, unknown>;
+
+/** First keys of the two-key advisory locks (arbitrary, fixed forever). */
+const LOCK = {
+  migrate: 0x0a4a_0001,
+  audit: 0x0a4a_0002,
+  verifyDomain: 0x0a4a_0003,
+} as const;
+
+/** PostgreSQL's SQLSTATE for a unique or primary key violation. */
+const UNIQUE_VIOLATION = "23505";
+
+// BIGINT columns arrive as strings (exact); our times are milliseconds.
+const ms = (date: Date) => date.getTime();
+const date = (value: unknown) => new Date(Number(value));
+const optionalDate = (value: unknown) =>
+  value === null || value === undefined ? undefined : date(value);
+const optionalString = (value: unknown) =>
+  value === null || value === undefined ? undefined : String(value);
+
+function operatorFromRow(row: Row): OperatorRecord {
+  return {
+    id: String(row.id),
+    domain: String(row.domain),
+    publicJwk: JSON.parse(String(row.public_jwk)),
+    thumbprint: String(row.thumbprint),
+    dnsChallenge: String(row.dns_challenge),
+    createdAt: date(row.created_at),
+    verifiedAt: optionalDate(row.verified_at),
+  };
+}
+
+function agentFromRow(row: Row): AgentRecord {
+  const changedAt = optionalDate(row.status_changed_at);
+  return {
+    did: String(row.did),
+    domain: String(row.domain),
+    operatorId: String(row.operator_id),
+    publicJwk: JSON.parse(String(row.public_jwk)),
+    createdAt: date(row.created_at),
+    status: String(row.status) as AgentStatus,
+    statusChange: changedAt && {
+      at: changedAt,
+      by: String(row.status_changed_by),
+      reason: optionalString(row.status_reason),
+    },
+  };
+}
+
+function tokenFromRow(row: Row): TokenRecord {
+  return {
+    jti: String(row.jti),
+    clientId: String(row.client_id),
+    domain: String(row.domain),
+    audience: String(row.audience),
+    scope: String(row.scope),
+    issuedAt: date(row.issued_at),
+    expiresAt: date(row.expires_at),
+    revokedAt: optionalDate(row.revoked_at),
+    revokedBy: optionalString(row.revoked_by),
+    revokeReason: optionalString(row.revoke_reason),
+  };
+}
+
+function challengeFromRow(row: Row): ChallengeRecord {
+  return {
+    nonce: String(row.nonce),
+    kind: String(row.kind) as NonceKind,
+    subject: String(row.subject),
+    expiresAt: date(row.expires_at),
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof postgres.PostgresError &&
+    error.code === UNIQUE_VIOLATION;
+}
+
+/** Runs an insert; a unique or primary key violation becomes DuplicateError. */
+async function insert<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isUniqueViolation(error)) {
+      throw new DuplicateError(
+        (error as postgres.PostgresError).detail ?? String(error),
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * The URL as it may be logged: the password (and a `password` query
+ * parameter) masked. A URL that does not parse loses its whole user part.
+ */
+export function redactPostgresUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url.replace(/\/\/[^/?#]*@/, "//***@");
+  }
+  if (parsed.password) parsed.password = "***";
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (/^pass(word)?$/i.test(name)) parsed.searchParams.set(name, "***");
+  }
+  return parsed.toString();
+}
+
+/**
+ * Brings the schema to SCHEMA_VERSION, one migration per transaction, each
+ * under an advisory lock and re-reading the version inside it: of two
+ * instances starting at once, one migrates and the other finds it done.
+ */
+async function migrate(sql: Sql): Promise<void> {
+  for (;;) {
+    const done = await sql.begin(async (tx) => {
+      const [where] = await tx`SELECT current_schema() AS schema`;
+      if (where?.schema === null) {
+        throw new Auth4AgentError(
+          "ERR_CONFIG",
+          "no schema of the search_path exists in the PostgreSQL database: create it or fix search_path",
+        );
+      }
+      await tx`SELECT pg_advisory_xact_lock(${LOCK.migrate}::int, hashtext(current_schema()))`;
+      await tx`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`;
+      const rows = await tx`SELECT version FROM schema_version`;
+      const current = rows.length > 0 ? Number(rows[0]!.version) : 0;
+      if (current > SCHEMA_VERSION) {
+        throw new Auth4AgentError(
+          "ERR_CONFIG",
+          `database schema version ${current} is newer than this auth4agent (${SCHEMA_VERSION}); upgrade auth4agent`,
+        );
+      }
+      if (current === SCHEMA_VERSION) return true;
+      const next = current + 1;
+      // Simple query protocol: a migration may hold several statements.
+      await tx.unsafe(MIGRATIONS[next - 1]!);
+      await tx`DELETE FROM schema_version`;
+      await tx`INSERT INTO schema_version (version) VALUES (${next})`;
+      return false;
+    });
+    if (done) return;
+  }
+}
+
+export class PostgresStore implements Store {
+  readonly #sql: Sql;
+
+  private constructor(sql: Sql) {
+    this.#sql = sql;
+  }
+
+  /**
+   * Connects, migrates and returns the store (a pool of npm `postgres`'s
+   * default 10 connections). `url` is `postgres://user:password@host:port/db`;
+   * `sslmode` is honoured, and query parameters that are not options of npm
+   * `postgres` (e.g. `search_path`) are sent to the server as settings.
+   */
+  static async open(url: string): Promise<PostgresStore> {
+    const sql = postgres(url, {
+      // "relation already exists, skipping" and the like are not news.
+      onnotice: () => {},
+      // We use no array or custom types: skip the per-connection type query.
+      fetch_types: false,
+      connection: { application_name: "auth4agent" },
+    });
+    try {
+      await migrate(sql);
+    } catch (error) {
+      await sql.end({ timeout: 1 });
+      if (error instanceof Auth4AgentError) throw error;
+      throw new Auth4AgentError(
+        "ERR_CONFIG",
+        `cannot open the PostgreSQL database ${redactPostgresUrl(url)}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+    return new PostgresStore(sql);
+  }
+
+  async createOperator(op: OperatorRecord): Promise<void> {
+    const jwk = JSON.stringify(op.publicJwk);
+    const createdAt = ms(op.createdAt);
+    const verifiedAt = op.verifiedAt ? ms(op.verifiedAt) : null;
+    await insert(() =>
+      this.#sql`
+        INSERT INTO operators
+          (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at)
+        VALUES (${op.id}, ${op.domain}, ${jwk}, ${op.thumbprint},
+                ${op.dnsChallenge}, ${createdAt}, ${verifiedAt})`
+    );
+  }
+
+  async getOperator(id: string): Promise<OperatorRecord | undefined> {
+    const [row] = await this.#sql`SELECT * FROM operators WHERE id = ${id}`;
+    return row && operatorFromRow(row);
+  }
+
+  markOperatorVerified(id: string, at: Date): Promise<boolean> {
+    // Two operators of one domain verifying at once must not both win: the
+    // check and the update run under a lock on the domain, and the UPDATE's
+    // fresh snapshot (READ COMMITTED) sees any verification committed before.
+    return this.#sql.begin(async (tx) => {
+      const [operator] =
+        await tx`SELECT domain FROM operators WHERE id = ${id}`;
+      // As in SQLite: nothing to mark, and no other operator holds the domain.
+      if (!operator) return true;
+      await tx`SELECT pg_advisory_xact_lock(${LOCK.verifyDomain}::int,
+                 hashtext(current_schema() || ' ' || ${operator.domain}))`;
+      const verifiedAt = ms(at);
+      const marked = await tx`
+        UPDATE operators SET verified_at = COALESCE(verified_at, ${verifiedAt})
+        WHERE id = ${id} AND NOT EXISTS (
+          SELECT 1 FROM operators other
+          WHERE other.domain = ${operator.domain} AND other.id <> ${id}
+            AND other.verified_at IS NOT NULL)`;
+      return marked.count === 1;
+    });
+  }
+
+  async createAgent(agent: AgentRecord): Promise<void> {
+    const jwk = JSON.stringify(agent.publicJwk);
+    const createdAt = ms(agent.createdAt);
+    await insert(() =>
+      this.#sql`
+        INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status)
+        VALUES (${agent.did}, ${agent.domain}, ${agent.operatorId}, ${jwk},
+                ${createdAt}, ${agent.status})`
+    );
+  }
+
+  async getAgent(did: string): Promise<AgentRecord | undefined> {
+    const [row] = await this.#sql`SELECT * FROM agents WHERE did = ${did}`;
+    return row && agentFromRow(row);
+  }
+
+  async rotateAgentKey(
+    did: string,
+    current: Ed25519PublicJwk,
+    next: Ed25519PublicJwk,
+    at: Date,
+  ): Promise<boolean> {
+    // Compare-and-set in one statement: a concurrent rotation that committed
+    // first changed public_jwk, so this UPDATE re-checks and changes nothing.
+    const currentJwk = JSON.stringify(current);
+    const nextJwk = JSON.stringify(next);
+    const rotatedAt = ms(at);
+    const result = await this.#sql`
+      UPDATE agents SET public_jwk = ${nextJwk}, key_rotated_at = ${rotatedAt}
+      WHERE did = ${did} AND public_jwk = ${currentJwk}`;
+    return result.count === 1;
+  }
+
+  async setAgentScopes(
+    did: string,
+    scopes: readonly string[],
+    at: Date,
+  ): Promise<void> {
+    const scopesJson = JSON.stringify(scopes);
+    const updatedAt = ms(at);
+    await this.#sql`
+      INSERT INTO grants (did, scopes, updated_at)
+      VALUES (${did}, ${scopesJson}, ${updatedAt})
+      ON CONFLICT (did) DO UPDATE
+        SET scopes = excluded.scopes, updated_at = excluded.updated_at`;
+  }
+
+  async getAgentScopes(did: string): Promise<GrantRecord | undefined> {
+    const [row] = await this
+      .#sql`SELECT scopes, updated_at FROM grants WHERE did = ${did}`;
+    return row && {
+      scopes: JSON.parse(String(row.scopes)),
+      updatedAt: date(row.updated_at),
+    };
+  }
+
+  async createChallenge(challenge: ChallengeRecord): Promise<void> {
+    const { nonce, kind, subject } = challenge;
+    const expiresAt = ms(challenge.expiresAt);
+    await insert(() =>
+      this.#sql`
+        INSERT INTO challenges (nonce, kind, subject, expires_at)
+        VALUES (${nonce}, ${kind}, ${subject}, ${expiresAt})`
+    );
+  }
+
+  async consumeChallenge(
+    nonce: string,
+    kind: NonceKind,
+    subject: string,
+    now: Date,
+  ): Promise<ChallengeRecord | undefined> {
+    // One statement: concurrent deletes of one row wait for each other and
+    // only the first returns it; an expired row is never returned.
+    const nowMs = ms(now);
+    const [row] = await this.#sql`
+      DELETE FROM challenges
+      WHERE nonce = ${nonce} AND kind = ${kind} AND subject = ${subject}
+        AND expires_at > ${nowMs}
+      RETURNING nonce, kind, subject, expires_at`;
+    return row && challengeFromRow(row);
+  }
+
+  async rememberJti(
+    clientId: string,
+    jti: string,
+    expiresAt: Date,
+  ): Promise<boolean> {
+    const expiresAtMs = ms(expiresAt);
+    const result = await this.#sql`
+      INSERT INTO replay (client_id, jti, expires_at)
+      VALUES (${clientId}, ${jti}, ${expiresAtMs})
+      ON CONFLICT DO NOTHING`;
+    return result.count === 1;
+  }
+
+  async recordToken(token: TokenRecord): Promise<void> {
+    const { jti, clientId, domain, audience, scope } = token;
+    const issuedAt = ms(token.issuedAt);
+    const expiresAt = ms(token.expiresAt);
+    const revokedAt = token.revokedAt ? ms(token.revokedAt) : null;
+    await insert(() =>
+      this.#sql`
+        INSERT INTO tokens
+          (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at)
+        VALUES (${jti}, ${clientId}, ${domain}, ${audience}, ${scope},
+                ${issuedAt}, ${expiresAt}, ${revokedAt})`
+    );
+  }
+
+  async getToken(jti: string): Promise<TokenRecord | undefined> {
+    const [row] = await this.#sql`SELECT * FROM tokens WHERE jti = ${jti}`;
+    return row && tokenFromRow(row);
+  }
+
+  async revokeToken(jti: string, change: StatusChange): Promise<boolean> {
+    // The first revocation is kept; revoking again reports the token exists.
+    const at = ms(change.at);
+    const reason = change.reason ?? null;
+    const [row] = await this.#sql`
+      WITH revoked AS (
+        UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},
+                          revoke_reason = ${reason}
+        WHERE jti = ${jti} AND revoked_at IS NULL
+        RETURNING 1)
+      SELECT EXISTS (SELECT 1 FROM revoked)
+          OR EXISTS (SELECT 1 FROM tokens WHERE jti = ${jti}) AS found`;
+    return row?.found === true;
+  }
+
+  changeAgentStatus(
+    did: string,
+    status: AgentStatus,
+    change: StatusChange,
+  ): Promise<number> {
+    const at = ms(change.at);
+    const reason = change.reason ?? null;
+    const revokeReason = `agent ${status}`;
+    return this.#sql.begin(async (tx) => {
+      await tx`
+        UPDATE agents SET status = ${status}, status_changed_at = ${at},
+                          status_changed_by = ${change.by}, status_reason = ${reason}
+        WHERE did = ${did}`;
+      if (status === "active") return 0;
+      const revoked = await tx`
+        UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},
+                          revoke_reason = ${revokeReason}
+        WHERE client_id = ${did} AND revoked_at IS NULL AND expires_at > ${at}`;
+      return revoked.count;
+    });
+  }
+
+  async listRevocations(
+    domain: string,
+    now: Date,
+  ): Promise<{ agents: AgentRecord[]; tokens: TokenRecord[] }> {
+    const nowMs = ms(now);
+    // NULLS LAST: SQLite's order, where NULL sorts lowest.
+    const agents = await this.#sql`
+      SELECT * FROM agents WHERE domain = ${domain} AND status <> 'active'
+      ORDER BY status_changed_at DESC NULLS LAST`;
+    const tokens = await this.#sql`
+      SELECT * FROM tokens
+      WHERE domain = ${domain} AND revoked_at IS NOT NULL AND expires_at > ${nowMs}
+      ORDER BY revoked_at DESC LIMIT 1000`;
+    return {
+      agents: agents.map(agentFromRow),
+      tokens: tokens.map(tokenFromRow),
+    };
+  }
+
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    // COLLATE "C": byte order for ties, as SQLite, whatever the database locale.
+    const rows = await this.#sql`
+      SELECT * FROM signing_keys ORDER BY created_at DESC, kid COLLATE "C"`;
+    return rows.map((row) => ({
+      kid: String(row.kid),
+      privatePem: String(row.private_pem),
+      publicJwk: JSON.parse(String(row.public_jwk)),
+      createdAt: date(row.created_at),
+      retiredAt: optionalDate(row.retired_at),
+    }));
+  }
+
+  async addSigningKey(
+    key: SigningKeyRecord,
+    options: { retireOthersAt?: Date } = {},
+  ): Promise<void> {
+    const jwk = JSON.stringify(key.publicJwk);
+    const createdAt = ms(key.createdAt);
+    const retiredAt = key.retiredAt ? ms(key.retiredAt) : null;
+    const retireOthersAt = options.retireOthersAt && ms(options.retireOthersAt);
+    await insert(() =>
+      this.#sql.begin(async (tx) => {
+        if (retireOthersAt !== undefined) {
+          await tx`
+            UPDATE signing_keys SET retired_at = ${retireOthersAt}
+            WHERE retired_at IS NULL`;
+        }
+        await tx`
+          INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at)
+          VALUES (${key.kid}, ${key.privatePem}, ${jwk}, ${createdAt}, ${retiredAt})`;
+      })
+    );
+  }
+
+  async replaceSigningKeyMaterial(
+    kid: string,
+    privatePem: string,
+  ): Promise<void> {
+    await this
+      .#sql`UPDATE signing_keys SET private_pem = ${privatePem} WHERE kid = ${kid}`;
+  }
+
+  async appendAudit(event: AuditEvent): Promise<void> {
+    // The chain is linear only if appends are serialized across every
+    // instance: the lock is held until COMMIT, and the SELECT after it sees
+    // the entry the previous holder committed. (seq is the primary key, so
+    // a fork could not be stored even if the lock were bypassed.)
+    const { actor, action, target, outcome } = event;
+    const at = ms(event.at);
+    const reason = event.reason ?? null;
+    await this.#sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${LOCK.audit}::int, hashtext(current_schema()))`;
+      const [last] = await tx`
+        SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`;
+      const seq = last ? Number(last.seq) + 1 : 1;
+      const prevHash = last ? String(last.hash) : GENESIS_HASH;
+      const hash = auditHash(prevHash, event, seq);
+      await tx`
+        INSERT INTO audit
+          (seq, at, actor, action, target, outcome, reason, prev_hash, hash)
+        VALUES (${seq}, ${at}, ${actor}, ${action}, ${target},
+                ${outcome}, ${reason}, ${prevHash}, ${hash})`;
+    });
+  }
+
+  async listAudit(
+    options: { afterSeq?: number; limit: number },
+  ): Promise<AuditEntry[]> {
+    const rows = await this.#sql`
+      SELECT * FROM audit WHERE seq > ${options.afterSeq ?? 0}
+      ORDER BY seq LIMIT ${options.limit}`;
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      at: date(row.at),
+      actor: String(row.actor),
+      action: String(row.action),
+      target: String(row.target),
+      outcome: String(row.outcome) as AuditEntry["outcome"],
+      reason: optionalString(row.reason),
+      prevHash: String(row.prev_hash),
+      hash: String(row.hash),
+    }));
+  }
+
+  async sweep(now: Date): Promise<number> {
+    const nowMs = ms(now);
+    const [row] = await this.#sql`
+      WITH challenges_gone AS (
+        DELETE FROM challenges WHERE expires_at <= ${nowMs} RETURNING 1),
+      replay_gone AS (
+        DELETE FROM replay WHERE expires_at <= ${nowMs} RETURNING 1)
+      SELECT (SELECT count(*) FROM challenges_gone)
+           + (SELECT count(*) FROM replay_gone) AS swept`;
+    return Number(row?.swept ?? 0);
+  }
+
+  async ping(): Promise<void> {
+    await this.#sql`SELECT 1`;
+  }
+
+  /** Waits for queries in flight (up to 5 s), then closes every connection. */
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,941 @@
+/**
+ * One conformance suite for every Store implementation (SPIRE's sqltest
+ * habit): `storeConformance(name, makeStore)` registers a Deno.test per
+ * behaviour, each on a fresh, empty database. sqlite_test.ts runs it on SQLite
+ * (memory and file), postgres_test.ts on PostgreSQL.
+ *
+ * Where a backend can open a second store on the same database
+ * (`openAnother`), the concurrency cases spread their calls over two
+ * instances, as two `serve` processes would.
+ */
+import assert from "node:assert/strict";
+import { Auth4AgentError } from "../../src/core/errors.ts";
+import { randomToken } from "../../src/core/encoding.ts";
+import type { Ed25519PublicJwk } from "../../src/core/keys.ts";
+import { checkChain, GENESIS_HASH } from "../../src/store/audit_chain.ts";
+import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
+import {
+  type AgentRecord,
+  type AuditEvent,
+  type ChallengeRecord,
+  DuplicateError,
+  type OperatorRecord,
+  type SigningKeyRecord,
+  type Store,
+  type TokenRecord,
+} from "../../src/store/store.ts";
+
+export interface StoreUnderTest {
+  /** A store on a fresh, empty (migrated) database. */
+  store: Store;
+  /** Opens another store on the same database; absent where it cannot be shared (`:memory:`). */
+  openAnother?: () => Promise<Store>;
+  /** Overwrites the database's recorded schema version with raw SQL. */
+  setSchemaVersion?: (version: number) => Promise<void>;
+  /** Removes the database; the suite has closed every store by then. */
+  cleanup(): Promise<void>;
+}
+
+export interface ConformanceOptions {
+  /** Registers every case as ignored (the backend is not available here). */
+  ignore?: boolean;
+  /** False where a database cannot be opened twice (`:memory:`): the schema cases are left out. */
+  reopenable?: boolean;
+}
+
+/** Calls made at once in the single-use cases. */
+const RACERS = 25;
+/** Domains whose operators verify at once. */
+const DOMAINS = 4;
+/** Audit appends made at once. */
+const APPENDS = 50;
+
+/** Every Store method and the cases that exercise it (a new method must be added here). */
+const COVERED: Record<keyof Store, string> = {
+  createOperator: "operators",
+  getOperator: "operators",
+  markOperatorVerified: "operators: verification",
+  createAgent: "agents",
+  getAgent: "agents",
+  rotateAgentKey: "agents: key rotation",
+  setAgentScopes: "grants",
+  getAgentScopes: "grants",
+  createChallenge: "challenges",
+  consumeChallenge: "challenges",
+  rememberJti: "replay cache",
+  recordToken: "tokens",
+  getToken: "tokens",
+  revokeToken: "tokens",
+  changeAgentStatus: "agent status",
+  listRevocations: "revocation list",
+  listSigningKeys: "signing keys",
+  addSigningKey: "signing keys",
+  replaceSigningKeyMaterial: "signing keys",
+  appendAudit: "audit",
+  listAudit: "audit",
+  sweep: "sweep",
+  ping: "ping and close",
+  close: "ping and close",
+};
+
+// ---------------------------------------------------------------------------
+// Records
+
+/** 2026-01-01T00:00:00Z; `at(s)` is `s` seconds later (fractions keep ms). */
+const T0 = Date.UTC(2026, 0, 1);
+const at = (seconds: number) => new Date(T0 + Math.round(seconds * 1000));
+
+const id = (prefix: string) => `${prefix}-${randomToken(9)}`;
+
+function jwk(): Ed25519PublicJwk {
+  return { kty: "OKP", crv: "Ed25519", x: randomToken(32) };
+}
+
+function operator(overrides: Partial<OperatorRecord> = {}): OperatorRecord {
+  return {
+    id: id("op"),
+    domain: "example.com",
+    publicJwk: jwk(),
+    thumbprint: randomToken(32),
+    dnsChallenge: randomToken(16),
+    createdAt: at(1.25),
+    verifiedAt: undefined,
+    ...overrides,
+  };
+}
+
+function agent(
+  operatorRecord: OperatorRecord,
+  overrides: Partial<AgentRecord> = {},
+): AgentRecord {
+  return {
+    did: `did:agent:${operatorRecord.domain}:${randomToken(16)}`,
+    domain: operatorRecord.domain,
+    operatorId: operatorRecord.id,
+    publicJwk: jwk(),
+    createdAt: at(2.5),
+    status: "active",
+    statusChange: undefined,
+    ...overrides,
+  };
+}
+
+function token(
+  agentRecord: AgentRecord,
+  overrides: Partial<TokenRecord> = {},
+): TokenRecord {
+  return {
+    jti: id("jti"),
+    clientId: agentRecord.did,
+    domain: agentRecord.domain,
+    audience: "api.example.com",
+    scope: "read:data write:data",
+    issuedAt: at(10),
+    expiresAt: at(910),
+    revokedAt: undefined,
+    revokedBy: undefined,
+    revokeReason: undefined,
+    ...overrides,
+  };
+}
+
+function signingKey(overrides: Partial<SigningKeyRecord> = {}) {
+  return {
+    kid: randomToken(32),
+    privatePem: `-----BEGIN PRIVATE KEY-----\n${
+      randomToken(48)
+    }\n-----END PRIVATE KEY-----\n`,
+    publicJwk: jwk(),
+    createdAt: at(0),
+    retiredAt: undefined,
+    ...overrides,
+  } satisfies SigningKeyRecord;
+}
+
+function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    at: at(5.5),
+    actor: "issuer",
+    action: "token.issue",
+    target: id("jti"),
+    outcome: "success",
+    reason: undefined,
+    ...overrides,
+  };
+}
+
+/** An operator and one active agent of it, stored. */
+async function world(store: Store, domain = "example.com") {
+  const op = operator({ domain });
+  await store.createOperator(op);
+  const ag = agent(op);
+  await store.createAgent(ag);
+  return { op, ag };
+}
+
+const isDuplicate = (error: unknown) => {
+  assert.ok(
+    error instanceof DuplicateError,
+    `expected DuplicateError, got ${error}`,
+  );
+  return true;
+};
+
+const isCode = (code: string) => (error: unknown) => {
+  assert.ok(
+    error instanceof Auth4AgentError,
+    `expected Auth4AgentError ${code}, got ${error}`,
+  );
+  assert.equal(error.code, code);
+  return true;
+};
+
+// ---------------------------------------------------------------------------
+// The suite
+
+interface Db extends StoreUnderTest {
+  /** The store, and a second instance on the same database where possible. */
+  instances(): Promise<Store[]>;
+  /** Another store on the same database (closed by the suite). */
+  another(): Promise<Store>;
+}
+
+export function storeConformance(
+  name: string,
+  makeStore: () => Promise<StoreUnderTest>,
+  options: ConformanceOptions = {},
+): void {
+  const test = (
+    title: string,
+    body: (db: Db) => Promise<void>,
+    needs: { reopen?: boolean } = {},
+  ) => {
+    if (needs.reopen && options.reopenable === false) return;
+    Deno.test({
+      name: `${name}: ${title}`,
+      ignore: options.ignore ?? false,
+      async fn() {
+        const sut = await makeStore();
+        const opened: Store[] = [];
+        const another = async () => {
+          assert.ok(sut.openAnother, "this backend cannot share a database");
+          const store = await sut.openAnother();
+          opened.push(store);
+          return store;
+        };
+        try {
+          await body({
+            ...sut,
+            another,
+            instances: async () =>
+              sut.openAnother ? [sut.store, await another()] : [sut.store],
+          });
+        } finally {
+          for (const store of opened) await store.close();
+          await sut.store.close();
+          await sut.cleanup();
+        }
+      },
+    });
+  };
+
+  /** Makes `count` calls at once, spread over the instances. */
+  const race = async <T>(
+    db: Db,
+    count: number,
+    call: (store: Store, i: number) => Promise<T>,
+  ): Promise<T[]> => {
+    const stores = await db.instances();
+    return await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) => call(stores[i % stores.length]!, i),
+      ),
+    );
+  };
+
+  // --- the suite covers the whole interface -------------------------------
+
+  test("every method of the store is in the conformance suite", async ({ store }) => {
+    const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(store))
+      .filter((key) =>
+        key !== "constructor" &&
+        typeof (store as unknown as Record<string, unknown>)[key] === "function"
+      );
+    const missing = methods.filter((method) => !Object.hasOwn(COVERED, method));
+    assert.deepEqual(missing, [], "public methods without conformance cases");
+    for (const method of Object.keys(COVERED)) {
+      assert.ok(methods.includes(method), `${method} is not implemented`);
+    }
+    await Promise.resolve();
+  });
+
+  // --- operators ------------------------------------------------------------
+
+  test("operators: create and get round-trip every field", async ({ store }) => {
+    const plain = operator();
+    const verified = operator({
+      domain: "other.example",
+      verifiedAt: at(3.75),
+    });
+    await store.createOperator(plain);
+    await store.createOperator(verified);
+    assert.deepEqual(await store.getOperator(plain.id), plain);
+    assert.deepEqual(await store.getOperator(verified.id), verified);
+    assert.equal(await store.getOperator("op-unknown"), undefined);
+  });
+
+  test("operators: same id or same key thumbprint → DuplicateError; same domain is allowed", async ({ store }) => {
+    const first = operator();
+    await store.createOperator(first);
+    await assert.rejects(
+      store.createOperator(operator({ id: first.id })),
+      isDuplicate,
+    );
+    await assert.rejects(
+      store.createOperator(operator({ thumbprint: first.thumbprint })),
+      isDuplicate,
+    );
+    const sameDomain = operator({ domain: first.domain });
+    await store.createOperator(sameDomain);
+    assert.equal(
+      (await store.getOperator(sameDomain.id))?.domain,
+      first.domain,
+    );
+  });
+
+  test("operators: verification marks once, and never two operators of one domain", async ({ store }) => {
+    const a = operator();
+    const b = operator();
+    const elsewhere = operator({ domain: "elsewhere.example" });
+    for (const op of [a, b, elsewhere]) await store.createOperator(op);
+
+    assert.equal(await store.markOperatorVerified(a.id, at(100)), true);
+    assert.deepEqual((await store.getOperator(a.id))?.verifiedAt, at(100));
+    // Again: still true, and the first verification time stays.
+    assert.equal(await store.markOperatorVerified(a.id, at(200)), true);
+    assert.deepEqual((await store.getOperator(a.id))?.verifiedAt, at(100));
+    // Another operator of the verified domain loses.
+    assert.equal(await store.markOperatorVerified(b.id, at(300)), false);
+    assert.equal((await store.getOperator(b.id))?.verifiedAt, undefined);
+    // Another domain is independent.
+    assert.equal(await store.markOperatorVerified(elsewhere.id, at(400)), true);
+    assert.deepEqual(
+      (await store.getOperator(elsewhere.id))?.verifiedAt,
+      at(400),
+    );
+  });
+
+  test(`operators: ${RACERS} operators of one domain verifying at once → exactly one wins (${DOMAINS} domains)`, async (db) => {
+    // Several domains race at the same time, to widen the window a missing
+    // lock would leave open.
+    const domains = Array.from(
+      { length: DOMAINS },
+      (_, d) => `d${d}.example`,
+    );
+    const ops = domains.flatMap((domain) =>
+      Array.from({ length: RACERS }, () => operator({ domain }))
+    );
+    for (const op of ops) await db.store.createOperator(op);
+    const results = await race(
+      db,
+      ops.length,
+      (store, i) => store.markOperatorVerified(ops[i]!.id, at(100 + i)),
+    );
+    for (const domain of domains) {
+      const winners = ops.filter((op, i) => op.domain === domain && results[i]);
+      assert.equal(winners.length, 1, `${domain}: ${winners.length} winners`);
+      for (const op of ops.filter((op) => op.domain === domain)) {
+        const stored = await db.store.getOperator(op.id);
+        assert.equal(stored?.verifiedAt !== undefined, op === winners[0]);
+      }
+    }
+  });
+
+  // --- agents ---------------------------------------------------------------
+
+  test("agents: create and get round-trip every field; same DID → DuplicateError", async ({ store }) => {
+    const op = operator();
+    await store.createOperator(op);
+    const ag = agent(op);
+    await store.createAgent(ag);
+    assert.deepEqual(await store.getAgent(ag.did), ag);
+    assert.equal(
+      await store.getAgent("did:agent:example.com:unknown"),
+      undefined,
+    );
+    await assert.rejects(
+      store.createAgent(agent(op, { did: ag.did })),
+      isDuplicate,
+    );
+  });
+
+  test("agents: an agent of an unknown operator is refused (not as a duplicate)", async ({ store }) => {
+    const ghost = operator();
+    await assert.rejects(store.createAgent(agent(ghost)), (error) => {
+      assert.ok(!(error instanceof DuplicateError), String(error));
+      return true;
+    });
+    assert.equal(await store.getOperator(ghost.id), undefined);
+  });
+
+  test("agents: key rotation is compare-and-set", async ({ store }) => {
+    const { ag } = await world(store);
+    const next = jwk();
+    assert.equal(
+      await store.rotateAgentKey(ag.did, ag.publicJwk, next, at(50)),
+      true,
+    );
+    assert.deepEqual((await store.getAgent(ag.did))?.publicJwk, next);
+    // The old key is no longer current: a second rotation from it loses.
+    assert.equal(
+      await store.rotateAgentKey(ag.did, ag.publicJwk, jwk(), at(60)),
+      false,
+    );
+    assert.deepEqual((await store.getAgent(ag.did))?.publicJwk, next);
+    // From the new key, the next rotation wins; the rest of the record stays.
+    const third = jwk();
+    assert.equal(await store.rotateAgentKey(ag.did, next, third, at(70)), true);
+    assert.deepEqual(await store.getAgent(ag.did), { ...ag, publicJwk: third });
+    assert.equal(
+      await store.rotateAgentKey(
+        "did:agent:example.com:unknown",
+        third,
+        jwk(),
+        at(80),
+      ),
+      false,
+    );
+  });
+
+  test(`agents: ${RACERS} rotations from one key at once → exactly one wins`, async (db) => {
+    const { ag } = await world(db.store);
+    const nexts = Array.from({ length: RACERS }, () => jwk());
+    const results = await race(
+      db,
+      RACERS,
+      (store, i) =>
+        store.rotateAgentKey(ag.did, ag.publicJwk, nexts[i]!, at(50)),
+    );
+    assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+    assert.deepEqual(
+      (await db.store.getAgent(ag.did))?.publicJwk,
+      nexts[results.indexOf(true)],
+    );
+  });
+
+  // --- grants ---------------------------------------------------------------
+
+  test("grants: set, replace and get an agent's scopes", async ({ store }) => {
+    const { ag } = await world(store);
+    assert.equal(await store.getAgentScopes(ag.did), undefined);
+    await store.setAgentScopes(ag.did, ["read:data", "write:data"], at(20));
+    assert.deepEqual(await store.getAgentScopes(ag.did), {
+      scopes: ["read:data", "write:data"],
+      updatedAt: at(20),
+    });
+    await store.setAgentScopes(ag.did, ["read:data"], at(30));
+    assert.deepEqual(await store.getAgentScopes(ag.did), {
+      scopes: ["read:data"],
+      updatedAt: at(30),
+    });
+    await store.setAgentScopes(ag.did, [], at(40));
+    assert.deepEqual(await store.getAgentScopes(ag.did), {
+      scopes: [],
+      updatedAt: at(40),
+    });
+  });
+
+  // --- challenges -----------------------------------------------------------
+
+  test("challenges: consumed once, only with matching kind and subject", async ({ store }) => {
+    const challenge: ChallengeRecord = {
+      nonce: randomToken(),
+      kind: "token_challenge",
+      subject: "did:agent:example.com:0123",
+      expiresAt: at(120),
+    };
+    await store.createChallenge(challenge);
+    await assert.rejects(store.createChallenge(challenge), isDuplicate);
+    // A mismatch neither returns nor consumes it.
+    assert.equal(
+      await store.consumeChallenge(
+        challenge.nonce,
+        "request_nonce",
+        challenge.subject,
+        at(1),
+      ),
+      undefined,
+    );
+    assert.equal(
+      await store.consumeChallenge(
+        challenge.nonce,
+        challenge.kind,
+        "did:agent:example.com:other",
+        at(1),
+      ),
+      undefined,
+    );
+    assert.deepEqual(
+      await store.consumeChallenge(
+        challenge.nonce,
+        challenge.kind,
+        challenge.subject,
+        at(1),
+      ),
+      challenge,
+    );
+    assert.equal(
+      await store.consumeChallenge(
+        challenge.nonce,
+        challenge.kind,
+        challenge.subject,
+        at(1),
+      ),
+      undefined,
+    );
+    // Request nonces have an empty subject.
+    const nonce: ChallengeRecord = {
+      nonce: randomToken(),
+      kind: "request_nonce",
+      subject: "",
+      expiresAt: at(60),
+    };
+    await store.createChallenge(nonce);
+    assert.deepEqual(
+      await store.consumeChallenge(
+        nonce.nonce,
+        "request_nonce",
+        "",
+        at(59.999),
+      ),
+      nonce,
+    );
+  });
+
+  test("challenges: an expired challenge is never returned, not even at its expiry instant", async ({ store }) => {
+    const challenge: ChallengeRecord = {
+      nonce: randomToken(),
+      kind: "token_challenge",
+      subject: "did:agent:example.com:0123",
+      expiresAt: at(120),
+    };
+    await store.createChallenge(challenge);
+    for (const now of [at(120), at(120.001), at(3600)]) {
+      assert.equal(
+        await store.consumeChallenge(
+          challenge.nonce,
+          challenge.kind,
+          challenge.subject,
+          now,
+        ),
+        undefined,
+      );
+    }
+    // Still there for the sweeper, and the sweeper removes it.
+    assert.equal(await store.sweep(at(120)), 1);
+    assert.equal(
+      await store.consumeChallenge(
+        challenge.nonce,
+        challenge.kind,
+        challenge.subject,
+        at(0),
+      ),
+      undefined,
+    );
+  });
+
+  test(`challenges: ${RACERS} concurrent consumes of one nonce → exactly one winner`, async (db) => {
+    const challenge: ChallengeRecord = {
+      nonce: randomToken(),
+      kind: "token_challenge",
+      subject: "did:agent:example.com:0123",
+      expiresAt: at(120),
+    };
+    await db.store.createChallenge(challenge);
+    const results = await race(
+      db,
+      RACERS,
+      (store) =>
+        store.consumeChallenge(
+          challenge.nonce,
+          challenge.kind,
+          challenge.subject,
+          at(1),
+        ),
+    );
+    const winners = results.filter((result) => result !== undefined);
+    assert.equal(winners.length, 1);
+    assert.deepEqual(winners[0], challenge);
+  });
+
+  // --- replay cache ---------------------------------------------------------
+
+  test("replay cache: a jti is remembered once per client", async ({ store }) => {
+    assert.equal(await store.rememberJti("client-a", "jti-1", at(300)), true);
+    assert.equal(await store.rememberJti("client-a", "jti-1", at(300)), false);
+    assert.equal(await store.rememberJti("client-a", "jti-1", at(900)), false);
+    assert.equal(await store.rememberJti("client-b", "jti-1", at(300)), true);
+    assert.equal(await store.rememberJti("client-a", "jti-2", at(300)), true);
+  });
+
+  test(`replay cache: ${RACERS} concurrent rememberJti of one jti → exactly one true`, async (db) => {
+    const results = await race(
+      db,
+      RACERS,
+      (store) => store.rememberJti("client-a", "jti-raced", at(300)),
+    );
+    assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+  });
+
+  // --- sweep ----------------------------------------------------------------
+
+  test("sweep: deletes expired challenges and replay entries, keeps live ones", async ({ store }) => {
+    const live: ChallengeRecord = {
+      nonce: randomToken(),
+      kind: "request_nonce",
+      subject: "",
+      expiresAt: at(200),
+    };
+    for (const expiresAt of [at(50), at(100)]) {
+      await store.createChallenge({
+        nonce: randomToken(),
+        kind: "token_challenge",
+        subject: "did:agent:example.com:0123",
+        expiresAt,
+      });
+    }
+    await store.createChallenge(live);
+    await store.rememberJti("client-a", "old", at(100));
+    await store.rememberJti("client-a", "new", at(200));
+
+    assert.equal(await store.sweep(at(100)), 3, "expires_at <= now is swept");
+    assert.equal(await store.sweep(at(100)), 0);
+    // The swept jti is forgotten; the live one is not.
+    assert.equal(await store.rememberJti("client-a", "old", at(300)), true);
+    assert.equal(await store.rememberJti("client-a", "new", at(300)), false);
+    assert.deepEqual(
+      await store.consumeChallenge(live.nonce, live.kind, "", at(150)),
+      live,
+    );
+  });
+
+  // --- tokens ---------------------------------------------------------------
+
+  test("tokens: record and get round-trip; same jti → DuplicateError", async ({ store }) => {
+    const { ag } = await world(store);
+    const plain = token(ag);
+    const preRevoked = token(ag, { revokedAt: at(20) });
+    await store.recordToken(plain);
+    await store.recordToken(preRevoked);
+    assert.deepEqual(await store.getToken(plain.jti), plain);
+    assert.deepEqual(await store.getToken(preRevoked.jti), preRevoked);
+    assert.equal(await store.getToken("jti-unknown"), undefined);
+    await assert.rejects(
+      store.recordToken(token(ag, { jti: plain.jti })),
+      isDuplicate,
+    );
+  });
+
+  test("tokens: revocation is recorded once; unknown tokens → false", async ({ store }) => {
+    const { ag } = await world(store);
+    const t = token(ag);
+    await store.recordToken(t);
+    assert.equal(
+      await store.revokeToken(t.jti, {
+        at: at(30),
+        by: ag.did,
+        reason: "leaked",
+      }),
+      true,
+    );
+    const revoked = {
+      ...t,
+      revokedAt: at(30),
+      revokedBy: ag.did,
+      revokeReason: "leaked",
+    };
+    assert.deepEqual(await store.getToken(t.jti), revoked);
+    // Revoking again still says the token exists, and keeps the first record.
+    assert.equal(
+      await store.revokeToken(t.jti, { at: at(40), by: "op-x" }),
+      true,
+    );
+    assert.deepEqual(await store.getToken(t.jti), revoked);
+    assert.equal(
+      await store.revokeToken("jti-unknown", { at: at(30), by: ag.did }),
+      false,
+    );
+    // Without a reason.
+    const other = token(ag);
+    await store.recordToken(other);
+    assert.equal(
+      await store.revokeToken(other.jti, { at: at(50), by: "op-x" }),
+      true,
+    );
+    assert.deepEqual(await store.getToken(other.jti), {
+      ...other,
+      revokedAt: at(50),
+      revokedBy: "op-x",
+      revokeReason: undefined,
+    });
+  });
+
+  // --- agent status ---------------------------------------------------------
+
+  test("agent status: leaving active revokes exactly the agent's live tokens, in one step", async ({ store }) => {
+    const { op, ag } = await world(store);
+    const { ag: neighbour } = await world(store);
+    const live = token(ag, { expiresAt: at(1000) });
+    const expired = token(ag, { expiresAt: at(99) });
+    const alreadyRevoked = token(ag, { revokedAt: at(50) });
+    const neighbours = token(neighbour);
+    for (const t of [live, expired, alreadyRevoked, neighbours]) {
+      await store.recordToken(t);
+    }
+
+    const suspend = { at: at(100), by: op.id, reason: "investigating" };
+    assert.equal(
+      await store.changeAgentStatus(ag.did, "suspended", suspend),
+      1,
+    );
+    assert.deepEqual(await store.getAgent(ag.did), {
+      ...ag,
+      status: "suspended",
+      statusChange: suspend,
+    });
+    assert.deepEqual(await store.getToken(live.jti), {
+      ...live,
+      revokedAt: at(100),
+      revokedBy: op.id,
+      revokeReason: "agent suspended",
+    });
+    assert.deepEqual(await store.getToken(expired.jti), expired);
+    assert.deepEqual(await store.getToken(alreadyRevoked.jti), alreadyRevoked);
+    assert.deepEqual(await store.getToken(neighbours.jti), neighbours);
+
+    // Back to active: nothing is revoked, nothing un-revoked.
+    const resume = { at: at(200), by: op.id };
+    assert.equal(await store.changeAgentStatus(ag.did, "active", resume), 0);
+    assert.deepEqual(await store.getAgent(ag.did), {
+      ...ag,
+      status: "active",
+      statusChange: { ...resume, reason: undefined },
+    });
+    assert.equal(
+      (await store.getToken(live.jti))?.revokedAt?.getTime(),
+      at(100).getTime(),
+    );
+
+    // A token issued since is revoked when the agent is revoked.
+    const later = token(ag, { issuedAt: at(250), expiresAt: at(1150) });
+    await store.recordToken(later);
+    assert.equal(
+      await store.changeAgentStatus(ag.did, "revoked", {
+        at: at(300),
+        by: op.id,
+        reason: "retired",
+      }),
+      1,
+    );
+    assert.equal(
+      (await store.getToken(later.jti))?.revokeReason,
+      "agent revoked",
+    );
+    assert.equal((await store.getAgent(ag.did))?.status, "revoked");
+    assert.equal((await store.getAgent(neighbour.did))?.status, "active");
+  });
+
+  // --- revocation list ------------------------------------------------------
+
+  test("revocation list: a domain's inactive agents and revoked live tokens, newest first", async ({ store }) => {
+    const { op, ag: active } = await world(store, "a.example");
+    const suspended = agent(op);
+    const revoked = agent(op);
+    await store.createAgent(suspended);
+    await store.createAgent(revoked);
+    const { ag: foreign } = await world(store, "b.example");
+
+    await store.changeAgentStatus(suspended.did, "suspended", {
+      at: at(10),
+      by: op.id,
+    });
+    await store.changeAgentStatus(revoked.did, "revoked", {
+      at: at(20),
+      by: op.id,
+      reason: "gone",
+    });
+    await store.changeAgentStatus(foreign.did, "suspended", {
+      at: at(30),
+      by: "op-b",
+    });
+
+    const older = token(active, { expiresAt: at(2000) });
+    const newer = token(active, { expiresAt: at(2000) });
+    const expired = token(active, { expiresAt: at(500) });
+    const unrevoked = token(active, { expiresAt: at(2000) });
+    const foreignToken = token(foreign, { expiresAt: at(2000) });
+    for (const t of [older, newer, expired, unrevoked, foreignToken]) {
+      await store.recordToken(t);
+    }
+    await store.revokeToken(older.jti, { at: at(40), by: op.id });
+    await store.revokeToken(newer.jti, { at: at(50), by: op.id });
+    await store.revokeToken(expired.jti, { at: at(45), by: op.id });
+    await store.revokeToken(foreignToken.jti, { at: at(60), by: "op-b" });
+
+    const list = await store.listRevocations("a.example", at(600));
+    assert.deepEqual(list.agents.map((a) => [a.did, a.status]), [
+      [revoked.did, "revoked"],
+      [suspended.did, "suspended"],
+    ]);
+    assert.deepEqual(list.agents[0], {
+      ...revoked,
+      status: "revoked",
+      statusChange: { at: at(20), by: op.id, reason: "gone" },
+    });
+    assert.deepEqual(list.tokens.map((t) => t.jti), [newer.jti, older.jti]);
+    assert.deepEqual(list.tokens[0], {
+      ...newer,
+      revokedAt: at(50),
+      revokedBy: op.id,
+      revokeReason: undefined,
+    });
+    // Expired tokens drop off the list.
+    assert.deepEqual(
+      (await store.listRevocations("a.example", at(2000))).tokens,
+      [],
+    );
+    assert.deepEqual(await store.listRevocations("c.example", at(600)), {
+      agents: [],
+      tokens: [],
+    });
+  });
+
+  // --- signing keys ---------------------------------------------------------
+
+  test("signing keys: add, list newest first, retire the others atomically, replace material", async ({ store }) => {
+    assert.deepEqual(await store.listSigningKeys(), []);
+    const k1 = signingKey({ createdAt: at(1) });
+    const k2 = signingKey({ createdAt: at(2) });
+    await store.addSigningKey(k1);
+    await store.addSigningKey(k2);
+    assert.deepEqual(await store.listSigningKeys(), [k2, k1]);
+
+    const k3 = signingKey({ createdAt: at(3) });
+    await store.addSigningKey(k3, { retireOthersAt: at(3) });
+    assert.deepEqual(await store.listSigningKeys(), [
+      k3,
+      { ...k2, retiredAt: at(3) },
+      { ...k1, retiredAt: at(3) },
+    ]);
+
+    // A duplicate kid fails as a whole: nothing is retired.
+    await assert.rejects(
+      store.addSigningKey(signingKey({ kid: k3.kid, createdAt: at(4) }), {
+        retireOthersAt: at(4),
+      }),
+      isDuplicate,
+    );
+    assert.equal((await store.listSigningKeys())[0]!.retiredAt, undefined);
+
+    // A retired key may be added as such (imports).
+    const old = signingKey({ createdAt: at(0.5), retiredAt: at(0.75) });
+    await store.addSigningKey(old);
+    assert.deepEqual((await store.listSigningKeys()).at(-1), old);
+
+    await store.replaceSigningKeyMaterial(k2.kid, "encrypted:v1:abc");
+    assert.deepEqual((await store.listSigningKeys())[1], {
+      ...k2,
+      privatePem: "encrypted:v1:abc",
+      retiredAt: at(3),
+    });
+  });
+
+  // --- audit ----------------------------------------------------------------
+
+  test("audit: entries round-trip in order, chained from the genesis hash, paged by afterSeq", async ({ store }) => {
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+    const events = [
+      event({ at: at(1.5) }),
+      event({
+        at: at(2.5),
+        actor: "op-1",
+        action: "agent.suspend",
+        outcome: "success",
+        reason: "why",
+      }),
+      event({
+        at: at(3.5),
+        action: "token.deny",
+        target: "",
+        outcome: "denied",
+        reason: "ERR_SCOPE_NOT_GRANTED",
+      }),
+    ];
+    for (const e of events) await store.appendAudit(e);
+    const entries = await store.listAudit({ limit: 10 });
+    assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3]);
+    entries.forEach((entry, i) => {
+      const { seq: _seq, prevHash: _prev, hash: _hash, ...stored } = entry;
+      assert.deepEqual(stored, events[i]);
+    });
+    assert.equal(entries[0]!.prevHash, GENESIS_HASH);
+    assert.equal(entries[1]!.prevHash, entries[0]!.hash);
+    assert.deepEqual(checkChain(entries).ok, true);
+
+    assert.deepEqual(
+      (await store.listAudit({ afterSeq: 1, limit: 1 })).map((e) => e.seq),
+      [2],
+    );
+    assert.deepEqual(
+      (await store.listAudit({ afterSeq: 1, limit: 10 })).map((e) => e.seq),
+      [2, 3],
+    );
+    assert.deepEqual(await store.listAudit({ afterSeq: 3, limit: 10 }), []);
+  });
+
+  test(`audit: ${APPENDS} concurrent appends keep the chain linear and lose nothing`, async (db) => {
+    const targets = Array.from({ length: APPENDS }, (_, i) => `target-${i}`);
+    await race(
+      db,
+      APPENDS,
+      (store, i) =>
+        store.appendAudit(event({ at: at(i), target: targets[i]! })),
+    );
+    const entries = await db.store.listAudit({ limit: 1000 });
+    const check = checkChain(entries);
+    assert.equal(check.ok, true, JSON.stringify(check.broken));
+    assert.equal(check.entries, APPENDS);
+    assert.deepEqual(entries.map((e) => e.seq), targets.map((_, i) => i + 1));
+    assert.deepEqual(entries.map((e) => e.target).sort(), [...targets].sort());
+  });
+
+  // --- ping and close ---------------------------------------------------------
+
+  test("ping and close: ping answers; close is idempotent", async ({ store }) => {
+    await store.ping();
+    await store.close();
+    await store.close();
+  });
+
+  // --- schema version (databases that can be reopened) ----------------------
+
+  test("schema: reopening a database keeps its data", async (db) => {
+    const { op } = await world(db.store);
+    const reopened = await db.another();
+    assert.deepEqual(await reopened.getOperator(op.id), op);
+  }, { reopen: true });
+
+  test(
+    "schema: a database newer than the code refuses to open (ERR_CONFIG)",
+    async (db) => {
+      assert.ok(db.setSchemaVersion, "the backend must offer setSchemaVersion");
+      await db.setSchemaVersion(SCHEMA_VERSION + 1);
+      await assert.rejects(db.another(), isCode("ERR_CONFIG"));
+      // Its own version opens again.
+      await db.setSchemaVersion(SCHEMA_VERSION);
+      await (await db.another()).ping();
+    },
+    { reopen: true },
+  );
+}

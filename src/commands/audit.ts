@@ -23,8 +23,8 @@ export function register(program: Command, run: Run): void {
       "the issuer's audit log: registrations, verifications, grants, issuance, denials, revocations",
     )
     .option(
-      "--db <file>",
-      "the issuer's SQLite database (env AUTH4AGENT_DB; default ./auth4agent.db)",
+      "--db <file|url>",
+      "the issuer's SQLite file or postgres:// URL (env AUTH4AGENT_DB; default ./auth4agent.db)",
     );
 
   audit.command("list")

@@ -25,8 +25,8 @@ export function register(program: Command, run: Run): void {
       "port to bind, 0 for any (env AUTH4AGENT_PORT; default 8080)",
     )
     .option(
-      "--db <file>",
-      "SQLite database file (env AUTH4AGENT_DB; default ./auth4agent.db)",
+      "--db <file|url>",
+      "SQLite database file or postgres:// URL (env AUTH4AGENT_DB; default ./auth4agent.db)",
     )
     .option(
       "--issuer <url>",

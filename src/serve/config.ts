@@ -10,7 +10,7 @@ import { type NameServer, parseNameServer } from "./dns.ts";
 export interface ServeConfig {
   host: string;
   port: number;
-  /** SQLite database file. */
+  /** SQLite database file, or a postgres:// URL. */
   db: string;
   /** Issuer identifier; default `http://HOST:PORT` as bound. */
   issuer?: string;
@@ -93,7 +93,7 @@ export function resolveServeConfig(
     65535,
   );
   const db = pick("db") ?? DEFAULTS.db;
-  if (db.length === 0) bad("--db must name a file");
+  if (db.length === 0) bad("--db must name a SQLite file or a postgres:// URL");
   const issuerValue = pick("issuer");
   let issuer: string | undefined;
   if (issuerValue !== undefined) {

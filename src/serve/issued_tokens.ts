@@ -24,7 +24,7 @@ export async function findIssuedToken(
   try {
     claims = await verifyAccessToken(token, {
       issuer: deps.issuer,
-      key: (kid) => deps.keys.publicKey(kid, deps.now()),
+      key: (kid) => deps.keys.findPublicKey(kid, deps.now()),
       now: deps.now(),
     });
   } catch (error) {

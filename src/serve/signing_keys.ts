@@ -23,6 +23,8 @@ import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
 
 /** Running servers re-read the keys this often, so a rotation spreads to every instance. */
 export const KEY_RELOAD_SECONDS = 30;
+/** A token naming an unknown kid re-reads the keys at most this often. */
+const UNKNOWN_KID_RELOAD_MS = 5_000;
 
 export interface SigningKey {
   kid: string;
@@ -84,6 +86,7 @@ export async function rotateSigningKey(
 
 export class KeyRing {
   #keys: SigningKey[] = [];
+  #lastUnknownKidReload = -Infinity;
   readonly #store: Store;
   readonly #options: KeyRingOptions;
 
@@ -148,6 +151,24 @@ export class KeyRing {
         (this.#options.tokenTtl ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000 +
           RETIRED_KEY_MARGIN_MS
     );
+  }
+
+  /**
+   * A verification key by kid; an unknown kid re-reads the store first (at
+   * most every few seconds), since another instance sharing the database may
+   * have made a key this one has not loaded yet.
+   */
+  async findPublicKey(kid: string, now: Date): Promise<CryptoKey | undefined> {
+    const known = this.publicKey(kid, now);
+    if (
+      known ||
+      now.getTime() - this.#lastUnknownKidReload < UNKNOWN_KID_RELOAD_MS
+    ) {
+      return known;
+    }
+    this.#lastUnknownKidReload = now.getTime();
+    await this.reload();
+    return this.publicKey(kid, now);
   }
 
   /** A verification key by kid, while it is still published. */

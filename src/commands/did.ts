@@ -2,8 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { parseAgentDid } from "../core/did.ts";
 import { fail } from "../core/errors.ts";
-import { parseServerUrl } from "./context.ts";
-import { serverOf } from "./identity.ts";
+import { requireServer } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
 export function register(program: Command, run: Run): void {
@@ -24,13 +23,7 @@ export function register(program: Command, run: Run): void {
           fail("ERR_USAGE", "name a DID (this home folder holds no agent)");
         }
         parseAgentDid(target);
-        const server = await serverOf(
-          ctx,
-          options.server && parseServerUrl(options.server),
-        );
-        if (!server) {
-          fail("ERR_HOME_MISSING", "no issuer known: pass --server URL");
-        }
+        const server = await requireServer(ctx, options.server);
         const document = await ctx.client(server).didDocument(target);
         ctx.io.stdout(JSON.stringify(document, null, 2) + "\n");
       })

@@ -1,8 +1,7 @@
 /** `auth4agent health [--server URL]`: the issuer's health and the local clock's skew against it. */
 import type { Command } from "@commander-js/extra-typings";
 import { fail } from "../core/errors.ts";
-import { parseServerUrl } from "./context.ts";
-import { serverOf } from "./identity.ts";
+import { requireServer } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
 /** Skew beyond this is reported as a problem: tokens and proofs allow 30 s of leeway. */
@@ -19,16 +18,7 @@ export function register(program: Command, run: Run): void {
     )
     .action((options, command) =>
       run(command, async (ctx) => {
-        const server = await serverOf(
-          ctx,
-          options.server && parseServerUrl(options.server),
-        );
-        if (!server) {
-          fail(
-            "ERR_HOME_MISSING",
-            "no issuer known: pass --server URL or run `auth4agent init` first",
-          );
-        }
+        const server = await requireServer(ctx, options.server);
         const sent = ctx.io.now().getTime();
         const health = await ctx.client(server).health();
         const received = ctx.io.now().getTime();

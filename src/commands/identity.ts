@@ -1,7 +1,8 @@
 /** Loading the home folder's identities as signers for the issuer client. */
 import type { Signer } from "../client/issuer_client.ts";
 import type { AgentFile, OperatorFile } from "../home/home.ts";
-import type { CommandContext } from "./context.ts";
+import { fail } from "../core/errors.ts";
+import { type CommandContext, parseServerUrl } from "./context.ts";
 
 export async function operatorIdentity(
   ctx: CommandContext,
@@ -63,4 +64,19 @@ export async function serverOf(
   if (flag) return flag;
   return (await ctx.home.readAgent())?.server ??
     (await ctx.home.readOperator())?.server;
+}
+
+/** The issuer URL from --server or the home folder, or a clear error. */
+export async function requireServer(
+  ctx: CommandContext,
+  flag?: string,
+): Promise<string> {
+  const server = await serverOf(ctx, flag && parseServerUrl(flag));
+  if (!server) {
+    fail(
+      "ERR_HOME_MISSING",
+      "no issuer known: pass --server URL or run `auth4agent init` first",
+    );
+  }
+  return server;
 }

@@ -88,57 +88,44 @@ export function register(program: Command, run: Run): void {
       )
     );
 
-  revoke.command("agent")
-    .description(
-      "revoke an agent for good: no token again, live tokens inactive, DID never re-registered",
-    )
-    .requiredOption("--id <did>", "the agent DID")
-    .action((options, command) =>
-      run(
-        command,
-        (ctx) =>
-          changeStatus(
-            ctx,
-            "revoke",
-            options.id,
-            (command.optsWithGlobals() as RevokeOptions).reason,
-          ),
-      )
-    );
-
-  revoke.command("suspend")
-    .description(
-      "suspend an agent: no token while suspended, live tokens inactive at once",
-    )
-    .requiredOption("--agent-id <did>", "the agent DID")
-    .action((options, command) =>
-      run(
-        command,
-        (ctx) =>
-          changeStatus(
-            ctx,
-            "suspend",
-            options.agentId,
-            (command.optsWithGlobals() as RevokeOptions).reason,
-          ),
-      )
-    );
-
-  revoke.command("reactivate")
-    .description("reactivate a suspended agent (its old tokens stay revoked)")
-    .requiredOption("--agent-id <did>", "the agent DID")
-    .action((options, command) =>
-      run(
-        command,
-        (ctx) =>
-          changeStatus(
-            ctx,
-            "reactivate",
-            options.agentId,
-            (command.optsWithGlobals() as RevokeOptions).reason,
-          ),
-      )
-    );
+  // The agent lifecycle: one subcommand per operator action, named as in
+  // the original CLI (`revoke agent --id`, `revoke suspend --agent-id`, …).
+  const lifecycle = [
+    {
+      name: "agent",
+      action: "revoke",
+      flag: "--id <did>",
+      description:
+        "revoke an agent for good: no token again, live tokens inactive, DID never re-registered",
+    },
+    {
+      name: "suspend",
+      action: "suspend",
+      flag: "--agent-id <did>",
+      description:
+        "suspend an agent: no token while suspended, live tokens inactive at once",
+    },
+    {
+      name: "reactivate",
+      action: "reactivate",
+      flag: "--agent-id <did>",
+      description: "reactivate a suspended agent (its old tokens stay revoked)",
+    },
+  ] as const;
+  for (const { name, action, flag, description } of lifecycle) {
+    revoke.command(name)
+      .description(description)
+      .requiredOption(flag, "the agent DID")
+      .action((_options, command) => {
+        const { id, agentId, reason } = command.optsWithGlobals() as
+          & RevokeOptions
+          & { id?: string; agentId?: string };
+        return run(
+          command,
+          (ctx) => changeStatus(ctx, action, (id ?? agentId)!, reason),
+        );
+      });
+  }
 
   revoke.command("list")
     .description(

@@ -9,8 +9,7 @@ import { TokenVerifier } from "../client/verifier.ts";
 import { fail } from "../core/errors.ts";
 import { parseScopeList } from "../core/scope.ts";
 import { homeJwksCache } from "../home/jwks_cache.ts";
-import { parseServerUrl } from "./context.ts";
-import { anyClientIdentity, serverOf } from "./identity.ts";
+import { anyClientIdentity, requireServer } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
 export function register(program: Command, run: Run): void {
@@ -31,16 +30,7 @@ export function register(program: Command, run: Run): void {
     )
     .action((options, command) =>
       run(command, async (ctx) => {
-        const server = await serverOf(
-          ctx,
-          options.server && parseServerUrl(options.server),
-        );
-        if (!server) {
-          fail(
-            "ERR_HOME_MISSING",
-            "no issuer known: pass --server URL or run `auth4agent init` first",
-          );
-        }
+        const server = await requireServer(ctx, options.server);
         const client = ctx.client(server);
         const verifier = new TokenVerifier(
           client,

@@ -6,6 +6,7 @@
  * `force`.
  */
 import { Auth4AgentError, fail } from "../core/errors.ts";
+import { requireOwnerOnly } from "../core/file_mode.ts";
 import { importPrivateKeyPem, type KeyPair } from "../core/keys.ts";
 
 export type Role = "operator" | "agent";
@@ -133,14 +134,7 @@ export class Home {
       }
       throw error;
     }
-    if (info.mode !== null && (info.mode & 0o077) !== 0) {
-      fail(
-        "ERR_KEY_PERMISSIONS",
-        `${path} is accessible by others (mode ${
-          (info.mode & 0o777).toString(8)
-        }); run chmod 600 ${path}`,
-      );
-    }
+    requireOwnerOnly(path, info.mode, "ERR_KEY_PERMISSIONS");
     return await importPrivateKeyPem(await Deno.readTextFile(path));
   }
 

@@ -5,6 +5,7 @@
  * in the database (protect the file), and the log says so at start.
  */
 import { fail } from "../core/errors.ts";
+import { requireOwnerOnly } from "../core/file_mode.ts";
 import { importKek } from "../core/key_encryption.ts";
 
 export async function loadKek(
@@ -18,14 +19,7 @@ export async function loadKek(
     } catch {
       fail("ERR_CONFIG", `cannot read the key-encryption key file ${file}`);
     }
-    if (info.mode !== null && (info.mode & 0o077) !== 0) {
-      fail(
-        "ERR_CONFIG",
-        `${file} is accessible by others (mode ${
-          (info.mode & 0o777).toString(8)
-        }); run chmod 600 ${file}`,
-      );
-    }
+    requireOwnerOnly(file, info.mode, "ERR_CONFIG");
     return await importKek(await Deno.readTextFile(file));
   }
   const inline = env("AUTH4AGENT_KEK");

@@ -78,3 +78,17 @@ export function requireOperator(
   }
   return signer;
 }
+
+/** Registrations are signed by the key being registered (`jwk` header). */
+export function requireNewKey(
+  signer: Signer,
+  what: string,
+): Extract<Signer, { kind: "new-key" }> {
+  if (signer.kind !== "new-key") {
+    fail(
+      "ERR_INVALID_REQUEST",
+      `${what} is signed with the key being registered (jwk header)`,
+    );
+  }
+  return signer;
+}

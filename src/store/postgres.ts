@@ -19,6 +19,16 @@ import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import {
+  agentFromRow,
+  challengeFromRow,
+  date,
+  ms,
+  operatorFromRow,
+  optionalDate,
+  optionalString,
+  tokenFromRow,
+} from "./rows.ts";
+import {
   type AgentRecord,
   type AgentStatus,
   type AuditEntry,
@@ -35,7 +45,6 @@ import {
 } from "./store.ts";
 
 type Sql = postgres.Sql;
-type Row = Record<string, unknown>;
 
 /** First keys of the two-key advisory locks (arbitrary, fixed forever). */
 const LOCK = {
@@ -46,67 +55,6 @@ const LOCK = {
 
 /** PostgreSQL's SQLSTATE for a unique or primary key violation. */
 const UNIQUE_VIOLATION = "23505";
-
-// BIGINT columns arrive as strings (exact); our times are milliseconds.
-const ms = (date: Date) => date.getTime();
-const date = (value: unknown) => new Date(Number(value));
-const optionalDate = (value: unknown) =>
-  value === null || value === undefined ? undefined : date(value);
-const optionalString = (value: unknown) =>
-  value === null || value === undefined ? undefined : String(value);
-
-function operatorFromRow(row: Row): OperatorRecord {
-  return {
-    id: String(row.id),
-    domain: String(row.domain),
-    publicJwk: JSON.parse(String(row.public_jwk)),
-    thumbprint: String(row.thumbprint),
-    dnsChallenge: String(row.dns_challenge),
-    createdAt: date(row.created_at),
-    verifiedAt: optionalDate(row.verified_at),
-  };
-}
-
-function agentFromRow(row: Row): AgentRecord {
-  const changedAt = optionalDate(row.status_changed_at);
-  return {
-    did: String(row.did),
-    domain: String(row.domain),
-    operatorId: String(row.operator_id),
-    publicJwk: JSON.parse(String(row.public_jwk)),
-    createdAt: date(row.created_at),
-    status: String(row.status) as AgentStatus,
-    statusChange: changedAt && {
-      at: changedAt,
-      by: String(row.status_changed_by),
-      reason: optionalString(row.status_reason),
-    },
-  };
-}
-
-function tokenFromRow(row: Row): TokenRecord {
-  return {
-    jti: String(row.jti),
-    clientId: String(row.client_id),
-    domain: String(row.domain),
-    audience: String(row.audience),
-    scope: String(row.scope),
-    issuedAt: date(row.issued_at),
-    expiresAt: date(row.expires_at),
-    revokedAt: optionalDate(row.revoked_at),
-    revokedBy: optionalString(row.revoked_by),
-    revokeReason: optionalString(row.revoke_reason),
-  };
-}
-
-function challengeFromRow(row: Row): ChallengeRecord {
-  return {
-    nonce: String(row.nonce),
-    kind: String(row.kind) as NonceKind,
-    subject: String(row.subject),
-    expiresAt: date(row.expires_at),
-  };
-}
 
 function isUniqueViolation(error: unknown): boolean {
   return error instanceof postgres.PostgresError &&

@@ -9,6 +9,16 @@ import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import {
+  agentFromRow,
+  challengeFromRow,
+  date,
+  ms,
+  operatorFromRow,
+  optionalDate,
+  type Row,
+  tokenFromRow,
+} from "./rows.ts";
+import {
   type AgentRecord,
   type AgentStatus,
   type AuditEntry,
@@ -23,49 +33,6 @@ import {
   type Store,
   type TokenRecord,
 } from "./store.ts";
-
-type Row = Record<string, SQLInputValue>;
-
-const ms = (date: Date) => date.getTime();
-const date = (value: SQLInputValue | undefined) => new Date(Number(value));
-const optionalDate = (value: SQLInputValue | undefined) =>
-  value === null || value === undefined ? undefined : date(value);
-
-function agentFromRow(row: Row): AgentRecord {
-  const changedAt = optionalDate(row.status_changed_at);
-  return {
-    did: String(row.did),
-    domain: String(row.domain),
-    operatorId: String(row.operator_id),
-    publicJwk: JSON.parse(String(row.public_jwk)),
-    createdAt: date(row.created_at),
-    status: String(row.status) as AgentStatus,
-    statusChange: changedAt && {
-      at: changedAt,
-      by: String(row.status_changed_by),
-      reason: row.status_reason === null
-        ? undefined
-        : String(row.status_reason),
-    },
-  };
-}
-
-function tokenFromRow(row: Row): TokenRecord {
-  return {
-    jti: String(row.jti),
-    clientId: String(row.client_id),
-    domain: String(row.domain),
-    audience: String(row.audience),
-    scope: String(row.scope),
-    issuedAt: date(row.issued_at),
-    expiresAt: date(row.expires_at),
-    revokedAt: optionalDate(row.revoked_at),
-    revokedBy: row.revoked_by === null ? undefined : String(row.revoked_by),
-    revokeReason: row.revoke_reason === null
-      ? undefined
-      : String(row.revoke_reason),
-  };
-}
 
 interface PendingWrite {
   op: () => unknown;
@@ -210,17 +177,7 @@ export class SqliteStore implements Store {
     const row = this.#stmt("SELECT * FROM operators WHERE id = ?").get(id) as
       | Row
       | undefined;
-    return Promise.resolve(
-      row && {
-        id: String(row.id),
-        domain: String(row.domain),
-        publicJwk: JSON.parse(String(row.public_jwk)),
-        thumbprint: String(row.thumbprint),
-        dnsChallenge: String(row.dns_challenge),
-        createdAt: date(row.created_at),
-        verifiedAt: optionalDate(row.verified_at),
-      },
-    );
+    return Promise.resolve(row && operatorFromRow(row));
   }
 
   markOperatorVerified(id: string, at: Date): Promise<boolean> {
@@ -320,12 +277,7 @@ export class SqliteStore implements Store {
       const row = this.#stmt(
         "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
       ).get(nonce, kind, subject, ms(now)) as Row | undefined;
-      return (row && {
-        nonce: String(row.nonce),
-        kind: String(row.kind) as NonceKind,
-        subject: String(row.subject),
-        expiresAt: date(row.expires_at),
-      });
+      return row && challengeFromRow(row);
     });
   }
 

@@ -14,7 +14,11 @@ import { audit } from "../audit.ts";
 import { OPERATOR_ID } from "../clients.ts";
 import type { AppDeps } from "../context.ts";
 import { json, readJson, requireString } from "../http.ts";
-import { authenticateRequest, requireOperator } from "../request_auth.ts";
+import {
+  authenticateRequest,
+  requireNewKey,
+  requireOperator,
+} from "../request_auth.ts";
 
 export function agentView(agent: AgentRecord) {
   return {
@@ -32,13 +36,10 @@ export async function registerAgent(
   deps: AppDeps,
 ): Promise<Response> {
   const { value, raw } = await readJson(request);
-  const signer = await authenticateRequest(request, raw, deps);
-  if (signer.kind !== "new-key") {
-    fail(
-      "ERR_INVALID_REQUEST",
-      "agent registration is signed with the agent's own key (jwk header)",
-    );
-  }
+  const signer = requireNewKey(
+    await authenticateRequest(request, raw, deps),
+    "agent registration",
+  );
   const did = parseAgentDid(requireString(value, "did", 300));
   const operatorId = requireString(value, "operator_id", 64);
   if (!OPERATOR_ID.test(operatorId)) {

@@ -15,7 +15,11 @@ import { DuplicateError, type OperatorRecord } from "../../store/store.ts";
 import { audit } from "../audit.ts";
 import type { AppDeps } from "../context.ts";
 import { json, readJson, requireString } from "../http.ts";
-import { authenticateRequest, requireOperator } from "../request_auth.ts";
+import {
+  authenticateRequest,
+  requireNewKey,
+  requireOperator,
+} from "../request_auth.ts";
 
 export function operatorView(operator: OperatorRecord) {
   return {
@@ -40,13 +44,10 @@ export async function registerOperator(
   deps: AppDeps,
 ): Promise<Response> {
   const { value, raw } = await readJson(request);
-  const signer = await authenticateRequest(request, raw, deps);
-  if (signer.kind !== "new-key") {
-    fail(
-      "ERR_INVALID_REQUEST",
-      "operator registration is signed with the new key itself (jwk header)",
-    );
-  }
+  const signer = requireNewKey(
+    await authenticateRequest(request, raw, deps),
+    "operator registration",
+  );
   const domain = parseDomain(requireString(value, "domain", 253));
   const operator: OperatorRecord = {
     id: "op_" + hex(crypto.getRandomValues(new Uint8Array(16))),

@@ -1,0 +1,74 @@
+/**
+ * Rows to records, shared by the SQLite and PostgreSQL stores. Times are
+ * integer milliseconds (PostgreSQL's BIGINT arrives as an exact string).
+ */
+import type {
+  AgentRecord,
+  AgentStatus,
+  ChallengeRecord,
+  NonceKind,
+  OperatorRecord,
+  TokenRecord,
+} from "./store.ts";
+
+export type Row = Record<string, unknown>;
+
+export const ms = (date: Date) => date.getTime();
+export const date = (value: unknown) => new Date(Number(value));
+export const optionalDate = (value: unknown) =>
+  value === null || value === undefined ? undefined : date(value);
+export const optionalString = (value: unknown) =>
+  value === null || value === undefined ? undefined : String(value);
+
+export function operatorFromRow(row: Row): OperatorRecord {
+  return {
+    id: String(row.id),
+    domain: String(row.domain),
+    publicJwk: JSON.parse(String(row.public_jwk)),
+    thumbprint: String(row.thumbprint),
+    dnsChallenge: String(row.dns_challenge),
+    createdAt: date(row.created_at),
+    verifiedAt: optionalDate(row.verified_at),
+  };
+}
+
+export function agentFromRow(row: Row): AgentRecord {
+  const changedAt = optionalDate(row.status_changed_at);
+  return {
+    did: String(row.did),
+    domain: String(row.domain),
+    operatorId: String(row.operator_id),
+    publicJwk: JSON.parse(String(row.public_jwk)),
+    createdAt: date(row.created_at),
+    status: String(row.status) as AgentStatus,
+    statusChange: changedAt && {
+      at: changedAt,
+      by: String(row.status_changed_by),
+      reason: optionalString(row.status_reason),
+    },
+  };
+}
+
+export function tokenFromRow(row: Row): TokenRecord {
+  return {
+    jti: String(row.jti),
+    clientId: String(row.client_id),
+    domain: String(row.domain),
+    audience: String(row.audience),
+    scope: String(row.scope),
+    issuedAt: date(row.issued_at),
+    expiresAt: date(row.expires_at),
+    revokedAt: optionalDate(row.revoked_at),
+    revokedBy: optionalString(row.revoked_by),
+    revokeReason: optionalString(row.revoke_reason),
+  };
+}
+
+export function challengeFromRow(row: Row): ChallengeRecord {
+  return {
+    nonce: String(row.nonce),
+    kind: String(row.kind) as NonceKind,
+    subject: String(row.subject),
+    expiresAt: date(row.expires_at),
+  };
+}

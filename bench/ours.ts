@@ -54,11 +54,14 @@ export async function startOurServer(
     cpu?: number;
     dnsServer: string;
     extraArgs?: string[];
+    /** Flags for `deno run` itself, e.g. `--inspect` for bench/profile.ts. */
+    denoFlags?: string[];
   },
 ): Promise<Started> {
   const command = pinned(options.cpu, Deno.execPath(), [
     "run",
     "--quiet",
+    ...(options.denoFlags ?? []),
     ...SERVE_PERMISSIONS,
     MAIN,
     "serve",
@@ -121,13 +124,14 @@ export async function registerAgents(
 }
 
 export async function setUpOurs(
-  options: { db: string; cpu?: number; agents: number },
+  options: { db: string; cpu?: number; agents: number; denoFlags?: string[] },
 ): Promise<OurServer> {
   const dns = await startDnsServer();
   const process = await startOurServer({
     db: options.db,
     cpu: options.cpu,
     dnsServer: dns.address,
+    denoFlags: options.denoFlags,
   }).catch(async (error) => {
     await dns.close();
     throw error;

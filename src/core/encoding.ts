@@ -12,13 +12,23 @@ export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
+// The built-in base64 of Uint8Array (TC39, in V8): several times faster than
+// btoa/atob over strings, which the hot path paid for in every JWS.
+interface Base64Bytes {
+  toBase64(options: { alphabet: "base64url"; omitPadding: boolean }): string;
+}
+interface Base64Constructor {
+  fromBase64(
+    text: string,
+    options: { alphabet: "base64url"; lastChunkHandling: "loose" },
+  ): Uint8Array<ArrayBuffer>;
+}
+
 export function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(
-    /=+$/,
-    "",
-  );
+  return (bytes as unknown as Base64Bytes).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
@@ -28,11 +38,10 @@ export function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
   if (!BASE64URL.test(text) || text.length % 4 === 1) {
     throw new TypeError("not base64url");
   }
-  const padded = text.replaceAll("-", "+").replaceAll("_", "/") +
-    "=".repeat((4 - text.length % 4) % 4);
-  const binary = atob(padded);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  const bytes = (Uint8Array as unknown as Base64Constructor).fromBase64(text, {
+    alphabet: "base64url",
+    lastChunkHandling: "loose",
+  });
   if (base64url(bytes) !== text) throw new TypeError("non-canonical base64url");
   return bytes;
 }

@@ -7,19 +7,25 @@
 import {
   CLIENT_ASSERTION_TYPE,
   inspectClientAssertion,
+  type VerifiedAssertion,
   verifyClientAssertion,
 } from "../core/client_assertion.ts";
+import type { SingleUse } from "../store/store.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
 import { findPrincipal, type Principal } from "./clients.ts";
 import { type AppDeps, endpointUrl } from "./context.ts";
 
-export async function authenticateClient(
+/**
+ * Verifies the client's assertion without consuming it: the token endpoint
+ * consumes it in the same write that records the token (one commit).
+ */
+export async function verifyClient(
   request: Request,
   params: Map<string, string>,
   deps: AppDeps,
   endpointPath: string,
-): Promise<Principal> {
+): Promise<{ principal: Principal; singleUse: SingleUse }> {
   if (request.headers.has("Authorization")) {
     // RFC 6749 §5.2: a client that tried the Authorization header gets 401 with WWW-Authenticate.
     throw new Auth4AgentError(
@@ -67,27 +73,65 @@ export async function authenticateClient(
   });
   // Charged only once the signature verified: nobody can spend another client's budget.
   deps.limits.perClient.take(`client:${clientId}`, now.getTime());
+  return { principal, singleUse: singleUseOf(verified, clientId, now) };
+}
+
+/** What makes this authentication single-use: the challenge, or the jti until it expires. */
+function singleUseOf(
+  verified: VerifiedAssertion,
+  clientId: string,
+  now: Date,
+): SingleUse {
   if (verified.nonce !== undefined) {
-    const challenge = await deps.store.consumeChallenge(
-      verified.nonce,
-      "token_challenge",
-      clientId,
-      now,
-    );
-    if (!challenge) {
-      fail(
-        "ERR_CHALLENGE_INVALID",
-        "the challenge is unknown, already used, expired, or for another agent; ask for a new one",
-      );
-    }
-  } else {
-    const expiresAt = new Date((verified.exp + CLOCK_LEEWAY_SECONDS) * 1000);
-    if (!await deps.store.rememberJti(clientId, verified.jti, expiresAt)) {
-      fail(
-        "ERR_ASSERTION_REPLAYED",
-        "this client assertion (jti) was already used",
-      );
-    }
+    return { challenge: verified.nonce, subject: clientId, now };
   }
+  return {
+    jti: verified.jti,
+    clientId,
+    expiresAt: new Date((verified.exp + CLOCK_LEEWAY_SECONDS) * 1000),
+  };
+}
+
+/** The error for a single-use authentication used twice. */
+export function replayed(singleUse: SingleUse): never {
+  if ("challenge" in singleUse) {
+    fail(
+      "ERR_CHALLENGE_INVALID",
+      "the challenge is unknown, already used, expired, or for another agent; ask for a new one",
+    );
+  }
+  fail(
+    "ERR_ASSERTION_REPLAYED",
+    "this client assertion (jti) was already used",
+  );
+}
+
+/** Authenticates the client and consumes its challenge or jti at once (introspection, revocation). */
+export async function authenticateClient(
+  request: Request,
+  params: Map<string, string>,
+  deps: AppDeps,
+  endpointPath: string,
+): Promise<Principal> {
+  const { principal, singleUse } = await verifyClient(
+    request,
+    params,
+    deps,
+    endpointPath,
+  );
+  const fresh = "challenge" in singleUse
+    ? await deps.store.consumeChallenge(
+      singleUse.challenge,
+      "token_challenge",
+      singleUse.subject,
+      singleUse.now,
+    ) !==
+      undefined
+    : await deps.store.rememberJti(
+      singleUse.clientId,
+      singleUse.jti,
+      singleUse.expiresAt,
+    );
+  if (!fresh) replayed(singleUse);
   return principal;
 }

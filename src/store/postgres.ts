@@ -39,6 +39,7 @@ import {
   type NonceKind,
   type OperatorRecord,
   type SigningKeyRecord,
+  type SingleUse,
   type StatusChange,
   type Store,
   type TokenRecord,
@@ -55,6 +56,46 @@ const LOCK = {
 
 /** PostgreSQL's SQLSTATE for a unique or primary key violation. */
 const UNIQUE_VIOLATION = "23505";
+
+type Tx = postgres.TransactionSql | Sql;
+
+async function insertTokenIn(tx: Tx, token: TokenRecord): Promise<void> {
+  const { jti, clientId, domain, audience, scope } = token;
+  const issuedAt = ms(token.issuedAt);
+  const expiresAt = ms(token.expiresAt);
+  const revokedAt = token.revokedAt ? ms(token.revokedAt) : null;
+  await tx`
+    INSERT INTO tokens
+      (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at)
+    VALUES (${jti}, ${clientId}, ${domain}, ${audience}, ${scope},
+            ${issuedAt}, ${expiresAt}, ${revokedAt})`;
+}
+
+/**
+ * The chain is linear only if appends are serialized across every instance:
+ * the lock is held until COMMIT, and the SELECT after it sees the entry the
+ * previous holder committed. (seq is the primary key, so a fork could not be
+ * stored even if the lock were bypassed.)
+ */
+async function appendAuditIn(
+  tx: postgres.TransactionSql,
+  event: AuditEvent,
+): Promise<void> {
+  const { actor, action, target, outcome } = event;
+  const at = ms(event.at);
+  const reason = event.reason ?? null;
+  await tx`SELECT pg_advisory_xact_lock(${LOCK.audit}::int, hashtext(current_schema()))`;
+  const [last] = await tx`
+    SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`;
+  const seq = last ? Number(last.seq) + 1 : 1;
+  const prevHash = last ? String(last.hash) : GENESIS_HASH;
+  const hash = auditHash(prevHash, event, seq);
+  await tx`
+    INSERT INTO audit
+      (seq, at, actor, action, target, outcome, reason, prev_hash, hash)
+    VALUES (${seq}, ${at}, ${actor}, ${action}, ${target},
+            ${outcome}, ${reason}, ${prevHash}, ${hash})`;
+}
 
 function isUniqueViolation(error: unknown): boolean {
   return error instanceof postgres.PostgresError &&
@@ -303,18 +344,40 @@ export class PostgresStore implements Store {
     return result.count === 1;
   }
 
-  async recordToken(token: TokenRecord): Promise<void> {
-    const { jti, clientId, domain, audience, scope } = token;
-    const issuedAt = ms(token.issuedAt);
-    const expiresAt = ms(token.expiresAt);
-    const revokedAt = token.revokedAt ? ms(token.revokedAt) : null;
-    await insert(() =>
-      this.#sql`
-        INSERT INTO tokens
-          (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at)
-        VALUES (${jti}, ${clientId}, ${domain}, ${audience}, ${scope},
-                ${issuedAt}, ${expiresAt}, ${revokedAt})`
+  async recordIssuance(
+    token: TokenRecord,
+    event: AuditEvent,
+    singleUse: SingleUse,
+  ): Promise<boolean> {
+    return await insert(() =>
+      this.#sql.begin(async (tx) => {
+        if ("challenge" in singleUse) {
+          const { challenge, subject } = singleUse;
+          const nowMs = ms(singleUse.now);
+          const [row] = await tx`
+            DELETE FROM challenges
+            WHERE nonce = ${challenge} AND kind = 'token_challenge'
+              AND subject = ${subject} AND expires_at > ${nowMs}
+            RETURNING nonce`;
+          if (!row) return false;
+        } else {
+          const { clientId, jti } = singleUse;
+          const expiresAtMs = ms(singleUse.expiresAt);
+          const result = await tx`
+            INSERT INTO replay (client_id, jti, expires_at)
+            VALUES (${clientId}, ${jti}, ${expiresAtMs})
+            ON CONFLICT DO NOTHING`;
+          if (result.count !== 1) return false;
+        }
+        await insertTokenIn(tx, token);
+        await appendAuditIn(tx, event);
+        return true;
+      })
     );
+  }
+
+  async recordToken(token: TokenRecord): Promise<void> {
+    await insert(() => insertTokenIn(this.#sql, token));
   }
 
   async getToken(jti: string): Promise<TokenRecord | undefined> {
@@ -422,26 +485,7 @@ export class PostgresStore implements Store {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    // The chain is linear only if appends are serialized across every
-    // instance: the lock is held until COMMIT, and the SELECT after it sees
-    // the entry the previous holder committed. (seq is the primary key, so
-    // a fork could not be stored even if the lock were bypassed.)
-    const { actor, action, target, outcome } = event;
-    const at = ms(event.at);
-    const reason = event.reason ?? null;
-    await this.#sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(${LOCK.audit}::int, hashtext(current_schema()))`;
-      const [last] = await tx`
-        SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`;
-      const seq = last ? Number(last.seq) + 1 : 1;
-      const prevHash = last ? String(last.hash) : GENESIS_HASH;
-      const hash = auditHash(prevHash, event, seq);
-      await tx`
-        INSERT INTO audit
-          (seq, at, actor, action, target, outcome, reason, prev_hash, hash)
-        VALUES (${seq}, ${at}, ${actor}, ${action}, ${target},
-                ${outcome}, ${reason}, ${prevHash}, ${hash})`;
-    });
+    await this.#sql.begin((tx) => appendAuditIn(tx, event));
   }
 
   async listAudit(

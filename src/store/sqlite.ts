@@ -29,6 +29,7 @@ import {
   type NonceKind,
   type OperatorRecord,
   type SigningKeyRecord,
+  type SingleUse,
   type StatusChange,
   type Store,
   type TokenRecord,
@@ -295,18 +296,44 @@ export class SqliteStore implements Store {
   }
 
   recordToken(token: TokenRecord): Promise<void> {
+    return this.#write(() => this.#insertToken(token));
+  }
+
+  #insertToken(token: TokenRecord): void {
+    this.#insert(
+      "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      token.jti,
+      token.clientId,
+      token.domain,
+      token.audience,
+      token.scope,
+      ms(token.issuedAt),
+      ms(token.expiresAt),
+      token.revokedAt ? ms(token.revokedAt) : null,
+    );
+  }
+
+  recordIssuance(
+    token: TokenRecord,
+    event: AuditEvent,
+    singleUse: SingleUse,
+  ): Promise<boolean> {
     return this.#write(() => {
-      this.#insert(
-        "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        token.jti,
-        token.clientId,
-        token.domain,
-        token.audience,
-        token.scope,
-        ms(token.issuedAt),
-        ms(token.expiresAt),
-        token.revokedAt ? ms(token.revokedAt) : null,
-      );
+      const fresh = "challenge" in singleUse
+        ? this.#stmt(
+          "DELETE FROM challenges WHERE nonce = ? AND kind = 'token_challenge' AND subject = ? AND expires_at > ? RETURNING nonce",
+        ).get(singleUse.challenge, singleUse.subject, ms(singleUse.now)) !==
+          undefined
+        : Number(
+          this.#stmt(
+            "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+          ).run(singleUse.clientId, singleUse.jti, ms(singleUse.expiresAt))
+            .changes,
+        ) === 1;
+      if (!fresh) return false;
+      this.#insertToken(token);
+      this.#appendAuditRow(event);
+      return true;
     });
   }
 
@@ -430,26 +457,28 @@ export class SqliteStore implements Store {
   }
 
   appendAudit(event: AuditEvent): Promise<void> {
-    return this.#write(() => {
-      const last = this.#stmt(
-        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-      ).get() as Row | undefined;
-      const seq = last ? Number(last.seq) + 1 : 1;
-      const prevHash = last ? String(last.hash) : GENESIS_HASH;
-      this.#stmt(
-        "INSERT INTO audit (seq, at, actor, action, target, outcome, reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      ).run(
-        seq,
-        ms(event.at),
-        event.actor,
-        event.action,
-        event.target,
-        event.outcome,
-        event.reason ?? null,
-        prevHash,
-        auditHash(prevHash, event, seq),
-      );
-    });
+    return this.#write(() => this.#appendAuditRow(event));
+  }
+
+  #appendAuditRow(event: AuditEvent): void {
+    const last = this.#stmt(
+      "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+    ).get() as Row | undefined;
+    const seq = last ? Number(last.seq) + 1 : 1;
+    const prevHash = last ? String(last.hash) : GENESIS_HASH;
+    this.#stmt(
+      "INSERT INTO audit (seq, at, actor, action, target, outcome, reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      seq,
+      ms(event.at),
+      event.actor,
+      event.action,
+      event.target,
+      event.outcome,
+      event.reason ?? null,
+      prevHash,
+      auditHash(prevHash, event, seq),
+    );
   }
 
   sweep(now: Date): Promise<number> {

@@ -95,6 +95,11 @@ export interface AuditEntry extends AuditEvent {
   hash: string;
 }
 
+/** What makes a token request single-use. */
+export type SingleUse =
+  | { challenge: string; subject: string; now: Date }
+  | { jti: string; clientId: string; expiresAt: Date };
+
 export interface Store {
   createOperator(operator: OperatorRecord): Promise<void>;
   getOperator(id: string): Promise<OperatorRecord | undefined>;
@@ -132,6 +137,17 @@ export interface Store {
   rememberJti(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
 
   recordToken(token: TokenRecord): Promise<void>;
+  /**
+   * Issuance in one atomic write: consumes what makes the request single-use
+   * (the challenge, or the assertion's jti until it expires), records the
+   * token and appends its audit entry. False, with nothing written, when the
+   * challenge or jti was already used (or the challenge expired).
+   */
+  recordIssuance(
+    token: TokenRecord,
+    event: AuditEvent,
+    singleUse: SingleUse,
+  ): Promise<boolean>;
   getToken(jti: string): Promise<TokenRecord | undefined>;
   /** Returns false when no such token exists. */
   revokeToken(jti: string, change: StatusChange): Promise<boolean>;

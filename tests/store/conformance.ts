@@ -64,6 +64,7 @@ const COVERED: Record<keyof Store, string> = {
   consumeChallenge: "challenges",
   rememberJti: "replay cache",
   recordToken: "tokens",
+  recordIssuance: "issuance",
   getToken: "tokens",
   revokeToken: "tokens",
   changeAgentStatus: "agent status",
@@ -586,6 +587,111 @@ export function storeConformance(
       (store) => store.rememberJti("client-a", "jti-raced", at(300)),
     );
     assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+  });
+
+  // --- issuance -------------------------------------------------------------
+
+  test("issuance: consumes the challenge, records the token and its audit entry in one write", async ({ store }) => {
+    const { ag } = await world(store);
+    const nonce = randomToken();
+    await store.createChallenge({
+      nonce,
+      kind: "token_challenge",
+      subject: ag.did,
+      expiresAt: at(120),
+    });
+    const first = token(ag);
+    const issued = event({
+      actor: ag.did,
+      action: "token.issue",
+      target: first.jti,
+    });
+    const bySameChallenge = { challenge: nonce, subject: ag.did, now: at(5) };
+    assert.equal(
+      await store.recordIssuance(first, issued, bySameChallenge),
+      true,
+    );
+    assert.deepEqual(await store.getToken(first.jti), first);
+    const [entry] = await store.listAudit({ limit: 10 });
+    assert.equal(entry?.target, first.jti);
+    // Used: refused, and nothing of the second token is written.
+    const second = token(ag);
+    assert.equal(
+      await store.recordIssuance(second, issued, bySameChallenge),
+      false,
+    );
+    assert.equal(await store.getToken(second.jti), undefined);
+    assert.equal((await store.listAudit({ limit: 10 })).length, 1);
+  });
+
+  test("issuance: an expired challenge or another agent's challenge records nothing", async ({ store }) => {
+    const { ag } = await world(store);
+    const nonce = randomToken();
+    await store.createChallenge({
+      nonce,
+      kind: "token_challenge",
+      subject: ag.did,
+      expiresAt: at(120),
+    });
+    const t = token(ag);
+    const issued = event({ actor: ag.did });
+    assert.equal(
+      await store.recordIssuance(t, issued, {
+        challenge: nonce,
+        subject: "did:agent:example.com:other",
+        now: at(5),
+      }),
+      false,
+    );
+    assert.equal(
+      await store.recordIssuance(t, issued, {
+        challenge: nonce,
+        subject: ag.did,
+        now: at(120),
+      }),
+      false,
+    );
+    assert.equal(await store.getToken(t.jti), undefined);
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+  });
+
+  test("issuance: a jti is accepted once per client until it expires", async ({ store }) => {
+    const { ag } = await world(store);
+    const byJti = { jti: "jti-1", clientId: ag.did, expiresAt: at(300) };
+    assert.equal(await store.recordIssuance(token(ag), event(), byJti), true);
+    const again = token(ag);
+    assert.equal(await store.recordIssuance(again, event(), byJti), false);
+    assert.equal(await store.getToken(again.jti), undefined);
+    // The same jti was remembered for rememberJti too: one replay cache.
+    assert.equal(await store.rememberJti(ag.did, "jti-1", at(300)), false);
+  });
+
+  test(`issuance: ${RACERS} concurrent issuances on one challenge → exactly one token`, async (db) => {
+    const { ag } = await world(db.store);
+    const nonce = randomToken();
+    await db.store.createChallenge({
+      nonce,
+      kind: "token_challenge",
+      subject: ag.did,
+      expiresAt: at(120),
+    });
+    const tokens = Array.from({ length: RACERS }, () => token(ag));
+    const results = await race(
+      db,
+      RACERS,
+      (store, i) =>
+        store.recordIssuance(tokens[i]!, event({ actor: ag.did }), {
+          challenge: nonce,
+          subject: ag.did,
+          now: at(5),
+        }),
+    );
+    assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+    const stored = await Promise.all(
+      tokens.map((t) => db.store.getToken(t.jti)),
+    );
+    assert.equal(stored.filter(Boolean).length, 1);
+    assert.ok(checkChain(await db.store.listAudit({ limit: 100 })).ok);
   });
 
   // --- sweep ----------------------------------------------------------------

@@ -15,9 +15,9 @@ import {
   formatScope,
   parseScopeParam,
 } from "../../core/scope.ts";
-import type { AgentRecord } from "../../store/store.ts";
 import { audit } from "../audit.ts";
-import { authenticateClient } from "../client_auth.ts";
+import { replayed, verifyClient } from "../client_auth.ts";
+import type { AgentRecord, SingleUse } from "../../store/store.ts";
 import { type AppDeps, PATHS } from "../context.ts";
 import { json, readForm } from "../http.ts";
 
@@ -29,7 +29,7 @@ export async function tokenEndpoint(
 ): Promise<Response> {
   const params = await readForm(request);
   checkGrantType(params);
-  const principal = await authenticateClient(
+  const { principal, singleUse } = await verifyClient(
     request,
     params,
     deps,
@@ -44,7 +44,12 @@ export async function tokenEndpoint(
     const scopes = await authorize(agent, params, deps);
     const audience = resolveAudience(params, deps);
     const lifetime = resolveLifetime(params, deps);
-    return await issue(agent, domain, scopes, audience, lifetime, deps);
+    return await issue(
+      agent,
+      { domain, scopes, audience, lifetime },
+      singleUse,
+      deps,
+    );
   } catch (error) {
     if (error instanceof Auth4AgentError) {
       await audit(deps, {
@@ -155,49 +160,61 @@ function resolveLifetime(params: Map<string, string>, deps: AppDeps): number {
   return Math.min(Number(asked), deps.tokenTtl);
 }
 
+/**
+ * Signs and records the token. The challenge or jti is consumed in the same
+ * write that records the token and its audit entry: one commit, durable
+ * before the response (introspection and revocation depend on the record).
+ */
 async function issue(
   agent: AgentRecord,
-  domain: string,
-  scopes: string[],
-  audience: string,
-  lifetime: number,
+  grant: {
+    domain: string;
+    scopes: string[];
+    audience: string;
+    lifetime: number;
+  },
+  singleUse: SingleUse,
   deps: AppDeps,
 ): Promise<Response> {
-  const now = deps.now();
-  const iat = nowSeconds(now);
+  const iat = nowSeconds(deps.now());
   const claims: AccessTokenClaims = {
     iss: deps.issuer,
     sub: agent.did,
-    aud: audience,
-    scope: formatScope(scopes),
+    aud: grant.audience,
+    scope: formatScope(grant.scopes),
     client_id: agent.did,
     iat,
-    exp: iat + lifetime,
+    exp: iat + grant.lifetime,
     jti: randomToken(16),
-    domain,
+    domain: grant.domain,
   };
+  const recorded = await deps.store.recordIssuance(
+    {
+      jti: claims.jti,
+      clientId: agent.did,
+      domain: grant.domain,
+      audience: grant.audience,
+      scope: claims.scope,
+      issuedAt: new Date(iat * 1000),
+      expiresAt: new Date(claims.exp * 1000),
+    },
+    {
+      at: deps.now(),
+      actor: agent.did,
+      action: "token.issue",
+      target: claims.jti,
+      outcome: "success",
+      reason: claims.scope,
+    },
+    singleUse,
+  );
+  if (!recorded) replayed(singleUse);
   const accessToken = await signAccessToken(claims, deps.keys.current);
-  // Durable before the response: introspection and revocation depend on it.
-  await deps.store.recordToken({
-    jti: claims.jti,
-    clientId: agent.did,
-    domain,
-    audience,
-    scope: claims.scope,
-    issuedAt: new Date(iat * 1000),
-    expiresAt: new Date(claims.exp * 1000),
-  });
-  await audit(deps, {
-    actor: agent.did,
-    action: "token.issue",
-    target: claims.jti,
-    reason: claims.scope,
-  });
   return json(
     {
       access_token: accessToken,
       token_type: "Bearer",
-      expires_in: lifetime,
+      expires_in: grant.lifetime,
       scope: claims.scope,
     },
     200,

@@ -1,16 +1,15 @@
 /**
  * The default store: SQLite through the built-in `node:sqlite`, in WAL mode
  * with `synchronous=FULL`, so a write is on disk before its response is sent.
+ * Reads run on this thread's connection; writes are grouped into shared
+ * commits (group_commit.ts) — in a worker thread that owns the write
+ * connection for a database file (sqlite_writer.ts), in this thread for
+ * `:memory:` (one connection cannot be shared across threads).
  */
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import { setImmediate } from "node:timers";
-import { Auth4AgentError } from "../core/errors.ts";
 import type { Ed25519PublicJwk } from "../core/keys.ts";
-import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import { GroupCommit } from "./group_commit.ts";
 import {
   agentFromRow,
-  challengeFromRow,
   date,
   ms,
   operatorFromRow,
@@ -18,201 +17,49 @@ import {
   type Row,
   tokenFromRow,
 } from "./rows.ts";
-import {
-  type AgentRecord,
-  type AgentStatus,
-  type AuditEntry,
-  type AuditEvent,
-  type ChallengeRecord,
-  DuplicateError,
-  type GrantRecord,
-  type NonceKind,
-  type OperatorRecord,
-  type SigningKeyRecord,
-  type SingleUse,
-  type StatusChange,
-  type Store,
-  type TokenRecord,
+import { SqliteConnection } from "./sqlite_connection.ts";
+import { WorkerWriter } from "./sqlite_writer.ts";
+import type { Writer } from "./sqlite_writes.ts";
+import type {
+  AgentRecord,
+  AgentStatus,
+  AuditEntry,
+  AuditEvent,
+  ChallengeRecord,
+  GrantRecord,
+  NonceKind,
+  OperatorRecord,
+  SigningKeyRecord,
+  SingleUse,
+  StatusChange,
+  Store,
+  TokenRecord,
 } from "./store.ts";
 
-interface PendingWrite {
-  op: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
 export class SqliteStore implements Store {
-  readonly #db: DatabaseSync;
-  readonly #statements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
-  #pending: PendingWrite[] = [];
+  readonly #c: SqliteConnection;
+  readonly #writer: Writer;
 
   constructor(path: string) {
-    this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA busy_timeout = 5000");
-    if (path !== ":memory:") this.#db.exec("PRAGMA journal_mode = WAL");
-    this.#db.exec("PRAGMA synchronous = FULL");
-    this.#db.exec("PRAGMA foreign_keys = ON");
-    this.#migrate();
+    this.#c = new SqliteConnection(path);
+    this.#c.migrate();
+    this.#writer = path === ":memory:"
+      ? new GroupCommit(this.#c)
+      : new WorkerWriter(path);
   }
 
-  #migrate(): void {
-    this.#db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    );
-    const row = this.#db.prepare("SELECT version FROM schema_version").get() as
-      | Row
-      | undefined;
-    const current = row ? Number(row.version) : 0;
-    if (current > SCHEMA_VERSION) {
-      throw new Auth4AgentError(
-        "ERR_CONFIG",
-        `database schema version ${current} is newer than this auth4agent (${SCHEMA_VERSION}); upgrade auth4agent`,
-      );
-    }
-    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
-      this.#transaction(() => {
-        this.#db.exec(MIGRATIONS[version - 1]!);
-        this.#db.exec("DELETE FROM schema_version");
-        this.#db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(
-          version,
-        );
-      });
-    }
-  }
-
-  #transaction<T>(work: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const result = work();
-      this.#db.exec("COMMIT");
-      return result;
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
-  }
-
-  /**
-   * Group commit: writes from concurrent requests queue up and run in one
-   * transaction, each inside its own savepoint (so one failing write does not
-   * undo the others); every caller's promise settles only after COMMIT, so
-   * nothing is acknowledged before it is on disk. One fsync serves the batch.
-   */
-  #write<T>(op: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ op, resolve, reject } as PendingWrite);
-      // setImmediate runs after the I/O callbacks of this loop turn, so the
-      // writes of every request that arrived meanwhile join the batch
-      // (setTimeout(0) measured 2 ms here, setImmediate 3 µs).
-      if (this.#pending.length === 1) setImmediate(() => this.#flush());
-    });
-  }
-
-  #flush(): void {
-    const batch = this.#pending;
-    this.#pending = [];
-    const outcomes:
-      ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    try {
-      this.#db.exec("BEGIN IMMEDIATE");
-      for (const { op } of batch) {
-        this.#db.exec("SAVEPOINT write");
-        try {
-          outcomes.push({ ok: true, value: op() });
-          this.#db.exec("RELEASE write");
-        } catch (error) {
-          this.#db.exec("ROLLBACK TO write");
-          this.#db.exec("RELEASE write");
-          outcomes.push({ ok: false, error });
-        }
-      }
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      for (const { reject } of batch) reject(error);
-      return;
-    }
-    batch.forEach(({ resolve, reject }, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) resolve(outcome.value);
-      else reject(outcome.error);
-    });
-  }
-
-  #stmt(sql: string) {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  #insert(sql: string, ...params: SQLInputValue[]): void {
-    try {
-      this.#stmt(sql).run(...params);
-    } catch (error) {
-      if (/UNIQUE constraint failed|PRIMARY KEY/i.test(String(error))) {
-        throw new DuplicateError(String(error));
-      }
-      throw error;
-    }
-  }
+  // --- writes -------------------------------------------------------------
 
   createOperator(op: OperatorRecord): Promise<void> {
-    return this.#write(() => {
-      this.#insert(
-        "INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        op.id,
-        op.domain,
-        JSON.stringify(op.publicJwk),
-        op.thumbprint,
-        op.dnsChallenge,
-        ms(op.createdAt),
-        op.verifiedAt ? ms(op.verifiedAt) : null,
-      );
-    });
-  }
-
-  getOperator(id: string): Promise<OperatorRecord | undefined> {
-    const row = this.#stmt("SELECT * FROM operators WHERE id = ?").get(id) as
-      | Row
-      | undefined;
-    return Promise.resolve(row && operatorFromRow(row));
+    return this.#writer.submit("createOperator", [op]);
   }
 
   markOperatorVerified(id: string, at: Date): Promise<boolean> {
-    return this.#write(() => {
-      const taken = this.#stmt(
-        "SELECT 1 FROM operators WHERE domain = (SELECT domain FROM operators WHERE id = ?) AND id <> ? AND verified_at IS NOT NULL",
-      ).get(id, id);
-      if (taken) return false;
-      this.#stmt(
-        "UPDATE operators SET verified_at = COALESCE(verified_at, ?) WHERE id = ?",
-      ).run(ms(at), id);
-      return true;
-    });
+    return this.#writer.submit("markOperatorVerified", [id, at]);
   }
 
   createAgent(agent: AgentRecord): Promise<void> {
-    return this.#write(() => {
-      this.#insert(
-        "INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
-        agent.did,
-        agent.domain,
-        agent.operatorId,
-        JSON.stringify(agent.publicJwk),
-        ms(agent.createdAt),
-        agent.status,
-      );
-    });
-  }
-
-  getAgent(did: string): Promise<AgentRecord | undefined> {
-    const row = this.#stmt("SELECT * FROM agents WHERE did = ?").get(did) as
-      | Row
-      | undefined;
-    return Promise.resolve(row && agentFromRow(row));
+    return this.#writer.submit("createAgent", [agent]);
   }
 
   rotateAgentKey(
@@ -221,12 +68,7 @@ export class SqliteStore implements Store {
     next: Ed25519PublicJwk,
     at: Date,
   ): Promise<boolean> {
-    return this.#write(() => {
-      const result = this.#stmt(
-        "UPDATE agents SET public_jwk = ?, key_rotated_at = ? WHERE did = ? AND public_jwk = ?",
-      ).run(JSON.stringify(next), ms(at), did, JSON.stringify(current));
-      return (Number(result.changes) === 1);
-    });
+    return this.#writer.submit("rotateAgentKey", [did, current, next, at]);
   }
 
   setAgentScopes(
@@ -234,36 +76,11 @@ export class SqliteStore implements Store {
     scopes: readonly string[],
     at: Date,
   ): Promise<void> {
-    return this.#write(() => {
-      this.#stmt(
-        "INSERT INTO grants (did, scopes, updated_at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
-      ).run(did, JSON.stringify(scopes), ms(at));
-    });
-  }
-
-  getAgentScopes(did: string): Promise<GrantRecord | undefined> {
-    const row = this.#stmt(
-      "SELECT scopes, updated_at FROM grants WHERE did = ?",
-    )
-      .get(did) as Row | undefined;
-    return Promise.resolve(
-      row && {
-        scopes: JSON.parse(String(row.scopes)),
-        updatedAt: date(row.updated_at),
-      },
-    );
+    return this.#writer.submit("setAgentScopes", [did, scopes, at]);
   }
 
   createChallenge(challenge: ChallengeRecord): Promise<void> {
-    return this.#write(() => {
-      this.#insert(
-        "INSERT INTO challenges (nonce, kind, subject, expires_at) VALUES (?, ?, ?, ?)",
-        challenge.nonce,
-        challenge.kind,
-        challenge.subject,
-        ms(challenge.expiresAt),
-      );
-    });
+    return this.#writer.submit("createChallenge", [challenge]);
   }
 
   consumeChallenge(
@@ -272,14 +89,7 @@ export class SqliteStore implements Store {
     subject: string,
     now: Date,
   ): Promise<ChallengeRecord | undefined> {
-    return this.#write(() => {
-      // One statement: the row is gone for every later caller, and a row that
-      // has expired is never returned.
-      const row = this.#stmt(
-        "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
-      ).get(nonce, kind, subject, ms(now)) as Row | undefined;
-      return row && challengeFromRow(row);
-    });
+    return this.#writer.submit("consumeChallenge", [nonce, kind, subject, now]);
   }
 
   rememberJti(
@@ -287,30 +97,11 @@ export class SqliteStore implements Store {
     jti: string,
     expiresAt: Date,
   ): Promise<boolean> {
-    return this.#write(() => {
-      const result = this.#stmt(
-        "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-      ).run(clientId, jti, ms(expiresAt));
-      return (Number(result.changes) === 1);
-    });
+    return this.#writer.submit("rememberJti", [clientId, jti, expiresAt]);
   }
 
   recordToken(token: TokenRecord): Promise<void> {
-    return this.#write(() => this.#insertToken(token));
-  }
-
-  #insertToken(token: TokenRecord): void {
-    this.#insert(
-      "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      token.jti,
-      token.clientId,
-      token.domain,
-      token.audience,
-      token.scope,
-      ms(token.issuedAt),
-      ms(token.expiresAt),
-      token.revokedAt ? ms(token.revokedAt) : null,
-    );
+    return this.#writer.submit("recordToken", [token]);
   }
 
   recordIssuance(
@@ -318,41 +109,11 @@ export class SqliteStore implements Store {
     event: AuditEvent,
     singleUse: SingleUse,
   ): Promise<boolean> {
-    return this.#write(() => {
-      const fresh = "challenge" in singleUse
-        ? this.#stmt(
-          "DELETE FROM challenges WHERE nonce = ? AND kind = 'token_challenge' AND subject = ? AND expires_at > ? RETURNING nonce",
-        ).get(singleUse.challenge, singleUse.subject, ms(singleUse.now)) !==
-          undefined
-        : Number(
-          this.#stmt(
-            "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-          ).run(singleUse.clientId, singleUse.jti, ms(singleUse.expiresAt))
-            .changes,
-        ) === 1;
-      if (!fresh) return false;
-      this.#insertToken(token);
-      this.#appendAuditRow(event);
-      return true;
-    });
-  }
-
-  getToken(jti: string): Promise<TokenRecord | undefined> {
-    const row = this.#stmt("SELECT * FROM tokens WHERE jti = ?").get(jti) as
-      | Row
-      | undefined;
-    return Promise.resolve(row && tokenFromRow(row));
+    return this.#writer.submit("recordIssuance", [token, event, singleUse]);
   }
 
   revokeToken(jti: string, change: StatusChange): Promise<boolean> {
-    return this.#write(() => {
-      const result = this.#stmt(
-        "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE jti = ? AND revoked_at IS NULL",
-      ).run(ms(change.at), change.by, change.reason ?? null, jti);
-      if (Number(result.changes) === 1) return (true);
-      return (this.#stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !==
-        undefined);
-    });
+    return this.#writer.submit("revokeToken", [jti, change]);
   }
 
   changeAgentStatus(
@@ -360,34 +121,80 @@ export class SqliteStore implements Store {
     status: AgentStatus,
     change: StatusChange,
   ): Promise<number> {
-    return this.#write(() => {
-      this.#stmt(
-        "UPDATE agents SET status = ?, status_changed_at = ?, status_changed_by = ?, status_reason = ? WHERE did = ?",
-      ).run(status, ms(change.at), change.by, change.reason ?? null, did);
-      if (status === "active") return 0;
-      const revoked = this.#stmt(
-        "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
-      ).run(
-        ms(change.at),
-        change.by,
-        `agent ${status}`,
-        did,
-        ms(change.at),
-      );
-      return Number(revoked.changes);
-    });
+    return this.#writer.submit("changeAgentStatus", [did, status, change]);
+  }
+
+  addSigningKey(
+    key: SigningKeyRecord,
+    options: { retireOthersAt?: Date } = {},
+  ): Promise<void> {
+    return this.#writer.submit("addSigningKey", [key, options]);
+  }
+
+  replaceSigningKeyMaterial(kid: string, privatePem: string): Promise<void> {
+    return this.#writer.submit("replaceSigningKeyMaterial", [kid, privatePem]);
+  }
+
+  appendAudit(event: AuditEvent): Promise<void> {
+    return this.#writer.submit("appendAudit", [event]);
+  }
+
+  sweep(now: Date): Promise<number> {
+    return this.#writer.submit("sweep", [now]);
+  }
+
+  // --- reads --------------------------------------------------------------
+
+  #get(sql: string, ...params: (string | number)[]): Row | undefined {
+    return this.#c.stmt(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: (string | number)[]): Row[] {
+    return this.#c.stmt(sql).all(...params) as Row[];
+  }
+
+  getOperator(id: string): Promise<OperatorRecord | undefined> {
+    const row = this.#get("SELECT * FROM operators WHERE id = ?", id);
+    return Promise.resolve(row && operatorFromRow(row));
+  }
+
+  getAgent(did: string): Promise<AgentRecord | undefined> {
+    const row = this.#get("SELECT * FROM agents WHERE did = ?", did);
+    return Promise.resolve(row && agentFromRow(row));
+  }
+
+  getAgentScopes(did: string): Promise<GrantRecord | undefined> {
+    const row = this.#get(
+      "SELECT scopes, updated_at FROM grants WHERE did = ?",
+      did,
+    );
+    return Promise.resolve(
+      row &&
+        {
+          scopes: JSON.parse(String(row.scopes)),
+          updatedAt: date(row.updated_at),
+        },
+    );
+  }
+
+  getToken(jti: string): Promise<TokenRecord | undefined> {
+    const row = this.#get("SELECT * FROM tokens WHERE jti = ?", jti);
+    return Promise.resolve(row && tokenFromRow(row));
   }
 
   listRevocations(
     domain: string,
     now: Date,
   ): Promise<{ agents: AgentRecord[]; tokens: TokenRecord[] }> {
-    const agents = this.#stmt(
+    const agents = this.#all(
       "SELECT * FROM agents WHERE domain = ? AND status <> 'active' ORDER BY status_changed_at DESC",
-    ).all(domain) as Row[];
-    const tokens = this.#stmt(
+      domain,
+    );
+    const tokens = this.#all(
       "SELECT * FROM tokens WHERE domain = ? AND revoked_at IS NOT NULL AND expires_at > ? ORDER BY revoked_at DESC LIMIT 1000",
-    ).all(domain, ms(now)) as Row[];
+      domain,
+      ms(now),
+    );
     return Promise.resolve({
       agents: agents.map(agentFromRow),
       tokens: tokens.map(tokenFromRow),
@@ -395,9 +202,9 @@ export class SqliteStore implements Store {
   }
 
   listSigningKeys(): Promise<SigningKeyRecord[]> {
-    const rows = this.#stmt(
+    const rows = this.#all(
       "SELECT * FROM signing_keys ORDER BY created_at DESC, kid",
-    ).all() as Row[];
+    );
     return Promise.resolve(rows.map((row) => ({
       kid: String(row.kid),
       privatePem: String(row.private_pem),
@@ -407,42 +214,14 @@ export class SqliteStore implements Store {
     })));
   }
 
-  addSigningKey(
-    key: SigningKeyRecord,
-    options: { retireOthersAt?: Date } = {},
-  ): Promise<void> {
-    return this.#write(() => {
-      if (options.retireOthersAt) {
-        this.#stmt(
-          "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL",
-        ).run(ms(options.retireOthersAt));
-      }
-      this.#insert(
-        "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
-        key.kid,
-        key.privatePem,
-        JSON.stringify(key.publicJwk),
-        ms(key.createdAt),
-        key.retiredAt ? ms(key.retiredAt) : null,
-      );
-    });
-  }
-
-  replaceSigningKeyMaterial(kid: string, privatePem: string): Promise<void> {
-    return this.#write(() => {
-      this.#stmt("UPDATE signing_keys SET private_pem = ? WHERE kid = ?").run(
-        privatePem,
-        kid,
-      );
-    });
-  }
-
   listAudit(
     options: { afterSeq?: number; limit: number },
   ): Promise<AuditEntry[]> {
-    const rows = this.#stmt(
+    const rows = this.#all(
       "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
-    ).all(options.afterSeq ?? 0, options.limit) as Row[];
+      options.afterSeq ?? 0,
+      options.limit,
+    );
     return Promise.resolve(rows.map((row) => ({
       seq: Number(row.seq),
       at: date(row.at),
@@ -456,49 +235,13 @@ export class SqliteStore implements Store {
     })));
   }
 
-  appendAudit(event: AuditEvent): Promise<void> {
-    return this.#write(() => this.#appendAuditRow(event));
-  }
-
-  #appendAuditRow(event: AuditEvent): void {
-    const last = this.#stmt(
-      "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-    ).get() as Row | undefined;
-    const seq = last ? Number(last.seq) + 1 : 1;
-    const prevHash = last ? String(last.hash) : GENESIS_HASH;
-    this.#stmt(
-      "INSERT INTO audit (seq, at, actor, action, target, outcome, reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    ).run(
-      seq,
-      ms(event.at),
-      event.actor,
-      event.action,
-      event.target,
-      event.outcome,
-      event.reason ?? null,
-      prevHash,
-      auditHash(prevHash, event, seq),
-    );
-  }
-
-  sweep(now: Date): Promise<number> {
-    const a = this.#stmt("DELETE FROM challenges WHERE expires_at <= ?").run(
-      ms(now),
-    );
-    const b = this.#stmt("DELETE FROM replay WHERE expires_at <= ?").run(
-      ms(now),
-    );
-    return Promise.resolve(Number(a.changes) + Number(b.changes));
-  }
-
   ping(): Promise<void> {
-    this.#stmt("SELECT 1").get();
+    this.#get("SELECT 1");
     return Promise.resolve();
   }
 
-  close(): Promise<void> {
-    if (this.#pending.length > 0) this.#flush();
-    if (this.#db.isOpen) this.#db.close();
-    return Promise.resolve();
+  async close(): Promise<void> {
+    await this.#writer.close();
+    this.#c.close();
   }
 }

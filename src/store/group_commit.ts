@@ -1,0 +1,112 @@
+/**
+ * Group commit on one connection: writes from concurrent requests run in one
+ * transaction, each inside its own savepoint (so one failing write does not
+ * undo the others), and every caller hears back only after COMMIT, so nothing
+ * is acknowledged before it is on disk. One fsync serves the whole batch.
+ */
+import { setImmediate } from "node:timers";
+import type { SqliteConnection } from "./sqlite_connection.ts";
+import {
+  type WriteArgs,
+  type WriteName,
+  type Writer,
+  type WriteResult,
+  WRITES,
+} from "./sqlite_writes.ts";
+
+export interface Write {
+  name: WriteName;
+  args: unknown[];
+}
+
+export type Outcome = { ok: true; value: unknown } | {
+  ok: false;
+  error: unknown;
+};
+
+/** Runs a batch of writes in one transaction; throws only if the transaction itself fails. */
+export function runBatch(
+  c: SqliteConnection,
+  writes: readonly Write[],
+): Outcome[] {
+  const outcomes: Outcome[] = [];
+  try {
+    c.db.exec("BEGIN IMMEDIATE");
+    for (const { name, args } of writes) {
+      c.db.exec("SAVEPOINT write");
+      try {
+        const write = WRITES[name] as (
+          c: SqliteConnection,
+          ...args: unknown[]
+        ) => unknown;
+        outcomes.push({ ok: true, value: write(c, ...args) });
+        c.db.exec("RELEASE write");
+      } catch (error) {
+        c.db.exec("ROLLBACK TO write");
+        c.db.exec("RELEASE write");
+        outcomes.push({ ok: false, error });
+      }
+    }
+    c.db.exec("COMMIT");
+  } catch (error) {
+    if (c.db.isTransaction) c.db.exec("ROLLBACK");
+    throw error;
+  }
+  return outcomes;
+}
+
+interface Pending extends Write {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Group commit in this thread: the batch is what arrived during one loop turn. */
+export class GroupCommit implements Writer {
+  readonly #c: SqliteConnection;
+  #pending: Pending[] = [];
+
+  constructor(connection: SqliteConnection) {
+    this.#c = connection;
+  }
+
+  submit<K extends WriteName>(
+    name: K,
+    args: WriteArgs<K>,
+  ): Promise<WriteResult<K>> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({
+        name,
+        args,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      // setImmediate runs after the I/O callbacks of this loop turn, so the
+      // writes of every request that arrived meanwhile join the batch
+      // (setTimeout(0) measured 2 ms here, setImmediate 3 µs).
+      if (this.#pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  flush(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    let outcomes: Outcome[];
+    try {
+      outcomes = runBatch(this.#c, batch);
+    } catch (error) {
+      for (const { reject } of batch) reject(error);
+      return;
+    }
+    batch.forEach(({ resolve, reject }, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) resolve(outcome.value);
+      else reject(outcome.error);
+    });
+  }
+
+  close(): Promise<void> {
+    this.flush();
+    return Promise.resolve();
+  }
+}

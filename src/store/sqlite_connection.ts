@@ -1,0 +1,82 @@
+/**
+ * One SQLite connection through the built-in `node:sqlite`: WAL mode with
+ * `synchronous=FULL` (a commit is on disk before it returns), a cache of
+ * prepared statements, and the schema migrations.
+ */
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { Auth4AgentError } from "../core/errors.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import type { Row } from "./rows.ts";
+import { DuplicateError } from "./store.ts";
+
+export class SqliteConnection {
+  readonly db: DatabaseSync;
+  readonly #statements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
+
+  constructor(path: string) {
+    this.db = new DatabaseSync(path);
+    this.db.exec("PRAGMA busy_timeout = 5000");
+    if (path !== ":memory:") this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec("PRAGMA synchronous = FULL");
+    this.db.exec("PRAGMA foreign_keys = ON");
+  }
+
+  stmt(sql: string) {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Runs an INSERT, turning a unique-key conflict into DuplicateError. */
+  insert(sql: string, ...params: SQLInputValue[]): void {
+    try {
+      this.stmt(sql).run(...params);
+    } catch (error) {
+      if (/UNIQUE constraint failed|PRIMARY KEY/i.test(String(error))) {
+        throw new DuplicateError(String(error));
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Applies the migrations this database lacks, one transaction each; a
+   * database newer than this code refuses to open.
+   */
+  migrate(): void {
+    this.db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    );
+    const row = this.db.prepare("SELECT version FROM schema_version").get() as
+      | Row
+      | undefined;
+    const current = row ? Number(row.version) : 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Auth4AgentError(
+        "ERR_CONFIG",
+        `database schema version ${current} is newer than this auth4agent (${SCHEMA_VERSION}); upgrade auth4agent`,
+      );
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        this.db.exec(MIGRATIONS[version - 1]!);
+        this.db.exec("DELETE FROM schema_version");
+        this.db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(
+          version,
+        );
+        this.db.exec("COMMIT");
+      } catch (error) {
+        this.db.exec("ROLLBACK");
+        throw error;
+      }
+    }
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * Every write of the SQLite store, as named operations on a connection. They
+ * run inside a group-commit batch (group_commit.ts), on the main thread or in
+ * the writer worker (sqlite_writer.ts); their arguments and results are plain
+ * data, so they can cross to a worker by structured clone.
+ */
+import type { Ed25519PublicJwk } from "../core/keys.ts";
+import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
+import { challengeFromRow, ms, type Row } from "./rows.ts";
+import type { SqliteConnection } from "./sqlite_connection.ts";
+import type {
+  AgentRecord,
+  AgentStatus,
+  AuditEvent,
+  ChallengeRecord,
+  NonceKind,
+  OperatorRecord,
+  SigningKeyRecord,
+  SingleUse,
+  StatusChange,
+  TokenRecord,
+} from "./store.ts";
+
+function insertToken(c: SqliteConnection, token: TokenRecord): void {
+  c.insert(
+    "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    token.jti,
+    token.clientId,
+    token.domain,
+    token.audience,
+    token.scope,
+    ms(token.issuedAt),
+    ms(token.expiresAt),
+    token.revokedAt ? ms(token.revokedAt) : null,
+  );
+}
+
+function appendAuditRow(c: SqliteConnection, event: AuditEvent): void {
+  const last = c.stmt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+    .get() as Row | undefined;
+  const seq = last ? Number(last.seq) + 1 : 1;
+  const prevHash = last ? String(last.hash) : GENESIS_HASH;
+  c.stmt(
+    "INSERT INTO audit (seq, at, actor, action, target, outcome, reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  ).run(
+    seq,
+    ms(event.at),
+    event.actor,
+    event.action,
+    event.target,
+    event.outcome,
+    event.reason ?? null,
+    prevHash,
+    auditHash(prevHash, event, seq),
+  );
+}
+
+/** Single use is one statement: the changed-row count decides, never a read first. */
+function consumeSingleUse(c: SqliteConnection, singleUse: SingleUse): boolean {
+  if ("challenge" in singleUse) {
+    return c.stmt(
+      "DELETE FROM challenges WHERE nonce = ? AND kind = 'token_challenge' AND subject = ? AND expires_at > ? RETURNING nonce",
+    ).get(singleUse.challenge, singleUse.subject, ms(singleUse.now)) !==
+      undefined;
+  }
+  return rememberJti(c, singleUse.clientId, singleUse.jti, singleUse.expiresAt);
+}
+
+function rememberJti(
+  c: SqliteConnection,
+  clientId: string,
+  jti: string,
+  expiresAt: Date,
+): boolean {
+  const result = c.stmt(
+    "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+  ).run(clientId, jti, ms(expiresAt));
+  return Number(result.changes) === 1;
+}
+
+export const WRITES = {
+  createOperator(c: SqliteConnection, op: OperatorRecord): void {
+    c.insert(
+      "INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      op.id,
+      op.domain,
+      JSON.stringify(op.publicJwk),
+      op.thumbprint,
+      op.dnsChallenge,
+      ms(op.createdAt),
+      op.verifiedAt ? ms(op.verifiedAt) : null,
+    );
+  },
+
+  markOperatorVerified(c: SqliteConnection, id: string, at: Date): boolean {
+    const taken = c.stmt(
+      "SELECT 1 FROM operators WHERE domain = (SELECT domain FROM operators WHERE id = ?) AND id <> ? AND verified_at IS NOT NULL",
+    ).get(id, id);
+    if (taken) return false;
+    c.stmt(
+      "UPDATE operators SET verified_at = COALESCE(verified_at, ?) WHERE id = ?",
+    ).run(ms(at), id);
+    return true;
+  },
+
+  createAgent(c: SqliteConnection, agent: AgentRecord): void {
+    c.insert(
+      "INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+      agent.did,
+      agent.domain,
+      agent.operatorId,
+      JSON.stringify(agent.publicJwk),
+      ms(agent.createdAt),
+      agent.status,
+    );
+  },
+
+  rotateAgentKey(
+    c: SqliteConnection,
+    did: string,
+    current: Ed25519PublicJwk,
+    next: Ed25519PublicJwk,
+    at: Date,
+  ): boolean {
+    const result = c.stmt(
+      "UPDATE agents SET public_jwk = ?, key_rotated_at = ? WHERE did = ? AND public_jwk = ?",
+    ).run(JSON.stringify(next), ms(at), did, JSON.stringify(current));
+    return Number(result.changes) === 1;
+  },
+
+  setAgentScopes(
+    c: SqliteConnection,
+    did: string,
+    scopes: readonly string[],
+    at: Date,
+  ): void {
+    c.stmt(
+      "INSERT INTO grants (did, scopes, updated_at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+    ).run(did, JSON.stringify(scopes), ms(at));
+  },
+
+  createChallenge(c: SqliteConnection, challenge: ChallengeRecord): void {
+    c.insert(
+      "INSERT INTO challenges (nonce, kind, subject, expires_at) VALUES (?, ?, ?, ?)",
+      challenge.nonce,
+      challenge.kind,
+      challenge.subject,
+      ms(challenge.expiresAt),
+    );
+  },
+
+  consumeChallenge(
+    c: SqliteConnection,
+    nonce: string,
+    kind: NonceKind,
+    subject: string,
+    now: Date,
+  ): ChallengeRecord | undefined {
+    // One statement: the row is gone for every later caller, and a row that
+    // has expired is never returned.
+    const row = c.stmt(
+      "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
+    ).get(nonce, kind, subject, ms(now)) as Row | undefined;
+    return row && challengeFromRow(row);
+  },
+
+  rememberJti,
+
+  recordToken: insertToken,
+
+  recordIssuance(
+    c: SqliteConnection,
+    token: TokenRecord,
+    event: AuditEvent,
+    singleUse: SingleUse,
+  ): boolean {
+    if (!consumeSingleUse(c, singleUse)) return false;
+    insertToken(c, token);
+    appendAuditRow(c, event);
+    return true;
+  },
+
+  revokeToken(c: SqliteConnection, jti: string, change: StatusChange): boolean {
+    const result = c.stmt(
+      "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE jti = ? AND revoked_at IS NULL",
+    ).run(ms(change.at), change.by, change.reason ?? null, jti);
+    if (Number(result.changes) === 1) return true;
+    return c.stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !== undefined;
+  },
+
+  changeAgentStatus(
+    c: SqliteConnection,
+    did: string,
+    status: AgentStatus,
+    change: StatusChange,
+  ): number {
+    c.stmt(
+      "UPDATE agents SET status = ?, status_changed_at = ?, status_changed_by = ?, status_reason = ? WHERE did = ?",
+    ).run(status, ms(change.at), change.by, change.reason ?? null, did);
+    if (status === "active") return 0;
+    const revoked = c.stmt(
+      "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
+    ).run(ms(change.at), change.by, `agent ${status}`, did, ms(change.at));
+    return Number(revoked.changes);
+  },
+
+  addSigningKey(
+    c: SqliteConnection,
+    key: SigningKeyRecord,
+    options: { retireOthersAt?: Date } = {},
+  ): void {
+    if (options.retireOthersAt) {
+      c.stmt("UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL")
+        .run(ms(options.retireOthersAt));
+    }
+    c.insert(
+      "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
+      key.kid,
+      key.privatePem,
+      JSON.stringify(key.publicJwk),
+      ms(key.createdAt),
+      key.retiredAt ? ms(key.retiredAt) : null,
+    );
+  },
+
+  replaceSigningKeyMaterial(
+    c: SqliteConnection,
+    kid: string,
+    privatePem: string,
+  ): void {
+    c.stmt("UPDATE signing_keys SET private_pem = ? WHERE kid = ?").run(
+      privatePem,
+      kid,
+    );
+  },
+
+  appendAudit: appendAuditRow,
+
+  sweep(c: SqliteConnection, now: Date): number {
+    const a = c.stmt("DELETE FROM challenges WHERE expires_at <= ?").run(
+      ms(now),
+    );
+    const b = c.stmt("DELETE FROM replay WHERE expires_at <= ?").run(ms(now));
+    return Number(a.changes) + Number(b.changes);
+  },
+};
+
+export type WriteName = keyof typeof WRITES;
+// deno-lint-ignore no-explicit-any
+type Tail<F> = F extends (c: SqliteConnection, ...args: infer A) => any ? A
+  : never;
+export type WriteArgs<K extends WriteName> = Tail<typeof WRITES[K]>;
+export type WriteResult<K extends WriteName> = ReturnType<typeof WRITES[K]>;
+
+/** Something that runs named writes durably: in this thread or in a worker. */
+export interface Writer {
+  submit<K extends WriteName>(
+    name: K,
+    args: WriteArgs<K>,
+  ): Promise<WriteResult<K>>;
+  close(): Promise<void>;
+}

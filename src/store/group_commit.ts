@@ -30,25 +30,32 @@ export function runBatch(
   writes: readonly Write[],
 ): Outcome[] {
   const outcomes: Outcome[] = [];
+  // Prepared once per connection: exec() would parse these on every write.
+  const savepoint = c.stmt("SAVEPOINT write");
+  const release = c.stmt("RELEASE write");
+  const rollbackTo = c.stmt("ROLLBACK TO write");
   try {
     c.db.exec("BEGIN IMMEDIATE");
+    c.auditHead = undefined;
     for (const { name, args } of writes) {
-      c.db.exec("SAVEPOINT write");
+      savepoint.run();
       try {
         const write = WRITES[name] as (
           c: SqliteConnection,
           ...args: unknown[]
         ) => unknown;
         outcomes.push({ ok: true, value: write(c, ...args) });
-        c.db.exec("RELEASE write");
+        release.run();
       } catch (error) {
-        c.db.exec("ROLLBACK TO write");
-        c.db.exec("RELEASE write");
+        rollbackTo.run();
+        release.run();
+        c.auditHead = undefined; // the write's audit entry, if any, is gone
         outcomes.push({ ok: false, error });
       }
     }
     c.db.exec("COMMIT");
   } catch (error) {
+    c.auditHead = undefined;
     if (c.db.isTransaction) c.db.exec("ROLLBACK");
     throw error;
   }

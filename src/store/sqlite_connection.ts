@@ -12,6 +12,11 @@ import { DuplicateError } from "./store.ts";
 export class SqliteConnection {
   readonly db: DatabaseSync;
   readonly #statements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
+  /**
+   * The audit chain's head as written in the open transaction, so a batch
+   * reads it once; undefined outside a batch, or after a rolled-back write.
+   */
+  auditHead?: { seq: number; hash: string };
 
   constructor(path: string) {
     this.db = new DatabaseSync(path);

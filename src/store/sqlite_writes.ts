@@ -36,10 +36,19 @@ function insertToken(c: SqliteConnection, token: TokenRecord): void {
 }
 
 function appendAuditRow(c: SqliteConnection, event: AuditEvent): void {
-  const last = c.stmt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-    .get() as Row | undefined;
-  const seq = last ? Number(last.seq) + 1 : 1;
-  const prevHash = last ? String(last.hash) : GENESIS_HASH;
+  // Inside a batch (BEGIN IMMEDIATE holds the write lock) the head cannot
+  // move under us, so it is read once and then carried along.
+  let head = c.auditHead;
+  if (!head) {
+    const last = c.stmt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+      .get() as Row | undefined;
+    head = last
+      ? { seq: Number(last.seq), hash: String(last.hash) }
+      : { seq: 0, hash: GENESIS_HASH };
+  }
+  const seq = head.seq + 1;
+  const prevHash = head.hash;
+  const hash = auditHash(prevHash, event, seq);
   c.stmt(
     "INSERT INTO audit (seq, at, actor, action, target, outcome, reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
   ).run(
@@ -51,8 +60,9 @@ function appendAuditRow(c: SqliteConnection, event: AuditEvent): void {
     event.outcome,
     event.reason ?? null,
     prevHash,
-    auditHash(prevHash, event, seq),
+    hash,
   );
+  if (c.db.isTransaction) c.auditHead = { seq, hash };
 }
 
 /** Single use is one statement: the changed-row count decides, never a read first. */

@@ -16,12 +16,13 @@ import { pinned, type Started, startListening } from "./procs.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = `${REPO}/main.ts`;
-/** The permissions of `deno task serve`. */
+/** The flags of `deno task serve`: its permissions and its V8 young-generation cap. */
 export const SERVE_PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-env",
+  "--v8-flags=--max-semi-space-size=2",
 ];
 
 export const DOMAIN = "bench.example.com";

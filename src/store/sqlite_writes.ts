@@ -1,8 +1,6 @@
 /**
- * Every write of the SQLite store, as named operations on a connection. They
- * run inside a group-commit batch (group_commit.ts), on the main thread or in
- * the writer worker (sqlite_writer.ts); their arguments and results are plain
- * data, so they can cross to a worker by structured clone.
+ * Every write of the SQLite store, as named operations on a connection,
+ * run inside a group-commit batch (group_commit.ts).
  */
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
@@ -262,7 +260,7 @@ type Tail<F> = F extends (c: SqliteConnection, ...args: infer A) => any ? A
 export type WriteArgs<K extends WriteName> = Tail<typeof WRITES[K]>;
 export type WriteResult<K extends WriteName> = ReturnType<typeof WRITES[K]>;
 
-/** Something that runs named writes durably: in this thread or in a worker. */
+/** Something that runs named writes durably. */
 export interface Writer {
   submit<K extends WriteName>(
     name: K,

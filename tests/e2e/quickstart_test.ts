@@ -337,6 +337,24 @@ Deno.test("quick start: operator, DNS-verified domain, agent, scopes, token, off
         assert.equal(JSON.parse(bad.stderr).error.code, "ERR_INVALID_DOMAIN");
       },
     );
+    await t.step(
+      "the server log holds no private key, token or assertion",
+      async () => {
+        const log = server.log();
+        assert.doesNotMatch(log, /PRIVATE KEY/);
+        assert.ok(!log.includes(token), "no access token in the log");
+        assert.doesNotMatch(
+          log,
+          /eyJ[\w-]+\.eyJ/,
+          "no JWT of any kind in the log",
+        );
+        for (const key of ["operator", "agent"]) {
+          const pem = await Deno.readTextFile(`${home}/keys/${key}.key`);
+          const body = pem.split("\n")[1]!;
+          assert.ok(!log.includes(body), `no ${key} key material in the log`);
+        }
+      },
+    );
   } finally {
     assert.equal(await server.stop(), 0, "serve exits cleanly on SIGTERM");
     await dns.close();

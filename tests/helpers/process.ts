@@ -47,10 +47,16 @@ export function argv(commandLine: string): string[] {
 }
 
 export interface ServerProcess {
+  /** The issuer identifier the server announced. */
   issuer: string;
+  /** Where it really listens: `http://127.0.0.1:PORT`. */
+  origin: string;
   port: number;
+  pid: number;
   /** Sends SIGTERM and waits; returns the exit code. */
   stop(): Promise<number>;
+  /** SIGKILL (no shutdown, no flush: the kernel just ends it), then waits; returns the status. */
+  kill(): Promise<Deno.CommandStatus>;
   /** What the server logged (stderr) so far. */
   log(): string;
 }
@@ -78,7 +84,7 @@ export async function startServerProcess(
   let log = "";
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   const listening = await (async () => {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       const { value, done } = await reader.read();
       if (done) break;
@@ -94,23 +100,30 @@ export async function startServerProcess(
   })();
   // Keep draining stderr so the child never blocks on a full pipe.
   const drained = (async () => {
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      log += value;
-    }
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        log += value;
+      }
+    } catch { /* the pipe broke with the process */ }
   })();
+  const port = Number(listening.address.split(":").pop());
+  const end = async (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    const status = await child.status;
+    await drained;
+    return status;
+  };
   return {
     issuer: listening.issuer,
-    port: Number(listening.address.split(":").pop()),
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      const status = await child.status;
-      await drained;
-      return status.code;
-    },
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid,
+    stop: async () => (await end("SIGTERM")).code,
+    kill: () => end("SIGKILL"),
     log: () => log,
   };
 }

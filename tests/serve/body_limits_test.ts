@@ -43,3 +43,18 @@ Deno.test("readBody: a body in several chunks arrives whole", async () => {
   );
   assert.deepEqual([...body], [1, 2, 3]);
 });
+
+Deno.test("readBody: a declared body that stops arriving is cut off too", async () => {
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new Uint8Array(10));
+    },
+  });
+  const request = new Request("http://issuer.test/oauth/token", {
+    method: "POST",
+    body,
+    headers: { "Content-Length": "100" },
+    duplex: "half",
+  } as RequestInit);
+  await assert.rejects(readBody(request, 50), isCode("ERR_REQUEST_TIMEOUT"));
+});

@@ -25,6 +25,40 @@ export interface TestDnsServer {
 
 const normalize = (name: string) => name.toLowerCase().replace(/\.$/, "");
 
+/**
+ * A UDP and a TCP server on one loopback port. The kernel picks a free UDP
+ * port; the same TCP port is usually free, and when it is not (another test
+ * holds it), both are closed and a new pair is tried.
+ */
+async function bindUdpAndTcp(handle: dns2.DnsHandler) {
+  for (let attempt = 1;; attempt++) {
+    const udp = dns2.createUDPServer(handle);
+    const tcp = dns2.createTCPServer(handle);
+    // tcp.close() waits for open connections (kept alive up to 10 s by dns2),
+    // so remember them and destroy them on close.
+    const sockets = new Set<Socket>();
+    tcp.on("connection", (socket: Socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    });
+    await udp.listen(0, "127.0.0.1");
+    const { port } = udp.address();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once("error", reject);
+        tcp.listen(port, "127.0.0.1", () => {
+          tcp.off("error", reject);
+          resolve();
+        });
+      });
+      return { udp, tcp, port, sockets };
+    } catch (error) {
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      if (attempt >= 10) throw error;
+    }
+  }
+}
+
 export async function startDnsServer(): Promise<TestDnsServer> {
   const zone = new Map<string, string[][]>();
 
@@ -48,29 +82,7 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     Promise.resolve(send(response)).catch(() => {});
   };
 
-  const udp = dns2.createUDPServer(handle);
-  const tcp = dns2.createTCPServer(handle);
-  // tcp.close() waits for open connections (kept alive up to 10 s by dns2),
-  // so remember them and destroy them on close.
-  const sockets = new Set<Socket>();
-  tcp.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-
-  await udp.listen(0, "127.0.0.1");
-  const { port } = udp.address();
-  // The kernel picked a free UDP port; the same TCP port is almost always free.
-  await new Promise<void>((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(port, "127.0.0.1", () => {
-      tcp.off("error", reject);
-      resolve();
-    });
-  }).catch((err) => {
-    udp.close();
-    throw err;
-  });
+  const { udp, tcp, port, sockets } = await bindUdpAndTcp(handle);
 
   return {
     address: `127.0.0.1:${port}`,

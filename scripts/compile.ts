@@ -37,7 +37,17 @@ if (denort) {
 }
 
 const result = await new Deno.Command(Deno.execPath(), {
-  args: ["compile", ...PERMISSIONS, V8_FLAGS, "--output", output, "main.ts"],
+  args: [
+    "compile",
+    ...PERMISSIONS,
+    V8_FLAGS,
+    // Workers are loaded by URL at run time: name them so they are embedded.
+    "--include",
+    "src/store/sqlite_checkpointer.ts",
+    "--output",
+    output,
+    "main.ts",
+  ],
   stdout: "inherit",
   stderr: "inherit",
 }).output();

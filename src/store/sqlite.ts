@@ -2,7 +2,8 @@
  * The default store: SQLite through the built-in `node:sqlite`, in WAL mode
  * with `synchronous=FULL`, so a write is on disk before its response is sent.
  * Writes are grouped into shared commits (group_commit.ts): one fsync per
- * batch of concurrent requests. (A writer thread owning the write connection
+ * batch of concurrent requests; a worker thread checkpoints the WAL
+ * (sqlite_checkpointer.ts) so no commit pays for a checkpoint. (A writer thread owning the write connection
  * was tried and measured: no throughput gain with the server on one core,
  * and 17 MB more RSS for its isolate; see bench/README.md.)
  */
@@ -38,11 +39,19 @@ import type {
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
   readonly #writer: Writer;
+  readonly #checkpointer?: Worker;
 
   constructor(path: string) {
     this.#c = new SqliteConnection(path);
     this.#c.migrate();
     this.#writer = new GroupCommit(this.#c);
+    if (path !== ":memory:") {
+      this.#checkpointer = new Worker(
+        new URL("./sqlite_checkpointer.ts", import.meta.url).href,
+        { type: "module" },
+      );
+      this.#checkpointer.postMessage({ path });
+    }
   }
 
   // --- writes -------------------------------------------------------------
@@ -239,6 +248,15 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     await this.#writer.close();
+    const checkpointer = this.#checkpointer;
+    if (checkpointer && !this.#c.db.isOpen) return;
+    if (checkpointer) {
+      await new Promise<void>((resolve) => {
+        checkpointer.onmessage = () => resolve();
+        checkpointer.postMessage({ stop: true });
+      });
+      checkpointer.terminate();
+    }
     this.#c.close();
   }
 }

@@ -284,6 +284,31 @@ Deno.test("crash safety: kill -9 under load loses no acknowledged write; no chal
         }
       };
 
+      /**
+       * Posts a token request and books it: acknowledged (a token), refused
+       * (unexpected), or lost in flight (no answer: the server went away).
+       */
+      const send = async (
+        attempt: Attempt,
+        what: string,
+      ): Promise<"acked" | "refused" | "lost"> => {
+        let answer: Answer;
+        try {
+          answer = await postForm(live.origin + "/oauth/token", attempt.params);
+        } catch (error) {
+          ledger.inFlight.push(attempt);
+          failed(what, error);
+          return "lost";
+        }
+        if (answer.status !== 200) {
+          unexpected.push(`${what}: ${describe(answer)}`);
+          return "refused";
+        }
+        ledger.acked(attempt);
+        newToken(answer.body, attempt.agent);
+        return "acked";
+      };
+
       // (1) Tokens through IssuerClient.issueToken (challenge + token).
       const issueLoop = async (worker: number) => {
         for (let n = worker; claim(2); n += 2) {
@@ -325,23 +350,9 @@ Deno.test("crash safety: kill -9 under load loses no acknowledged write; no chal
             counts.parked++;
             continue;
           }
-          let answer: Answer;
-          try {
-            answer = await postForm(
-              live.origin + "/oauth/token",
-              attempt.params,
-            );
-          } catch (error) {
-            ledger.inFlight.push(attempt);
-            return failed("challenge token", error);
-          }
-          if (answer.status !== 200) {
-            unexpected.push(`challenge token: ${describe(answer)}`);
-            continue;
-          }
-          ledger.acked(attempt);
-          newToken(answer.body, a);
-          counts.challenge++;
+          const sent = await send(attempt, "challenge token");
+          if (sent === "lost") return;
+          if (sent === "acked") counts.challenge++;
         }
       };
       // (2) Tokens with pre-signed jti-only assertions.
@@ -349,23 +360,9 @@ Deno.test("crash safety: kill -9 under load loses no acknowledged write; no chal
       const jtiLoop = async () => {
         while (nextPresigned < presigned.length && claim(1)) {
           const attempt = presigned[nextPresigned++]!;
-          let answer: Answer;
-          try {
-            answer = await postForm(
-              live.origin + "/oauth/token",
-              attempt.params,
-            );
-          } catch (error) {
-            ledger.inFlight.push(attempt);
-            return failed("jti token", error);
-          }
-          if (answer.status !== 200) {
-            unexpected.push(`jti token: ${describe(answer)}`);
-            continue;
-          }
-          ledger.acked(attempt);
-          newToken(answer.body, attempt.agent);
-          counts.jti++;
+          const sent = await send(attempt, "jti token");
+          if (sent === "lost") return;
+          if (sent === "acked") counts.jti++;
         }
       };
       // (3) Revocations, by the token's own agent.

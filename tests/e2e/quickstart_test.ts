@@ -5,26 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { startDnsServer } from "../helpers/dns_server.ts";
-import {
-  argv,
-  cli,
-  type CliResult,
-  startServerProcess,
-} from "../helpers/process.ts";
-
-function ok(result: CliResult, what: string): CliResult {
-  assert.equal(result.code, 0, `${what} failed:\n${result.stderr}`);
-  return result;
-}
-
-function refused(result: CliResult, code: string, exit = 1): void {
-  assert.equal(
-    result.code,
-    exit,
-    `expected exit ${exit}, got ${result.code}: ${result.stderr}`,
-  );
-  assert.match(result.stderr, new RegExp(`\\(${code}\\)`), result.stderr);
-}
+import { ok, refused } from "../helpers/identities.ts";
+import { argv, cli, startServerProcess } from "../helpers/process.ts";
 
 Deno.test("quick start: operator, DNS-verified domain, agent, scopes, token, offline and online verification", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "a4a-e2e-" });

@@ -7,9 +7,7 @@ import assert from "node:assert/strict";
 import * as jose from "jose";
 import * as oauth from "oauth4webapi";
 import * as client from "openid-client";
-import { readPkcs8PemFile, withIssuer } from "./fixture.ts";
-
-const HTTP = { [oauth.allowInsecureRequests]: true } as const;
+import { discover, HTTP, readPkcs8PemFile, withIssuer } from "./fixture.ts";
 
 Deno.test({
   name:
@@ -40,11 +38,7 @@ Deno.test({
     "conformance RFC 8707 §2: several resource parameters get a token for all of them, or invalid_target",
   fn: async () => {
     await withIssuer(["reports:read"], async (fx) => {
-      const issuer = new URL(fx.issuer);
-      const as = await oauth.processDiscoveryResponse(
-        issuer,
-        await oauth.discoveryRequest(issuer, { algorithm: "oauth2", ...HTTP }),
-      );
+      const as = await discover(fx);
       const agent: oauth.Client = { client_id: fx.agent.did };
       const resources = [
         "https://a.interop.example/",
@@ -80,11 +74,7 @@ Deno.test({
     "conformance RFC 6749 §5.2: a client that tried HTTP Basic gets 401 invalid_client with WWW-Authenticate",
   fn: async () => {
     await withIssuer(["reports:read"], async (fx) => {
-      const issuer = new URL(fx.issuer);
-      const as = await oauth.processDiscoveryResponse(
-        issuer,
-        await oauth.discoveryRequest(issuer, { algorithm: "oauth2", ...HTTP }),
-      );
+      const as = await discover(fx);
       const agent: oauth.Client = { client_id: fx.agent.did };
       const response = await oauth.clientCredentialsGrantRequest(
         as,

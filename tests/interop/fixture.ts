@@ -6,6 +6,7 @@
  * as a PKCS#8 PEM file, the way `auth4agent init` leaves it, so that tests
  * read it back as a user of a standard library would.
  */
+import * as oauth from "oauth4webapi";
 import { IssuerClient } from "../../src/client/issuer_client.ts";
 import { didForKey } from "../../src/core/did.ts";
 import { type Ed25519PublicJwk, generateKeyPair } from "../../src/core/keys.ts";
@@ -121,4 +122,19 @@ export async function readPkcs8PemFile(path: string): Promise<CryptoKey> {
       "sign",
     ],
   );
+}
+
+/** oauth4webapi options for the plain-http loopback issuer. */
+export const HTTP = { [oauth.allowInsecureRequests]: true } as const;
+
+/** RFC 8414 discovery with oauth4webapi, as a standard client does it. */
+export async function discover(
+  fx: Fixture,
+): Promise<oauth.AuthorizationServer> {
+  const issuer = new URL(fx.issuer);
+  const response = await oauth.discoveryRequest(issuer, {
+    algorithm: "oauth2",
+    ...HTTP,
+  });
+  return await oauth.processDiscoveryResponse(issuer, response);
 }

@@ -13,23 +13,17 @@ import assert from "node:assert/strict";
 import * as jose from "jose";
 import * as oauth from "oauth4webapi";
 import * as client from "openid-client";
-import { type Fixture, readPkcs8PemFile, withIssuer } from "./fixture.ts";
+import {
+  discover,
+  type Fixture,
+  HTTP,
+  readPkcs8PemFile,
+  withIssuer,
+} from "./fixture.ts";
 
 const SCOPES = ["reports:read", "reports:write"];
 /** An RFC 8707 resource indicator: an absolute URI. */
 const RESOURCE = "https://api.interop.example/reports";
-const HTTP = { [oauth.allowInsecureRequests]: true } as const;
-
-async function discover(
-  fx: Fixture,
-): Promise<oauth.AuthorizationServer> {
-  const issuer = new URL(fx.issuer);
-  const response = await oauth.discoveryRequest(issuer, {
-    algorithm: "oauth2",
-    ...HTTP,
-  });
-  return await oauth.processDiscoveryResponse(issuer, response);
-}
 
 /** What a resource server does with a bearer token: verify it offline against the JWKS. */
 async function verifyAsResourceServer(

@@ -119,19 +119,6 @@ export async function authenticateClient(
     deps,
     endpointPath,
   );
-  const fresh = "challenge" in singleUse
-    ? await deps.store.consumeChallenge(
-      singleUse.challenge,
-      "token_challenge",
-      singleUse.subject,
-      singleUse.now,
-    ) !==
-      undefined
-    : await deps.store.rememberJti(
-      singleUse.clientId,
-      singleUse.jti,
-      singleUse.expiresAt,
-    );
-  if (!fresh) replayed(singleUse);
+  if (!await deps.store.consumeSingleUse(singleUse)) replayed(singleUse);
   return principal;
 }

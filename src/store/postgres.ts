@@ -59,6 +59,30 @@ const UNIQUE_VIOLATION = "23505";
 
 type Tx = postgres.TransactionSql | Sql;
 
+/** One statement that changes at most one row: the changed-row count decides. */
+async function consumeSingleUseIn(
+  tx: Tx,
+  singleUse: SingleUse,
+): Promise<boolean> {
+  if ("challenge" in singleUse) {
+    const { challenge, subject } = singleUse;
+    const nowMs = ms(singleUse.now);
+    const [row] = await tx`
+      DELETE FROM challenges
+      WHERE nonce = ${challenge} AND kind = 'token_challenge'
+        AND subject = ${subject} AND expires_at > ${nowMs}
+      RETURNING nonce`;
+    return row !== undefined;
+  }
+  const { clientId, jti } = singleUse;
+  const expiresAtMs = ms(singleUse.expiresAt);
+  const result = await tx`
+    INSERT INTO replay (client_id, jti, expires_at)
+    VALUES (${clientId}, ${jti}, ${expiresAtMs})
+    ON CONFLICT DO NOTHING`;
+  return result.count === 1;
+}
+
 async function insertTokenIn(tx: Tx, token: TokenRecord): Promise<void> {
   const { jti, clientId, domain, audience, scope } = token;
   const issuedAt = ms(token.issuedAt);
@@ -344,6 +368,10 @@ export class PostgresStore implements Store {
     return result.count === 1;
   }
 
+  async consumeSingleUse(singleUse: SingleUse): Promise<boolean> {
+    return await consumeSingleUseIn(this.#sql, singleUse);
+  }
+
   async recordIssuance(
     token: TokenRecord,
     event: AuditEvent,
@@ -351,24 +379,7 @@ export class PostgresStore implements Store {
   ): Promise<boolean> {
     return await insert(() =>
       this.#sql.begin(async (tx) => {
-        if ("challenge" in singleUse) {
-          const { challenge, subject } = singleUse;
-          const nowMs = ms(singleUse.now);
-          const [row] = await tx`
-            DELETE FROM challenges
-            WHERE nonce = ${challenge} AND kind = 'token_challenge'
-              AND subject = ${subject} AND expires_at > ${nowMs}
-            RETURNING nonce`;
-          if (!row) return false;
-        } else {
-          const { clientId, jti } = singleUse;
-          const expiresAtMs = ms(singleUse.expiresAt);
-          const result = await tx`
-            INSERT INTO replay (client_id, jti, expires_at)
-            VALUES (${clientId}, ${jti}, ${expiresAtMs})
-            ON CONFLICT DO NOTHING`;
-          if (result.count !== 1) return false;
-        }
+        if (!await consumeSingleUseIn(tx, singleUse)) return false;
         await insertTokenIn(tx, token);
         await appendAuditIn(tx, event);
         return true;

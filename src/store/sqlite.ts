@@ -19,7 +19,6 @@ import {
   tokenFromRow,
 } from "./rows.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
-import type { Writer } from "./sqlite_writes.ts";
 import type {
   AgentRecord,
   AgentStatus,
@@ -38,7 +37,7 @@ import type {
 
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
-  readonly #writer: Writer;
+  readonly #writer: GroupCommit;
   readonly #checkpointer?: Worker;
 
   constructor(path: string) {
@@ -104,6 +103,10 @@ export class SqliteStore implements Store {
     expiresAt: Date,
   ): Promise<boolean> {
     return this.#writer.submit("rememberJti", [clientId, jti, expiresAt]);
+  }
+
+  consumeSingleUse(singleUse: SingleUse): Promise<boolean> {
+    return this.#writer.submit("consumeSingleUse", [singleUse]);
   }
 
   recordToken(token: TokenRecord): Promise<void> {

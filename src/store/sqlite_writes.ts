@@ -174,6 +174,8 @@ export const WRITES = {
 
   rememberJti,
 
+  consumeSingleUse,
+
   recordToken: insertToken,
 
   recordIssuance(
@@ -259,12 +261,3 @@ type Tail<F> = F extends (c: SqliteConnection, ...args: infer A) => any ? A
   : never;
 export type WriteArgs<K extends WriteName> = Tail<typeof WRITES[K]>;
 export type WriteResult<K extends WriteName> = ReturnType<typeof WRITES[K]>;
-
-/** Something that runs named writes durably. */
-export interface Writer {
-  submit<K extends WriteName>(
-    name: K,
-    args: WriteArgs<K>,
-  ): Promise<WriteResult<K>>;
-  close(): Promise<void>;
-}

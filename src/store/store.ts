@@ -136,6 +136,9 @@ export interface Store {
   /** Records a client assertion `jti` until it expires; false when already seen. */
   rememberJti(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
 
+  /** Consumes the challenge, or remembers the jti until it expires; false when already used. */
+  consumeSingleUse(singleUse: SingleUse): Promise<boolean>;
+
   recordToken(token: TokenRecord): Promise<void>;
   /**
    * Issuance in one atomic write: consumes what makes the request single-use

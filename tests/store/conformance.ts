@@ -65,6 +65,7 @@ const COVERED: Record<keyof Store, string> = {
   rememberJti: "replay cache",
   recordToken: "tokens",
   recordIssuance: "issuance",
+  consumeSingleUse: "single use",
   getToken: "tokens",
   revokeToken: "tokens",
   changeAgentStatus: "agent status",
@@ -692,6 +693,33 @@ export function storeConformance(
     );
     assert.equal(stored.filter(Boolean).length, 1);
     assert.ok(checkChain(await db.store.listAudit({ limit: 100 })).ok);
+  });
+
+  // --- single use -----------------------------------------------------------
+
+  test("single use: a challenge is consumed once, a jti remembered once, with the same replay cache as issuance", async ({ store }) => {
+    const { ag } = await world(store);
+    const nonce = randomToken();
+    await store.createChallenge({
+      nonce,
+      kind: "token_challenge",
+      subject: ag.did,
+      expiresAt: at(120),
+    });
+    const byChallenge = { challenge: nonce, subject: ag.did, now: at(5) };
+    assert.equal(
+      await store.consumeSingleUse({
+        ...byChallenge,
+        subject: "did:agent:example.com:other",
+      }),
+      false,
+    );
+    assert.equal(await store.consumeSingleUse(byChallenge), true);
+    assert.equal(await store.consumeSingleUse(byChallenge), false);
+    const byJti = { jti: "jti-su", clientId: ag.did, expiresAt: at(300) };
+    assert.equal(await store.consumeSingleUse(byJti), true);
+    assert.equal(await store.consumeSingleUse(byJti), false);
+    assert.equal(await store.recordIssuance(token(ag), event(), byJti), false);
   });
 
   // --- sweep ----------------------------------------------------------------

@@ -57,7 +57,7 @@ export async function anyClientIdentity(
 }
 
 /** The issuer URL: --server, else the agent's, else the operator's. */
-export async function serverOf(
+async function serverOf(
   ctx: CommandContext,
   flag?: string,
 ): Promise<string | undefined> {

@@ -4,7 +4,6 @@
  * These open the database directly (as `serve` does); a running server picks
  * a rotation up within KEY_RELOAD_SECONDS.
  */
-import { fail } from "../core/errors.ts";
 import { isEncrypted } from "../core/key_encryption.ts";
 import {
   type ChainCheck,
@@ -13,7 +12,7 @@ import {
 } from "../store/audit_chain.ts";
 import { openStore } from "../store/open.ts";
 import type { AuditEntry, Store } from "../store/store.ts";
-import { rotateSigningKey } from "./signing_keys.ts";
+import { requireKek, rotateSigningKey } from "./signing_keys.ts";
 
 const PAGE = 1000;
 
@@ -34,18 +33,9 @@ export async function rotateKeys(
   now: Date,
   kek?: CryptoKey,
 ): Promise<{ kid: string; retired: string[] }> {
-  const before = (await store.listSigningKeys()).filter((key) => !key.retiredAt)
-    .map((key) => key.kid);
-  if (
-    !kek &&
-    (await store.listSigningKeys()).some((key) => isEncrypted(key.privatePem))
-  ) {
-    // Keep the keys uniformly protected: a new key must be encrypted too.
-    fail(
-      "ERR_CONFIG",
-      "the signing keys are encrypted: give --key-encryption-key-file or AUTH4AGENT_KEK",
-    );
-  }
+  const keys = await store.listSigningKeys();
+  const before = keys.filter((key) => !key.retiredAt).map((key) => key.kid);
+  if (keys.some((key) => isEncrypted(key.privatePem))) requireKek(kek);
   const kid = await rotateSigningKey(store, now, kek);
   return { kid, retired: before };
 }

@@ -53,18 +53,27 @@ async function toStored(
   return kek ? await encryptPrivateKey(pem, kid, kek) : pem;
 }
 
-async function fromStored(
-  record: SigningKeyRecord,
-  kek?: CryptoKey,
-): Promise<string> {
-  if (!isEncrypted(record.privatePem)) return record.privatePem;
+/** Encrypted signing keys need the KEK: to be read, and so that new keys are encrypted alike. */
+export function requireKek(kek: CryptoKey | undefined): CryptoKey {
   if (!kek) {
     fail(
       "ERR_CONFIG",
       "the signing keys are encrypted: give --key-encryption-key-file or AUTH4AGENT_KEK",
     );
   }
-  return await decryptPrivateKey(record.privatePem, record.kid, kek);
+  return kek;
+}
+
+async function fromStored(
+  record: SigningKeyRecord,
+  kek?: CryptoKey,
+): Promise<string> {
+  if (!isEncrypted(record.privatePem)) return record.privatePem;
+  return await decryptPrivateKey(
+    record.privatePem,
+    record.kid,
+    requireKek(kek),
+  );
 }
 
 /** Creates a new signing key in the store; the previous current key is retired at `now`. */

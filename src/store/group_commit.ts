@@ -9,23 +9,22 @@ import type { SqliteConnection } from "./sqlite_connection.ts";
 import {
   type WriteArgs,
   type WriteName,
-  type Writer,
   type WriteResult,
   WRITES,
 } from "./sqlite_writes.ts";
 
-export interface Write {
+interface Write {
   name: WriteName;
   args: unknown[];
 }
 
-export type Outcome = { ok: true; value: unknown } | {
+type Outcome = { ok: true; value: unknown } | {
   ok: false;
   error: unknown;
 };
 
 /** Runs a batch of writes in one transaction; throws only if the transaction itself fails. */
-export function runBatch(
+function runBatch(
   c: SqliteConnection,
   writes: readonly Write[],
 ): Outcome[] {
@@ -67,8 +66,8 @@ interface Pending extends Write {
   reject: (error: unknown) => void;
 }
 
-/** Group commit in this thread: the batch is what arrived during one loop turn. */
-export class GroupCommit implements Writer {
+/** The batch is what arrived during one loop turn. */
+export class GroupCommit {
   readonly #c: SqliteConnection;
   #pending: Pending[] = [];
 

@@ -144,59 +144,82 @@ export function createApp(
   deps: AppDeps,
 ): (request: Request, info?: RequestInfo) => Promise<Response> {
   return async (request, info = { remoteIp: "local" }) => {
+    let response: Response;
     try {
-      const path = new URL(request.url).pathname;
-      // HEAD is GET without the body (RFC 9110 §9.3.2).
-      const head = request.method === "HEAD";
-      const method = head ? "GET" : request.method;
-      const allowed: string[] = [];
-      for (const candidate of ROUTES) {
-        const match = candidate.pattern.exec(path);
-        if (!match) continue;
-        if (candidate.method !== method) {
-          allowed.push(candidate.method);
-          if (candidate.method === "GET") allowed.push("HEAD");
-          continue;
-        }
-        if (candidate.limited) {
-          deps.limits.perIp.take(`ip:${info.remoteIp}`, deps.now().getTime());
-        }
-        const response = await candidate.handler(
-          request,
-          deps,
-          decodeParams(match),
-        );
-        return head
-          ? new Response(null, {
-            status: response.status,
-            headers: response.headers,
-          })
-          : response;
-      }
-      if (allowed.length > 0) {
-        throw new Auth4AgentError(
-          "ERR_METHOD_NOT_ALLOWED",
-          `${request.method} is not allowed on ${path}`,
-          // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
-          { headers: { Allow: [...new Set(allowed)].join(", ") } },
-        );
-      }
-      throw new Auth4AgentError("ERR_NOT_FOUND", `no such endpoint: ${path}`);
+      response = await dispatch(request, info, deps);
     } catch (error) {
-      if (error instanceof Auth4AgentError) return errorResponse(error);
-      // A bug: details go to the log only, never to the client.
-      deps.log({
-        level: "error",
-        msg: "unexpected error",
-        method: request.method,
-        path: new URL(request.url).pathname,
-        error: error instanceof Error
-          ? (error.stack ?? error.message)
-          : String(error),
-      });
-      return errorResponse(
-        new Auth4AgentError("ERR_INTERNAL", "internal error"),
-      );
+      response = errorResponse(asAuth4AgentError(error, request, deps));
     }
+    try {
+      // Nothing leaves before every commit so far is durable: whatever this
+      // answer rests on — its own write or rows it read — is on disk.
+      await deps.store.durable();
+    } catch (error) {
+      return errorResponse(asAuth4AgentError(error, request, deps));
+    }
+    return response;
   };
+}
+
+async function dispatch(
+  request: Request,
+  info: RequestInfo,
+  deps: AppDeps,
+): Promise<Response> {
+  const path = new URL(request.url).pathname;
+  // HEAD is GET without the body (RFC 9110 §9.3.2).
+  const head = request.method === "HEAD";
+  const method = head ? "GET" : request.method;
+  const allowed: string[] = [];
+  for (const candidate of ROUTES) {
+    const match = candidate.pattern.exec(path);
+    if (!match) continue;
+    if (candidate.method !== method) {
+      allowed.push(candidate.method);
+      if (candidate.method === "GET") allowed.push("HEAD");
+      continue;
+    }
+    if (candidate.limited) {
+      deps.limits.perIp.take(`ip:${info.remoteIp}`, deps.now().getTime());
+    }
+    const response = await candidate.handler(
+      request,
+      deps,
+      decodeParams(match),
+    );
+    return head
+      ? new Response(null, {
+        status: response.status,
+        headers: response.headers,
+      })
+      : response;
+  }
+  if (allowed.length > 0) {
+    throw new Auth4AgentError(
+      "ERR_METHOD_NOT_ALLOWED",
+      `${request.method} is not allowed on ${path}`,
+      // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
+      { headers: { Allow: [...new Set(allowed)].join(", ") } },
+    );
+  }
+  throw new Auth4AgentError("ERR_NOT_FOUND", `no such endpoint: ${path}`);
+}
+
+/** Our errors pass as they are; anything else is a bug, logged and answered 500 without details. */
+function asAuth4AgentError(
+  error: unknown,
+  request: Request,
+  deps: AppDeps,
+): Auth4AgentError {
+  if (error instanceof Auth4AgentError) return error;
+  deps.log({
+    level: "error",
+    msg: "unexpected error",
+    method: request.method,
+    path: new URL(request.url).pathname,
+    error: error instanceof Error
+      ? (error.stack ?? error.message)
+      : String(error),
+  });
+  return new Auth4AgentError("ERR_INTERNAL", "internal error");
 }

@@ -1,11 +1,14 @@
 /**
  * Group commit on one connection: writes from concurrent requests run in one
  * transaction, each inside its own savepoint (so one failing write does not
- * undo the others), and every caller hears back only after COMMIT, so nothing
- * is acknowledged before it is on disk. One fsync serves the whole batch.
+ * undo the others), and every caller hears back only once the COMMIT is
+ * durable (at once with synchronous=FULL, or after the CommitSync's fdatasync
+ * of the WAL), so nothing is acknowledged before it is on disk. One sync
+ * serves the whole batch.
  */
 import { setImmediate } from "node:timers";
 import type { SqliteConnection } from "./sqlite_connection.ts";
+import type { CommitSync } from "./wal_sync.ts";
 import {
   type WriteArgs,
   type WriteName,
@@ -69,10 +72,14 @@ interface Pending extends Write {
 /** The batch is what arrived during one loop turn. */
 export class GroupCommit {
   readonly #c: SqliteConnection;
+  readonly #commits?: CommitSync;
   #pending: Pending[] = [];
+  #held = false;
 
-  constructor(connection: SqliteConnection) {
+  /** Without `commits`, COMMIT itself must be durable (synchronous=FULL). */
+  constructor(connection: SqliteConnection, commits?: CommitSync) {
     this.#c = connection;
+    this.#commits = commits;
   }
 
   submit<K extends WriteName>(
@@ -93,9 +100,20 @@ export class GroupCommit {
     });
   }
 
+  /** Commits nothing until resume() (writes queue up), for a checkpoint to catch up. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  resume(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    if (this.#pending.length > 0) setImmediate(() => this.flush());
+  }
+
   flush(): void {
     const batch = this.#pending;
-    if (batch.length === 0) return;
+    if (batch.length === 0 || this.#held) return;
     this.#pending = [];
     let outcomes: Outcome[];
     try {
@@ -104,15 +122,25 @@ export class GroupCommit {
       for (const { reject } of batch) reject(error);
       return;
     }
-    batch.forEach(({ resolve, reject }, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) resolve(outcome.value);
-      else reject(outcome.error);
-    });
+    const settle = () =>
+      batch.forEach(({ resolve, reject }, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) resolve(outcome.value);
+        else reject(outcome.error);
+      });
+    if (!this.#commits) return settle();
+    this.#commits.committed();
+    // Refusals wait too: they may rest on rows that are not durable yet.
+    this.#commits.durable().then(
+      settle,
+      (error) => batch.forEach(({ reject }) => reject(error)),
+    );
   }
 
-  close(): Promise<void> {
+  /** Flushes what is pending and waits until every commit is durable. */
+  async close(): Promise<void> {
+    this.#held = false;
     this.flush();
-    return Promise.resolve();
+    await this.#commits?.durable().catch(() => {});
   }
 }

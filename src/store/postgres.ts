@@ -534,6 +534,11 @@ export class PostgresStore implements Store {
     await this.#sql`SELECT 1`;
   }
 
+  /** A COMMIT returns once it is durable (synchronous_commit = on). */
+  durable(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Waits for queries in flight (up to 5 s), then closes every connection. */
   async close(): Promise<void> {
     await this.#sql.end({ timeout: 5 });

@@ -1,11 +1,12 @@
 /**
- * The default store: SQLite through the built-in `node:sqlite`, in WAL mode
- * with `synchronous=FULL`, so a write is on disk before its response is sent.
- * Writes are grouped into shared commits (group_commit.ts): one fsync per
- * batch of concurrent requests; a worker thread checkpoints the WAL
- * (sqlite_checkpointer.ts) so no commit pays for a checkpoint. (A writer thread owning the write connection
- * was tried and measured: no throughput gain with the server on one core,
- * and 17 MB more RSS for its isolate; see bench/README.md.)
+ * The default store: SQLite through the built-in `node:sqlite`, in WAL mode.
+ * A write is on disk before its response is sent: writes are grouped into
+ * shared commits (group_commit.ts), and each commit's WAL frames are synced
+ * on a thread of their own (wal_sync.ts) so the event loop never waits for
+ * the disk; a worker thread checkpoints the WAL (sqlite_checkpointer.ts) so
+ * no commit pays for a checkpoint. (A writer thread owning the write
+ * connection was tried and measured: no throughput gain with the server on
+ * one core, and 17 MB more RSS for its isolate; see bench/README.md.)
  */
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { GroupCommit } from "./group_commit.ts";
@@ -19,6 +20,10 @@ import {
   tokenFromRow,
 } from "./rows.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
+import { CommitSync, syncFileData } from "./wal_sync.ts";
+
+/** Longest the checkpointer may hold the writer; then it resumes regardless. */
+const MAX_HOLD_MS = 1_000;
 import type {
   AgentRecord,
   AgentStatus,
@@ -38,18 +43,51 @@ import type {
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
   readonly #writer: GroupCommit;
+  readonly #commits?: CommitSync;
   readonly #checkpointer?: Worker;
+  #holdTimer?: ReturnType<typeof setTimeout>;
+  #checkpointerStopped?: () => void;
 
-  constructor(path: string) {
+  /** `syncFile` (fdatasync of the WAL) is for tests to replace. */
+  constructor(
+    path: string,
+    options: { syncFile?: (path: string) => Promise<void> } = {},
+  ) {
     this.#c = new SqliteConnection(path);
     this.#c.migrate();
-    this.#writer = new GroupCommit(this.#c);
+    const walFile = this.#c.walFile();
+    if (walFile !== undefined) {
+      // COMMIT no longer fsyncs; CommitSync does it off the event loop and
+      // holds every answer until then (checkpoints keep syncing: NORMAL
+      // syncs the WAL header and the checkpointed database file).
+      this.#c.db.exec("PRAGMA synchronous = NORMAL");
+      const syncFile = options.syncFile ?? syncFileData;
+      this.#commits = new CommitSync(() => syncFile(walFile));
+    }
+    this.#writer = new GroupCommit(this.#c, this.#commits);
     if (path !== ":memory:") {
       this.#checkpointer = new Worker(
         new URL("./sqlite_checkpointer.ts", import.meta.url).href,
         { type: "module" },
       );
+      this.#checkpointer.onmessage = (event) => this.#onCheckpointer(event);
       this.#checkpointer.postMessage({ path });
+    }
+  }
+
+  /** The checkpointer asks for the writer to hold while it copies the WAL's tail (sqlite_checkpointer.ts). */
+  #onCheckpointer(event: MessageEvent): void {
+    const message = event.data;
+    if (message.hold) {
+      this.#writer.hold();
+      this.#checkpointer!.postMessage({ held: true });
+      // Never held for long, whatever happens to the worker.
+      this.#holdTimer = setTimeout(() => this.#writer.resume(), MAX_HOLD_MS);
+    } else if (message.resume) {
+      clearTimeout(this.#holdTimer);
+      this.#writer.resume();
+    } else if (message.stopped) {
+      this.#checkpointerStopped?.();
     }
   }
 
@@ -249,17 +287,22 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
+  durable(): Promise<void> {
+    return this.#commits?.durable() ?? Promise.resolve();
+  }
+
   async close(): Promise<void> {
-    await this.#writer.close();
     const checkpointer = this.#checkpointer;
     if (checkpointer && !this.#c.db.isOpen) return;
     if (checkpointer) {
       await new Promise<void>((resolve) => {
-        checkpointer.onmessage = () => resolve();
+        this.#checkpointerStopped = resolve;
         checkpointer.postMessage({ stop: true });
       });
       checkpointer.terminate();
+      clearTimeout(this.#holdTimer);
     }
+    await this.#writer.close();
     this.#c.close();
   }
 }

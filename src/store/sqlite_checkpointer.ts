@@ -3,36 +3,91 @@
  * WAL back into the database file (and fsyncing it) took tens of
  * milliseconds when SQLite did it inside a commit on the event loop, which
  * showed as p99 latency spikes; here it runs beside the requests instead.
- * PASSIVE checkpoints never wait for readers or writers, so they can only
- * fall behind, never block anyone. Protocol: → { path }, then { stop: true }
- * (← { stopped: true }).
+ *
+ * PASSIVE checkpoints never wait for anyone, but under sustained writes they
+ * never catch up either: the writer appends while a pass copies, so the WAL
+ * is never fully copied back, SQLite never starts it over, and it grows
+ * without bound (measured: 570 MB in 10 s of load, for a 33 MB database),
+ * every commit extending the file. So once the WAL is past RESTART_FRAMES,
+ * the worker asks the writer to hold its commits for one short final pass
+ * (only what was appended during the last pass): with the WAL fully copied
+ * and nobody writing, the writer's next transaction starts the WAL over from
+ * its beginning. The writer keeps serving reads meanwhile and never blocks on
+ * a lock (PASSIVE takes none that a writer needs).
+ *
+ * Protocol: → { path }; ← { hold: true } → { held: true } … ← { resume: true };
+ * → { stop: true } ← { stopped: true }.
  */
 /// <reference lib="deno.worker" />
 import { DatabaseSync } from "node:sqlite";
 
-/** How often the WAL is copied back. */
-const INTERVAL_MS = 100;
+/** Pause between passes while the WAL is small. */
+const INTERVAL_MS = 50;
+/** WAL size (frames of one page) from which the writer is held for a final pass: 2,000 ≈ 8 MB. */
+const RESTART_FRAMES = 2_000;
 
 let db: DatabaseSync | undefined;
-let timer: ReturnType<typeof setInterval> | undefined;
+let timer: ReturnType<typeof setTimeout> | undefined;
+let stopping = false;
+let held: (() => void) | undefined;
+
+interface CheckpointResult {
+  /** Frames in the WAL. */
+  log: number;
+  /** Frames copied back so far. */
+  checkpointed: number;
+}
+
+function passiveCheckpoint(): CheckpointResult | undefined {
+  try {
+    const row = db!.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as Record<
+      string,
+      unknown
+    >;
+    return { log: Number(row.log), checkpointed: Number(row.checkpointed) };
+  } catch {
+    return undefined; // busy or closing: the next round tries again
+  }
+}
+
+/** Asks the writer to hold its commits; resolves once it holds. */
+function holdWriter(): Promise<void> {
+  return new Promise((resolve) => {
+    held = resolve;
+    self.postMessage({ hold: true });
+  });
+}
+
+async function round(): Promise<void> {
+  const result = passiveCheckpoint();
+  if (result && result.log >= RESTART_FRAMES && !stopping) {
+    await holdWriter();
+    try {
+      passiveCheckpoint(); // the tail, with nobody appending
+    } finally {
+      self.postMessage({ resume: true });
+    }
+  }
+  if (!stopping) timer = setTimeout(round, INTERVAL_MS);
+}
 
 self.onmessage = (event: MessageEvent) => {
   const message = event.data;
   if (message.path !== undefined) {
     db = new DatabaseSync(message.path);
     db.exec("PRAGMA busy_timeout = 5000");
-    timer = setInterval(() => {
-      try {
-        db!.exec("PRAGMA wal_checkpoint(PASSIVE)");
-      } catch {
-        // Busy or closing: the next round tries again.
-      }
-    }, INTERVAL_MS);
+    // A checkpoint syncs the WAL before copying it back and the database
+    // file before the WAL may be reused (the write connection runs NORMAL).
+    db.exec("PRAGMA synchronous = FULL");
+    timer = setTimeout(round, INTERVAL_MS);
+  } else if (message.held) {
+    held?.();
+    held = undefined;
   } else if (message.stop) {
-    clearInterval(timer);
-    try {
-      db?.exec("PRAGMA wal_checkpoint(PASSIVE)");
-    } catch { /* the next start checkpoints */ }
+    stopping = true;
+    clearTimeout(timer);
+    held?.();
+    passiveCheckpoint();
     db?.close();
     self.postMessage({ stopped: true });
   }

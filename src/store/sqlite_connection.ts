@@ -1,7 +1,8 @@
 /**
  * One SQLite connection through the built-in `node:sqlite`: WAL mode with
- * `synchronous=FULL` (a commit is on disk before it returns), a cache of
- * prepared statements, and the schema migrations.
+ * `synchronous=FULL` (a commit is on disk before it returns) unless the store
+ * takes over the syncing (wal_sync.ts), a cache of prepared statements, and
+ * the schema migrations.
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { Auth4AgentError } from "../core/errors.ts";
@@ -27,6 +28,15 @@ export class SqliteConnection {
     // back (sqlite_checkpointer.ts), off the event loop.
     this.db.exec("PRAGMA wal_autocheckpoint = 0");
     this.db.exec("PRAGMA foreign_keys = ON");
+  }
+
+  /** The WAL file's path, or undefined when the database is not in WAL mode (in memory). */
+  walFile(): string | undefined {
+    const mode = this.db.prepare("PRAGMA journal_mode").get() as Row;
+    if (String(mode.journal_mode).toLowerCase() !== "wal") return undefined;
+    const main = (this.db.prepare("PRAGMA database_list").all() as Row[])
+      .find((row) => row.name === "main");
+    return main?.file ? `${main.file}-wal` : undefined;
   }
 
   stmt(sql: string) {

@@ -189,6 +189,12 @@ export interface Store {
   sweep(now: Date): Promise<number>;
   /** Checks the database answers (health checks). */
   ping(): Promise<void>;
+  /**
+   * Resolves once every write committed so far is durable. Reads can see a
+   * commit before that (SQLite syncs its WAL off the event loop), so the
+   * server awaits this before it answers any request.
+   */
+  durable(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { MAX_BODY_BYTES } from "../../src/serve/http.ts";
+import { SqliteStore } from "../../src/store/sqlite.ts";
 import {
   assertError,
   assertNoInternalErrors,
@@ -246,4 +247,37 @@ Deno.test("http: responses carry no-store and security headers", async () => {
     assert.equal(metadata.headers.get("X-Frame-Options"), "DENY");
     await metadata.body?.cancel();
   });
+});
+
+Deno.test("http: no answer leaves before the store says every commit is durable; a failed sync is a 500", async () => {
+  const store = new SqliteStore(":memory:");
+  let release!: () => void;
+  let outcome: Promise<void> = Promise.resolve();
+  store.durable = () => outcome;
+  await withFixture(async (fx) => {
+    outcome = new Promise((resolve) => release = resolve);
+    let answered = false;
+    const pending = send(fx, "/.well-known/jwks.json").then((response) => {
+      answered = true;
+      return response;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(answered, false, "held while a commit is not durable");
+    release();
+    assert.equal((await pending).status, 200);
+    await (await pending).body?.cancel();
+
+    outcome = Promise.reject(new Error("sync failed: EIO"));
+    outcome.catch(() => {});
+    // Refusals are held too, and turn into a 500 without details.
+    for (const path of ["/.well-known/jwks.json", "/nowhere"]) {
+      const failed = await send(fx, path);
+      await assertError(failed, 500, "ERR_INTERNAL");
+    }
+    assert.ok(
+      fx.logs.some((line) => String(line.error).includes("EIO")),
+      "the sync error is logged",
+    );
+    outcome = Promise.resolve();
+  }, { store });
 });

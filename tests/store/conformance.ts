@@ -77,6 +77,7 @@ const COVERED: Record<keyof Store, string> = {
   listAudit: "audit",
   sweep: "sweep",
   ping: "ping and close",
+  durable: "durable",
   close: "ping and close",
 };
 
@@ -1042,6 +1043,16 @@ export function storeConformance(
     assert.equal(check.entries, APPENDS);
     assert.deepEqual(entries.map((e) => e.seq), targets.map((_, i) => i + 1));
     assert.deepEqual(entries.map((e) => e.target).sort(), [...targets].sort());
+  });
+
+  // --- durable ---------------------------------------------------------------
+
+  test("durable: resolves once concurrent writes are acknowledged, with them readable", async ({ store }) => {
+    const ops = Array.from({ length: RACERS }, () => operator());
+    const writes = ops.map((op) => store.createOperator(op));
+    await Promise.all([store.durable(), ...writes]);
+    await store.durable();
+    for (const op of ops) assert.deepEqual(await store.getOperator(op.id), op);
   });
 
   // --- ping and close ---------------------------------------------------------

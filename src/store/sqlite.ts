@@ -20,7 +20,7 @@ import {
   tokenFromRow,
 } from "./rows.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
-import { CommitSync, syncFileData } from "./wal_sync.ts";
+import { CommitSync, FileSyncer } from "./wal_sync.ts";
 
 /** Longest the checkpointer may hold the writer; then it resumes regardless. */
 const MAX_HOLD_MS = 1_000;
@@ -44,6 +44,7 @@ export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
   readonly #writer: GroupCommit;
   readonly #commits?: CommitSync;
+  readonly #walSyncer?: FileSyncer;
   readonly #checkpointer?: Worker;
   #holdTimer?: ReturnType<typeof setTimeout>;
   #checkpointerStopped?: () => void;
@@ -61,7 +62,9 @@ export class SqliteStore implements Store {
       // holds every answer until then (checkpoints keep syncing: NORMAL
       // syncs the WAL header and the checkpointed database file).
       this.#c.db.exec("PRAGMA synchronous = NORMAL");
-      const syncFile = options.syncFile ?? syncFileData;
+      const syncer = new FileSyncer(walFile);
+      this.#walSyncer = syncer;
+      const syncFile = options.syncFile ?? (() => syncer.sync());
       this.#commits = new CommitSync(() => syncFile(walFile));
     }
     this.#writer = new GroupCommit(this.#c, this.#commits);
@@ -303,6 +306,7 @@ export class SqliteStore implements Store {
       clearTimeout(this.#holdTimer);
     }
     await this.#writer.close();
+    await this.#walSyncer?.close();
     this.#c.close();
   }
 }

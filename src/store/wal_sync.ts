@@ -86,12 +86,28 @@ export class CommitSync {
   }
 }
 
-/** fdatasync of the file at `path`, opened anew each time (so a replaced WAL file is never missed). */
-export async function syncFileData(path: string): Promise<void> {
-  const file = await Deno.open(path, { read: true });
-  try {
-    await file.syncData();
-  } finally {
-    file.close();
+/**
+ * fdatasync of the file at `path`, through one descriptor opened on first use
+ * (opening it per sync cost more than the sync: Deno checks permissions and
+ * resolves the path on the event loop). It stays the WAL: SQLite removes the
+ * WAL only when the last connection closes, and this store's stays open.
+ */
+export class FileSyncer {
+  readonly #path: string;
+  #file?: Promise<Deno.FsFile>;
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  async sync(): Promise<void> {
+    this.#file ??= Deno.open(this.#path, { read: true });
+    await (await this.#file).syncData();
+  }
+
+  async close(): Promise<void> {
+    const file = this.#file;
+    this.#file = undefined;
+    if (file) (await file.catch(() => undefined))?.close();
   }
 }

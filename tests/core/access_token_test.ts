@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type AccessTokenClaims,
+  newTokenId,
   signAccessToken,
   verifyAccessToken,
   type VerifyAccessTokenOptions,
@@ -168,4 +169,19 @@ Deno.test("access token: garbage is ERR_TOKEN_INVALID", async () => {
   for (const jwt of ["", "a.b.c", "not a token"]) {
     await assert.rejects(verify(jwt), code("ERR_TOKEN_INVALID"), jwt);
   }
+});
+
+Deno.test("access token: new ids sort in issue order and never repeat", () => {
+  const start = Date.UTC(2026, 10, 28);
+  const ids = Array.from(
+    { length: 2_000 },
+    (_, i) => newTokenId(new Date(start + Math.floor(i / 10))),
+  );
+  assert.equal(new Set(ids).size, ids.length);
+  for (let i = 10; i < ids.length; i += 10) {
+    // Across milliseconds, ASCII order (SQLite's BINARY collation) is time order.
+    assert.ok(ids[i - 1]!.slice(0, 9) < ids[i]!.slice(0, 9));
+    assert.ok(ids[i - 1]! < ids[i]!);
+  }
+  assert.match(ids[0]!, /^[0-9a-z]{9}[A-Za-z0-9_-]{16}$/);
 });

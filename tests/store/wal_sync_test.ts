@@ -9,7 +9,7 @@ import { DatabaseSync } from "node:sqlite";
 import { GroupCommit } from "../../src/store/group_commit.ts";
 import { SqliteConnection } from "../../src/store/sqlite_connection.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
-import { CommitSync, syncFileData } from "../../src/store/wal_sync.ts";
+import { CommitSync, FileSyncer } from "../../src/store/wal_sync.ts";
 
 /** A sync the test finishes by hand: `syncs` holds one entry per sync started. */
 function manualSync() {
@@ -164,7 +164,10 @@ Deno.test("sqlite store: a file database syncs its WAL off the event loop and ho
     assert.ok(writes.every((w) => w.done && w.error === undefined));
     assert.equal(durable.done, true);
     // The real sync runs on the file, and another connection sees the rows.
-    await syncFileData(synced[0]!);
+    const syncer = new FileSyncer(synced[0]!);
+    await syncer.sync();
+    await syncer.sync();
+    await syncer.close();
     const other = new DatabaseSync(path);
     const row = other.prepare("SELECT count(*) AS n FROM challenges").get();
     other.close();

@@ -5,9 +5,9 @@
  */
 import {
   type AccessTokenClaims,
+  newTokenId,
   signAccessToken,
 } from "../../core/access_token.ts";
-import { randomToken } from "../../core/encoding.ts";
 import { Auth4AgentError, fail } from "../../core/errors.ts";
 import { nowSeconds } from "../../core/jws.ts";
 import {
@@ -185,7 +185,7 @@ async function issue(
     client_id: agent.did,
     iat,
     exp: iat + grant.lifetime,
-    jti: randomToken(16),
+    jti: newTokenId(deps.now()),
     domain: grant.domain,
   };
   const recorded = await deps.store.recordIssuance(

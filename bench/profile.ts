@@ -5,7 +5,7 @@
  * HTTP, …) and by function. Writes the raw `.cpuprofile` (open it in Chrome
  * DevTools) next to the other results.
  *
- *   deno task bench:profile --flow b --concurrency 32 --duration 5
+ *   deno task bench:profile --flow b --concurrency 32 --duration 5 [--top 30]
  */
 import { parseArgs } from "node:util";
 import { type Flow, runCell } from "./load.ts";
@@ -19,6 +19,7 @@ const { values: flags } = parseArgs({
     flow: { type: "string", default: "b" },
     concurrency: { type: "string", default: "32" },
     duration: { type: "string", default: "5" },
+    top: { type: "string", default: "30" },
     agents: { type: "string", default: "64" },
     out: { type: "string", default: "bench/results" },
   },
@@ -199,7 +200,10 @@ for (const [category, us] of [...byCategory].sort((a, b) => b[1] - a[1])) {
 }
 console.log("\ntop functions (self time)");
 for (
-  const [name, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 30)
+  const [name, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(
+    0,
+    Number(flags.top),
+  )
 ) {
   console.log(`${(100 * us / busy).toFixed(1).padStart(6)} %  ${name}`);
 }

@@ -4,14 +4,22 @@
  *   deno task bench [--duration 5] [--warmup 1] [--reps 2]
  *     [--concurrency 1,16,32,64] [--flows a,b,c] [--agents 64]
  *     [--cli-runs 15] [--full-seed | --seed-agents N --seed-tokens M]
- *     [--server-cpu 0] [--load-cpu 1] [--no-pin] [--skip peer,limits,cli,rss]
+ *     [--server-cpu 0] [--load-cpu 1] [--no-pin]
+ *     [--skip peer,limits,cli,rss,floor]
  *     [--tmp-dir DIR] [--keep-tmp] [--out bench/results]
  */
 import { parseArgs } from "node:util";
 import { benchCli, type CliTiming } from "./cli.ts";
 import { type BenchFigure, ceilings, denoBench } from "./limits.ts";
-import { type CellResult, type Flow, runCell } from "./load.ts";
-import { RESOURCE, SCOPE, setUpOurs } from "./ours.ts";
+import { type CellJob, type CellResult, type Flow, runCell } from "./load.ts";
+import {
+  type Agent,
+  REPO,
+  RESOURCE,
+  SCOPE,
+  SERVE_PERMISSIONS,
+  setUpOurs,
+} from "./ours.ts";
 import { installPeer, OPAQUE_RESOURCE, startPeer } from "./peer.ts";
 import {
   type Preflight,
@@ -19,13 +27,24 @@ import {
   type Target,
   tokensToIntrospect,
 } from "./preflight.ts";
-import { allowedCpus, hasCommand, readProc, run } from "./procs.ts";
 import {
+  allowedCpus,
+  hasCommand,
+  pinned,
+  readProc,
+  run,
+  startListening,
+} from "./procs.ts";
+import {
+  addHttpFloor,
   type BenchReport,
   checkTargets,
+  FLOOR,
+  type HttpFloor,
   OURS,
   PEER,
   renderText,
+  TARGET_CONCURRENCY,
 } from "./report.ts";
 import { benchSeededRss, type RssResult } from "./rss.ts";
 import { aggregate } from "./stats.ts";
@@ -107,6 +126,42 @@ const seedTokens = number(
 
 const log = (line: string) =>
   console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/**
+ * One cell, run again with a pool 3× larger (at most twice) when its count
+ * bound is reached before its time bound; failures of a discarded attempt
+ * still count: nothing may fail.
+ */
+async function measure(job: CellJob): Promise<CellResult> {
+  let poolSize = job.poolSize;
+  let cell: CellResult;
+  const discarded: Record<string, number> = {};
+  for (let attempt = 0;; attempt++) {
+    cell = await runCell({ ...job, poolSize });
+    if (!cell.poolExhausted || attempt >= 2) break;
+    for (const [status, count] of Object.entries(cell.failures)) {
+      discarded[status] = (discarded[status] ?? 0) + count;
+    }
+    log(
+      `  the count bound (${poolSize}) was reached before the time bound: again with 3×`,
+    );
+    poolSize *= 3;
+  }
+  for (const [status, count] of Object.entries(discarded)) {
+    cell.failures[status] = (cell.failures[status] ?? 0) + count;
+    cell.failed += count;
+  }
+  log(
+    `(${cell.flow}) c=${cell.concurrency} rep ${cell.rep} ${cell.server}: ${
+      cell.perSecond.toFixed(0)
+    }/s, p99 ${cell.p99Ms.toFixed(2)} ms, server CPU ${
+      cell.serverCores.toFixed(2)
+    }, failed ${cell.failed}${
+      cell.failed ? " " + JSON.stringify(cell.failureSamples[0]) : ""
+    }`,
+  );
+  return cell;
+}
 
 // ---- the machine ----
 const cpus = await allowedCpus();
@@ -289,59 +344,32 @@ try {
       for (let rep = 1; rep <= reps; rep++) {
         for (const t of targets) {
           if (flow === "a" && !t.challenge) continue;
-          let poolSize = poolFor(t.name, flow);
-          let cell: CellResult;
-          // Failures of a discarded attempt still count: nothing may fail.
-          const discarded: Record<string, number> = {};
-          for (let attempt = 0;; attempt++) {
-            cell = await runCell({
-              target: {
-                name: t.name,
-                pid: t.pid,
-                port: t.port,
-                audience: t.target.issuer,
-                tokenPath: t.target.tokenPath,
-                introspectPath: t.target.introspectPath,
-                challengePath: t.challenge,
-              },
-              flow,
-              concurrency: c,
-              rep,
-              warmupS,
-              durationS,
-              poolSize,
-              agents: ours.agents,
-              scope: SCOPE,
-              resource: RESOURCE,
-              tokens: tokens.get(t.name),
-              loadCpu,
-              tmpDir,
-            });
-            if (!cell.poolExhausted || attempt >= 2) break;
-            for (const [status, count] of Object.entries(cell.failures)) {
-              discarded[status] = (discarded[status] ?? 0) + count;
-            }
-            log(
-              `  the count bound (${poolSize}) was reached before the time bound: again with 3×`,
-            );
-            poolSize *= 3;
-          }
-          for (const [status, count] of Object.entries(discarded)) {
-            cell.failures[status] = (cell.failures[status] ?? 0) + count;
-            cell.failed += count;
-          }
+          const cell = await measure({
+            target: {
+              name: t.name,
+              pid: t.pid,
+              port: t.port,
+              audience: t.target.issuer,
+              tokenPath: t.target.tokenPath,
+              introspectPath: t.target.introspectPath,
+              challengePath: t.challenge,
+            },
+            flow,
+            concurrency: c,
+            rep,
+            warmupS,
+            durationS,
+            poolSize: poolFor(t.name, flow),
+            agents: ours.agents,
+            scope: SCOPE,
+            resource: RESOURCE,
+            tokens: tokens.get(t.name),
+            loadCpu,
+            tmpDir,
+          });
           const key = `${t.name}/${flow}`;
           observed.set(key, Math.max(observed.get(key) ?? 0, cell.perSecond));
           cells.push(cell);
-          log(
-            `(${flow}) c=${c} rep ${rep} ${t.name}: ${
-              cell.perSecond.toFixed(0)
-            }/s, p99 ${cell.p99Ms.toFixed(2)} ms, server CPU ${
-              cell.serverCores.toFixed(2)
-            }, failed ${cell.failed}${
-              cell.failed ? " " + JSON.stringify(cell.failureSamples[0]) : ""
-            }`,
-          );
         }
       }
     }
@@ -356,6 +384,78 @@ try {
   await peer?.stop();
   await ours.stop();
 }
+
+// ---- the HTTP floor ----
+/** The floor's first pool is sized for this rate: above what one Node core drives (~25k req/s). */
+const FLOOR_PRESIGN_RATE = 40_000;
+
+/**
+ * The HTTP floor (bench/floor_server.ts): Deno.serve + readForm + json and
+ * nothing else, started like our server (its deno flags, pinned to the
+ * server CPU), one cell of flow (b) at the concurrency nearest the
+ * headline's, on a quiet core (the other servers have stopped).
+ */
+async function measureFloor(agents: Agent[]): Promise<HttpFloor> {
+  const c = concurrency.reduce((best, x) =>
+    Math.abs(x - TARGET_CONCURRENCY) < Math.abs(best - TARGET_CONCURRENCY)
+      ? x
+      : best
+  );
+  const command = pinned(serverCpu, Deno.execPath(), [
+    "run",
+    "--quiet",
+    ...SERVE_PERMISSIONS,
+    `${HERE}/floor_server.ts`,
+  ]);
+  const server = await startListening(command.cmd, command.args, {
+    cwd: REPO,
+  });
+  try {
+    const issuer = String(server.info.issuer);
+    const port = Number(String(server.info.address).split(":").pop());
+    log(
+      `HTTP floor: flow (b) at c=${c} against Deno.serve + readForm + json…`,
+    );
+    const cell = await measure({
+      target: {
+        name: FLOOR,
+        pid: server.pid,
+        port,
+        audience: issuer,
+        tokenPath: "/oauth/token",
+        introspectPath: "/oauth/introspect",
+      },
+      flow: "b",
+      concurrency: c,
+      rep: 1,
+      warmupS,
+      durationS,
+      poolSize: Math.ceil(
+        Math.max(presignRate, FLOOR_PRESIGN_RATE) * (warmupS + durationS),
+      ),
+      agents,
+      scope: SCOPE,
+      resource: RESOURCE,
+      loadCpu,
+      tmpDir,
+    });
+    return {
+      ...aggregate([cell]),
+      what:
+        "Deno.serve + readForm + json (bench/floor_server.ts): flow (b)'s request and a canned token response of our shape and size, no crypto, no SQLite",
+      command: [
+        "deno",
+        ...command.args.slice(command.args.indexOf("run")),
+      ].join(" ").replace(`${REPO}/`, ""),
+      accessTokenChars: Number(server.info.accessTokenChars),
+      failureSamples: cell.failureSamples,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const floor = skip.has("floor") ? undefined : await measureFloor(ours.agents);
 
 // ---- RSS on a seeded database ----
 let rss: RssResult | undefined;
@@ -416,7 +516,8 @@ const partial: Omit<BenchReport, "targets"> = {
   cells,
   aggregates: [...groups.values()].map(aggregate),
   limits,
-  ceilings: limits.length ? ceilings(limits) : [],
+  floor,
+  ceilings: limits.length ? addHttpFloor(ceilings(limits), floor) : [],
   verification,
   cli,
   rss,

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { randomToken } from "../../src/core/encoding.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
-/** Far above the ~8 MB at which the checkpointer starts the WAL over, far below unbounded growth. */
-const WAL_LIMIT_BYTES = 40 * 1024 * 1024;
+/** Far above the ~32 MB at which the checkpointer starts the WAL over, far below unbounded growth. */
+const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 const LOAD_MS = 3_000;
 const CONCURRENCY = 32;
 

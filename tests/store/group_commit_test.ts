@@ -1,0 +1,110 @@
+/**
+ * Group commit (src/store/group_commit.ts): the writes of one batch share a
+ * transaction without savepoints; when one throws, it alone is undone —
+ * including what it wrote before it failed — and the others are kept.
+ */
+import assert from "node:assert/strict";
+import { GroupCommit } from "../../src/store/group_commit.ts";
+import { SqliteConnection } from "../../src/store/sqlite_connection.ts";
+import { DuplicateError, type TokenRecord } from "../../src/store/store.ts";
+
+const AT = new Date(Date.UTC(2026, 10, 28));
+const LATER = new Date(AT.getTime() + 900_000);
+
+function token(jti: string): TokenRecord {
+  return {
+    jti,
+    clientId: "did:agent:example.com:00",
+    domain: "example.com",
+    audience: "https://api.example.com",
+    scope: "read:payments",
+    issuedAt: AT,
+    expiresAt: LATER,
+  };
+}
+
+function issuance(tokenJti: string, assertionJti: string) {
+  return [
+    token(tokenJti),
+    {
+      at: AT,
+      actor: "did:agent:example.com:00",
+      action: "token.issue",
+      target: tokenJti,
+      outcome: "success" as const,
+    },
+    {
+      jti: assertionJti,
+      clientId: "did:agent:example.com:00",
+      expiresAt: LATER,
+    },
+  ] as const;
+}
+
+Deno.test("group commit: a write that fails midway is undone alone; the batch's others are kept", async () => {
+  const c = new SqliteConnection(":memory:");
+  c.migrate();
+  const writer = new GroupCommit(c);
+  // One batch: the second issuance consumes its assertion's jti, then fails
+  // on a token id the first one took.
+  const results = await Promise.allSettled([
+    writer.submit("recordIssuance", [...issuance("t1", "a1")]),
+    writer.submit("recordIssuance", [...issuance("t1", "a2")]),
+    writer.submit("recordIssuance", [...issuance("t3", "a3")]),
+  ]);
+  assert.deepEqual(results[0], { status: "fulfilled", value: true });
+  assert.equal(results[1]!.status, "rejected");
+  assert.ok(
+    (results[1] as PromiseRejectedResult).reason instanceof DuplicateError,
+  );
+  assert.deepEqual(results[2], { status: "fulfilled", value: true });
+
+  const count = (sql: string) => Number((c.db.prepare(sql).get()!).n);
+  assert.equal(count("SELECT count(*) AS n FROM tokens"), 2);
+  // a2 was consumed before the failure; that is undone with the write.
+  assert.equal(
+    count("SELECT count(*) AS n FROM replay WHERE jti = 'a2'"),
+    0,
+  );
+  assert.equal(count("SELECT count(*) AS n FROM replay"), 2);
+  // The audit chain holds the two issuances, linked.
+  const audit = c.db.prepare(
+    "SELECT seq, target, prev_hash, hash FROM audit ORDER BY seq",
+  )
+    .all();
+  assert.deepEqual(audit.map((row) => row.target), ["t1", "t3"]);
+  assert.equal(audit[1]!.prev_hash, audit[0]!.hash);
+
+  // The assertion a2 can be used again, in a batch of its own.
+  assert.equal(
+    await writer.submit("recordIssuance", [...issuance("t2", "a2")]),
+    true,
+  );
+  await writer.close();
+  c.close();
+});
+
+Deno.test("group commit: a batch without failures runs as one transaction", async () => {
+  const c = new SqliteConnection(":memory:");
+  c.migrate();
+  const writer = new GroupCommit(c);
+  const results = await Promise.all(
+    Array.from(
+      { length: 20 },
+      (_, i) =>
+        writer.submit("recordIssuance", [...issuance(`t${i}`, `a${i}`)]),
+    ),
+  );
+  assert.ok(results.every((value) => value === true));
+  // A replay in a later batch is refused (false), with nothing written.
+  assert.equal(
+    await writer.submit("recordIssuance", [...issuance("t99", "a5")]),
+    false,
+  );
+  const tokens = Number(
+    (c.db.prepare("SELECT count(*) AS n FROM tokens").get()!).n,
+  );
+  assert.equal(tokens, 20);
+  await writer.close();
+  c.close();
+});

@@ -5,11 +5,23 @@
 import { parseAgentDid } from "../core/did.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { importPublicJwk } from "../core/keys.ts";
-import type { AgentRecord, OperatorRecord } from "../store/store.ts";
+import type {
+  AgentRecord,
+  GrantRecord,
+  OperatorRecord,
+} from "../store/store.ts";
 import type { AppDeps } from "./context.ts";
 
 export type Principal =
-  | { kind: "agent"; id: string; agent: AgentRecord; publicKey: CryptoKey }
+  | {
+    kind: "agent";
+    id: string;
+    agent: AgentRecord;
+    /** The agent's operator and grant, read with it (a token request checks both). */
+    operator: OperatorRecord;
+    grant?: GrantRecord;
+    publicKey: CryptoKey;
+  }
   | {
     kind: "operator";
     id: string;
@@ -61,13 +73,16 @@ export async function findPrincipal(
         cause,
       });
     }
-    const agent = await deps.store.getAgent(id);
-    if (!agent) fail(unknownCode, `agent ${id} is not registered`);
+    const standing = await deps.store.getAgentStanding(id);
+    if (!standing) fail(unknownCode, `agent ${id} is not registered`);
+    const { agent, operator, grant } = standing;
     requireActive(agent);
     return {
       kind: "agent",
       id,
       agent,
+      operator,
+      grant,
       publicKey: await keyFor(agent.publicJwk.x),
     };
   }

@@ -19,6 +19,7 @@ import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import {
+  AGENT_STANDING_SELECT,
   agentFromRow,
   challengeFromRow,
   date,
@@ -26,10 +27,12 @@ import {
   operatorFromRow,
   optionalDate,
   optionalString,
+  standingFromRow,
   tokenFromRow,
 } from "./rows.ts";
 import {
   type AgentRecord,
+  type AgentStanding,
   type AgentStatus,
   type AuditEntry,
   type AuditEvent,
@@ -286,6 +289,14 @@ export class PostgresStore implements Store {
   async getAgent(did: string): Promise<AgentRecord | undefined> {
     const [row] = await this.#sql`SELECT * FROM agents WHERE did = ${did}`;
     return row && agentFromRow(row);
+  }
+
+  async getAgentStanding(did: string): Promise<AgentStanding | undefined> {
+    const [row] = await this.#sql.unsafe(
+      `${AGENT_STANDING_SELECT} WHERE a.did = $1`,
+      [did],
+    );
+    return row && standingFromRow(row);
   }
 
   async rotateAgentKey(

@@ -4,6 +4,7 @@
  */
 import type {
   AgentRecord,
+  AgentStanding,
   AgentStatus,
   ChallengeRecord,
   NonceKind,
@@ -70,5 +71,37 @@ export function challengeFromRow(row: Row): ChallengeRecord {
     kind: String(row.kind) as NonceKind,
     subject: String(row.subject),
     expiresAt: date(row.expires_at),
+  };
+}
+
+/** The agent's row, its operator's columns as `operator_*`, its grant's as `grant_*` (or NULL). */
+export const AGENT_STANDING_SELECT = `
+  SELECT a.*,
+    o.domain AS operator_domain, o.public_jwk AS operator_public_jwk,
+    o.thumbprint AS operator_thumbprint, o.dns_challenge AS operator_dns_challenge,
+    o.created_at AS operator_created_at, o.verified_at AS operator_verified_at,
+    g.scopes AS grant_scopes, g.updated_at AS grant_updated_at
+  FROM agents a
+  JOIN operators o ON o.id = a.operator_id
+  LEFT JOIN grants g ON g.did = a.did`;
+
+export function standingFromRow(row: Row): AgentStanding {
+  return {
+    agent: agentFromRow(row),
+    operator: operatorFromRow({
+      id: row.operator_id,
+      domain: row.operator_domain,
+      public_jwk: row.operator_public_jwk,
+      thumbprint: row.operator_thumbprint,
+      dns_challenge: row.operator_dns_challenge,
+      created_at: row.operator_created_at,
+      verified_at: row.operator_verified_at,
+    }),
+    grant: row.grant_scopes === null || row.grant_scopes === undefined
+      ? undefined
+      : {
+        scopes: JSON.parse(String(row.grant_scopes)),
+        updatedAt: date(row.grant_updated_at),
+      },
   };
 }

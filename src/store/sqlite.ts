@@ -11,12 +11,14 @@
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { GroupCommit } from "./group_commit.ts";
 import {
+  AGENT_STANDING_SELECT,
   agentFromRow,
   date,
   ms,
   operatorFromRow,
   optionalDate,
   type Row,
+  standingFromRow,
   tokenFromRow,
 } from "./rows.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
@@ -26,6 +28,7 @@ import { CommitSync, FileSyncer } from "./wal_sync.ts";
 const MAX_HOLD_MS = 1_000;
 import type {
   AgentRecord,
+  AgentStanding,
   AgentStatus,
   AuditEntry,
   AuditEvent,
@@ -211,6 +214,11 @@ export class SqliteStore implements Store {
   getAgent(did: string): Promise<AgentRecord | undefined> {
     const row = this.#get("SELECT * FROM agents WHERE did = ?", did);
     return Promise.resolve(row && agentFromRow(row));
+  }
+
+  getAgentStanding(did: string): Promise<AgentStanding | undefined> {
+    const row = this.#get(`${AGENT_STANDING_SELECT} WHERE a.did = ?`, did);
+    return Promise.resolve(row && standingFromRow(row));
   }
 
   getAgentScopes(did: string): Promise<GrantRecord | undefined> {

@@ -42,6 +42,13 @@ export interface GrantRecord {
   updatedAt: Date;
 }
 
+/** An agent with its operator and its grant: what a token request checks, read at once. */
+export interface AgentStanding {
+  agent: AgentRecord;
+  operator: OperatorRecord;
+  grant?: GrantRecord;
+}
+
 export type NonceKind = "token_challenge" | "request_nonce";
 
 export interface ChallengeRecord {
@@ -108,6 +115,8 @@ export interface Store {
 
   createAgent(agent: AgentRecord): Promise<void>;
   getAgent(did: string): Promise<AgentRecord | undefined>;
+  /** The agent, its operator and its grant in one read (one statement). */
+  getAgentStanding(did: string): Promise<AgentStanding | undefined>;
   /**
    * Replaces the agent's key when its current key is still `current`
    * (compare-and-set, so two rotations cannot both win). False otherwise.

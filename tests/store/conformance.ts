@@ -57,6 +57,7 @@ const COVERED: Record<keyof Store, string> = {
   markOperatorVerified: "operators: verification",
   createAgent: "agents",
   getAgent: "agents",
+  getAgentStanding: "agents: standing",
   rotateAgentKey: "agents: key rotation",
   setAgentScopes: "grants",
   getAgentScopes: "grants",
@@ -447,6 +448,39 @@ export function storeConformance(
       scopes: [],
       updatedAt: at(40),
     });
+  });
+
+  test("agents: standing is the agent, its operator and its grant, read at once", async ({ store }) => {
+    const { op, ag } = await world(store);
+    const other = await world(store, "other.example");
+    assert.equal(await store.getAgentStanding("did:agent:nobody"), undefined);
+    // No grant yet.
+    assert.deepEqual(await store.getAgentStanding(ag.did), {
+      agent: ag,
+      operator: op,
+      grant: undefined,
+    });
+    await store.setAgentScopes(ag.did, ["read:data"], at(20));
+    await store.markOperatorVerified(op.id, at(25));
+    await store.changeAgentStatus(ag.did, "suspended", {
+      at: at(30),
+      by: op.id,
+      reason: "audit",
+    });
+    assert.deepEqual(await store.getAgentStanding(ag.did), {
+      agent: await store.getAgent(ag.did),
+      operator: await store.getOperator(op.id),
+      grant: await store.getAgentScopes(ag.did),
+    });
+    const standing = (await store.getAgentStanding(ag.did))!;
+    assert.equal(standing.agent.status, "suspended");
+    assert.deepEqual(standing.operator.verifiedAt, at(25));
+    assert.deepEqual(standing.grant?.scopes, ["read:data"]);
+    // Each agent comes with its own operator, never another's.
+    assert.deepEqual(
+      (await store.getAgentStanding(other.ag.did))?.operator,
+      other.op,
+    );
   });
 
   // --- challenges -----------------------------------------------------------

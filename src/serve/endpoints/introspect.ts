@@ -22,10 +22,8 @@ export async function introspectEndpoint(
     deps,
     PATHS.introspect,
   );
-  const callerOperator = caller.kind === "operator"
-    ? caller.operator
-    : await deps.store.getOperator(caller.agent.operatorId);
-  if (!callerOperator?.verifiedAt) {
+  // An agent's operator comes with it (clients.ts).
+  if (!caller.operator.verifiedAt) {
     fail(
       "ERR_OPERATOR_NOT_VERIFIED",
       "introspection is open to agents and operators of verified domains only",

@@ -17,7 +17,12 @@ import {
 } from "../../core/scope.ts";
 import { audit } from "../audit.ts";
 import { replayed, verifyClient } from "../client_auth.ts";
-import type { AgentRecord, SingleUse } from "../../store/store.ts";
+import type {
+  AgentRecord,
+  GrantRecord,
+  OperatorRecord,
+  SingleUse,
+} from "../../store/store.ts";
 import { type AppDeps, PATHS } from "../context.ts";
 import { json, readForm } from "../http.ts";
 
@@ -38,10 +43,10 @@ export async function tokenEndpoint(
   if (principal.kind !== "agent") {
     fail("ERR_INVALID_CLIENT", "only agents are issued tokens");
   }
-  const agent = principal.agent;
+  const { agent, operator, grant } = principal;
   try {
-    const domain = await requireVerifiedOperator(agent, deps);
-    const scopes = await authorize(agent, params, deps);
+    const domain = requireVerifiedOperator(agent, operator);
+    const scopes = authorize(agent, grant, params);
     const audience = resolveAudience(params, deps);
     const lifetime = resolveLifetime(params, deps);
     return await issue(
@@ -77,12 +82,11 @@ function checkGrantType(params: Map<string, string>): void {
   }
 }
 
-async function requireVerifiedOperator(
+function requireVerifiedOperator(
   agent: AgentRecord,
-  deps: AppDeps,
-): Promise<string> {
-  const operator = await deps.store.getOperator(agent.operatorId);
-  if (!operator?.verifiedAt || operator.domain !== agent.domain) {
+  operator: OperatorRecord,
+): string {
+  if (!operator.verifiedAt || operator.domain !== agent.domain) {
     fail(
       "ERR_OPERATOR_NOT_VERIFIED",
       `the operator of ${agent.domain} has not verified the domain`,
@@ -92,12 +96,12 @@ async function requireVerifiedOperator(
 }
 
 /** Deny by default: asking for anything outside the grant is `invalid_scope`. */
-async function authorize(
+function authorize(
   agent: AgentRecord,
+  grant: GrantRecord | undefined,
   params: Map<string, string>,
-  deps: AppDeps,
-): Promise<string[]> {
-  const granted = (await deps.store.getAgentScopes(agent.did))?.scopes ?? [];
+): string[] {
+  const granted = grant?.scopes ?? [];
   if (granted.length === 0) {
     fail("ERR_SCOPE_NOT_GRANTED", `no scopes are granted to ${agent.did}`);
   }

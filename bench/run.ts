@@ -509,7 +509,7 @@ const partial: Omit<BenchReport, "targets"> = {
   },
   ours: {
     storage:
-      "durable SQLite (WAL, synchronous=FULL) through the real serve, every write committed before the response",
+      "durable SQLite (WAL; each commit's WAL fdatasync'd before any answer) through the real serve",
     db: `${tmpDir}/ours.db`,
   },
   preflight: preflights,

@@ -23,9 +23,6 @@ import {
 } from "./rows.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
 import { CommitSync, FileSyncer } from "./wal_sync.ts";
-
-/** Longest the checkpointer may hold the writer; then it resumes regardless. */
-const MAX_HOLD_MS = 1_000;
 import type {
   AgentRecord,
   AgentStanding,
@@ -42,6 +39,9 @@ import type {
   Store,
   TokenRecord,
 } from "./store.ts";
+
+/** Longest the checkpointer may hold the writer; then it resumes regardless. */
+const MAX_HOLD_MS = 1_000;
 
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;

@@ -31,6 +31,7 @@ import {
 } from "./endpoints/operators.ts";
 import { revokeEndpoint } from "./endpoints/revoke.ts";
 import { tokenEndpoint } from "./endpoints/token.ts";
+import { isCoveredByItsWrite } from "./durability.ts";
 import { errorResponse } from "./http.ts";
 
 type Handler = (
@@ -153,7 +154,7 @@ export function createApp(
     try {
       // Nothing leaves before every commit so far is durable: whatever this
       // answer rests on — its own write or rows it read — is on disk.
-      await deps.store.durable();
+      if (!isCoveredByItsWrite(response)) await deps.store.durable();
     } catch (error) {
       return errorResponse(asAuth4AgentError(error, request, deps));
     }

@@ -281,3 +281,25 @@ Deno.test("http: no answer leaves before the store says every commit is durable;
     outcome = Promise.resolve();
   }, { store });
 });
+
+Deno.test("http: a token answer rests on its own durable write and leaves without waiting for later commits", async () => {
+  const store = new SqliteStore(":memory:");
+  let laterCommits: Promise<void> = Promise.resolve();
+  store.durable = () => laterCommits;
+  await withFixture(async (fx) => {
+    const { agent } = await setup(fx);
+    const params = await tokenParams(fx, agent, {
+      extra: { scope: "read:data" },
+    });
+    // Some later commit is never durable: the token is answered regardless…
+    laterCommits = new Promise(() => {});
+    const body = await assertOk(await postForm(fx, "/oauth/token", params));
+    assert.equal(typeof body.access_token, "string");
+    // …while a read-only answer and a refusal (the replay) are held.
+    const held = { read: true, refusal: true };
+    send(fx, "/.well-known/jwks.json").then(() => held.read = false);
+    postForm(fx, "/oauth/token", params).then(() => held.refusal = false);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(held, { read: true, refusal: true });
+  }, { store });
+});

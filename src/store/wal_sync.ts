@@ -2,8 +2,8 @@
  * Making WAL commits durable off the event loop.
  *
  * With `synchronous=FULL`, SQLite fsyncs the WAL inside COMMIT, and the event
- * loop (every request of the server) waits for the disk: ~0.4 ms per group
- * commit here, ~40% of the time a token took (bench/README.md). Instead the
+ * loop (every request of the server) waits for the disk: ≈ 0.4 ms per group
+ * commit here, up to 13 ms on a bad minute (bench/README.md). Instead the
  * write connection runs with `synchronous=NORMAL` — COMMIT appends the
  * transaction's frames to the WAL, consistent but not yet synced — and this
  * class fdatasyncs the WAL file on Deno's blocking thread pool. A commit
@@ -13,8 +13,9 @@
  * sync runs share the next one.
  *
  * Readers can see a commit before it is durable, so the server answers no
- * request (success or refusal) before every commit made so far is durable
- * (`durable()`, awaited by the app for every response).
+ * request (success or refusal) before every commit it may rest on is durable:
+ * the app awaits `durable()` for every answer but those resting on their own
+ * acknowledged write (src/serve/durability.ts).
  *
  * A failed sync is final: the kernel may have dropped the dirty pages (the
  * "fsyncgate" lesson), so nothing can be acknowledged any more; every later

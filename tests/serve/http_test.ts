@@ -282,7 +282,7 @@ Deno.test("http: no answer leaves before the store says every commit is durable;
   }, { store });
 });
 
-Deno.test("http: a token answer rests on its own durable write and leaves without waiting for later commits", async () => {
+Deno.test("http: token and challenge answers rest on their own durable write and leave without waiting for later commits", async () => {
   const store = new SqliteStore(":memory:");
   let laterCommits: Promise<void> = Promise.resolve();
   store.durable = () => laterCommits;
@@ -295,6 +295,12 @@ Deno.test("http: a token answer rests on its own durable write and leaves withou
     laterCommits = new Promise(() => {});
     const body = await assertOk(await postForm(fx, "/oauth/token", params));
     assert.equal(typeof body.access_token, "string");
+    // …and so is a challenge (flow (a)'s first step writes it, then answers).
+    const challenge = await postJson(fx, "/v1/challenges", {
+      client_id: agent.did,
+    });
+    assert.equal(challenge.status, 201);
+    await challenge.body?.cancel();
     // …while a read-only answer and a refusal (the replay) are held.
     const held = { read: true, refusal: true };
     send(fx, "/.well-known/jwks.json").then(() => held.read = false);

@@ -8,6 +8,7 @@ import { randomToken } from "../../core/encoding.ts";
 import { fail } from "../../core/errors.ts";
 import { requireActive } from "../clients.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
+import { coveredByItsWrite } from "../durability.ts";
 import { json, readJson, requireString } from "../http.ts";
 
 export async function createChallenge(
@@ -27,12 +28,13 @@ export async function createChallenge(
     subject: did.did,
     expiresAt,
   });
-  return json({
+  // Read before the write, which is durable: no need to wait for later commits.
+  return coveredByItsWrite(json({
     nonce,
     client_id: did.did,
     audience: deps.issuer,
     token_endpoint: endpointUrl(deps, PATHS.token),
     expires_in: deps.challengeTtl,
     expires_at: expiresAt.toISOString(),
-  }, 201);
+  }, 201));
 }

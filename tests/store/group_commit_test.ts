@@ -108,3 +108,31 @@ Deno.test("group commit: a batch without failures runs as one transaction", asyn
   await writer.close();
   c.close();
 });
+
+Deno.test("group commit: held, writes queue up uncommitted; resumed, they commit", async () => {
+  const c = new SqliteConnection(":memory:");
+  c.migrate();
+  const writer = new GroupCommit(c);
+  writer.hold();
+  let done = false;
+  const write = writer.submit("recordIssuance", [...issuance("t1", "a1")])
+    .then((value) => {
+      done = true;
+      return value;
+    });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(done, false);
+  const tokens = () =>
+    Number((c.db.prepare("SELECT count(*) AS n FROM tokens").get()!).n);
+  assert.equal(tokens(), 0, "nothing committed while held");
+  writer.resume();
+  assert.equal(await write, true);
+  assert.equal(tokens(), 1);
+  // close() commits what a hold kept back, too.
+  writer.hold();
+  const last = writer.submit("recordIssuance", [...issuance("t2", "a2")]);
+  await writer.close();
+  assert.equal(await last, true);
+  assert.equal(tokens(), 2);
+  c.close();
+});

@@ -42,6 +42,8 @@ import type {
 
 /** Longest the checkpointer may hold the writer; then it resumes regardless. */
 const MAX_HOLD_MS = 1_000;
+/** Expired rows deleted per write by sweep(). */
+const SWEEP_CHUNK = 500;
 
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
@@ -192,8 +194,18 @@ export class SqliteStore implements Store {
     return this.#writer.submit("appendAudit", [event]);
   }
 
-  sweep(now: Date): Promise<number> {
-    return this.#writer.submit("sweep", [now]);
+  /**
+   * In chunks, each a write of its own between the requests' writes: one
+   * DELETE of a minute's expired replay entries at 5,000 tokens/s (300,000
+   * rows) held the event loop 0.86 s; a chunk of SWEEP_CHUNK takes ~1.5 ms.
+   */
+  async sweep(now: Date): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const swept = await this.#writer.submit("sweep", [now, SWEEP_CHUNK]);
+      total += swept;
+      if (swept < SWEEP_CHUNK) return total;
+    }
   }
 
   // --- reads --------------------------------------------------------------

@@ -246,12 +246,20 @@ export const WRITES = {
 
   appendAudit: appendAuditRow,
 
-  sweep(c: SqliteConnection, now: Date): number {
-    const a = c.stmt("DELETE FROM challenges WHERE expires_at <= ?").run(
-      ms(now),
+  /** Deletes at most `limit` expired challenges and replay entries (the store repeats it). */
+  sweep(c: SqliteConnection, now: Date, limit: number): number {
+    const challenges = Number(
+      c.stmt(
+        "DELETE FROM challenges WHERE rowid IN (SELECT rowid FROM challenges WHERE expires_at <= ? LIMIT ?)",
+      ).run(ms(now), limit).changes,
     );
-    const b = c.stmt("DELETE FROM replay WHERE expires_at <= ?").run(ms(now));
-    return Number(a.changes) + Number(b.changes);
+    if (challenges >= limit) return challenges;
+    const replay = Number(
+      c.stmt(
+        "DELETE FROM replay WHERE rowid IN (SELECT rowid FROM replay WHERE expires_at <= ? LIMIT ?)",
+      ).run(ms(now), limit - challenges).changes,
+    );
+    return challenges + replay;
   },
 };
 

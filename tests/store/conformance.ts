@@ -789,6 +789,29 @@ export function storeConformance(
     );
   });
 
+  test("sweep: more expired entries than one sweep chunk are all swept, and counted", async ({ store }) => {
+    const expired = Array.from({ length: 1_200 }, (_, i) => `jti-${i}`);
+    for (let i = 0; i < expired.length; i += 200) {
+      await Promise.all(
+        expired.slice(i, i + 200).map((jti) =>
+          store.rememberJti("client-a", jti, at(10))
+        ),
+      );
+    }
+    await Promise.all(Array.from({ length: 300 }, () =>
+      store.createChallenge({
+        nonce: randomToken(),
+        kind: "request_nonce",
+        subject: "",
+        expiresAt: at(10),
+      })));
+    await store.rememberJti("client-a", "live", at(500));
+    assert.equal(await store.sweep(at(20)), 1_500);
+    assert.equal(await store.sweep(at(20)), 0);
+    assert.equal(await store.rememberJti("client-a", "jti-7", at(500)), true);
+    assert.equal(await store.rememberJti("client-a", "live", at(500)), false);
+  });
+
   // --- tokens ---------------------------------------------------------------
 
   test("tokens: record and get round-trip; same jti → DuplicateError", async ({ store }) => {

@@ -136,3 +136,28 @@ Deno.test("group commit: held, writes queue up uncommitted; resumed, they commit
   assert.equal(tokens(), 2);
   c.close();
 });
+
+Deno.test("sweep write: deletes at most its limit, challenges first, then replay entries", async () => {
+  const c = new SqliteConnection(":memory:");
+  c.migrate();
+  const writer = new GroupCommit(c);
+  const expired = new Date(AT.getTime() - 1_000);
+  await Promise.all([
+    ...Array.from({ length: 3 }, (_, i) =>
+      writer.submit("createChallenge", [{
+        nonce: `n${i}`,
+        kind: "request_nonce" as const,
+        subject: "",
+        expiresAt: expired,
+      }])),
+    ...Array.from(
+      { length: 5 },
+      (_, i) => writer.submit("rememberJti", ["client", `j${i}`, expired]),
+    ),
+  ]);
+  assert.equal(await writer.submit("sweep", [AT, 4]), 4);
+  assert.equal(await writer.submit("sweep", [AT, 4]), 4);
+  assert.equal(await writer.submit("sweep", [AT, 4]), 0);
+  await writer.close();
+  c.close();
+});

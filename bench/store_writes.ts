@@ -6,9 +6,11 @@
  * WAL's fdatasync thread included); `usPerToken` is wall time, which with the
  * sync includes waiting for the disk. `--no-sync` leaves the fdatasync out
  * (the server runs it off the event loop): what is left is the event loop's
- * share. Used for the before/after figures in bench/README.md.
+ * share. With `--sweep N` it then stores N expired replay entries and times
+ * `sweep()`, with the longest gap of a 1 ms timer meanwhile (how long the
+ * event loop was held). Used for the before/after figures in bench/README.md.
  *
- *   deno run --allow-read --allow-write --allow-env bench/store_writes.ts [--batch 13] [--batches 4000] [--no-sync] [--dir D]
+ *   deno run --allow-read --allow-write --allow-env bench/store_writes.ts [--batch 13] [--batches 4000] [--no-sync] [--sweep N] [--dir D]
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -27,6 +29,7 @@ const { values: flags } = parseArgs({
     },
     agents: { type: "string", default: "64" },
     "no-sync": { type: "boolean", default: false },
+    sweep: { type: "string", default: "0" },
   },
 });
 const batch = Number(flags.batch);
@@ -118,6 +121,7 @@ for (let b = 0; b < batches; b++) {
     framesCounted++;
   }
 }
+const sweep = await timeSweep(Number(flags.sweep));
 await store.close();
 await Deno.remove(dir, { recursive: true });
 const tokens = batch * batches;
@@ -129,5 +133,36 @@ console.log(
     usPerToken: +(wallMs * 1000 / tokens).toFixed(1),
     cpuUsPerToken: +(cpuUs / tokens).toFixed(1),
     walFramesPerCommit: +(frames / Math.max(1, framesCounted)).toFixed(1),
+    ...sweep,
   }),
 );
+
+/** Stores `count` expired replay entries, then sweeps them while a 1 ms timer watches the event loop. */
+async function timeSweep(count: number) {
+  if (count === 0) return {};
+  const expired = new Date(Date.now() - 1_000);
+  for (let i = 0; i < count; i += 1_000) {
+    await Promise.all(
+      Array.from(
+        { length: Math.min(1_000, count - i) },
+        () => store.rememberJti(dids[0]!, randomToken(16), expired),
+      ),
+    );
+  }
+  let longestGapMs = 0;
+  let last = performance.now();
+  const watch = setInterval(() => {
+    const now = performance.now();
+    longestGapMs = Math.max(longestGapMs, now - last);
+    last = now;
+  }, 1);
+  const start = performance.now();
+  const swept = await store.sweep(new Date());
+  const sweepMs = performance.now() - start;
+  clearInterval(watch);
+  return {
+    swept,
+    sweepMs: +sweepMs.toFixed(0),
+    longestEventLoopGapMs: +longestGapMs.toFixed(1),
+  };
+}

@@ -21,12 +21,12 @@ import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import {
   AGENT_STANDING_SELECT,
   agentFromRow,
+  auditEntryFromRow,
   challengeFromRow,
-  date,
+  grantFromRow,
   ms,
   operatorFromRow,
-  optionalDate,
-  optionalString,
+  signingKeyFromRow,
   standingFromRow,
   tokenFromRow,
 } from "./rows.ts";
@@ -333,10 +333,7 @@ export class PostgresStore implements Store {
   async getAgentScopes(did: string): Promise<GrantRecord | undefined> {
     const [row] = await this
       .#sql`SELECT scopes, updated_at FROM grants WHERE did = ${did}`;
-    return row && {
-      scopes: JSON.parse(String(row.scopes)),
-      updatedAt: date(row.updated_at),
-    };
+    return row && grantFromRow(row);
   }
 
   async createChallenge(challenge: ChallengeRecord): Promise<void> {
@@ -467,13 +464,7 @@ export class PostgresStore implements Store {
     // COLLATE "C": byte order for ties, as SQLite, whatever the database locale.
     const rows = await this.#sql`
       SELECT * FROM signing_keys ORDER BY created_at DESC, kid COLLATE "C"`;
-    return rows.map((row) => ({
-      kid: String(row.kid),
-      privatePem: String(row.private_pem),
-      publicJwk: JSON.parse(String(row.public_jwk)),
-      createdAt: date(row.created_at),
-      retiredAt: optionalDate(row.retired_at),
-    }));
+    return rows.map(signingKeyFromRow);
   }
 
   async addSigningKey(
@@ -516,17 +507,7 @@ export class PostgresStore implements Store {
     const rows = await this.#sql`
       SELECT * FROM audit WHERE seq > ${options.afterSeq ?? 0}
       ORDER BY seq LIMIT ${options.limit}`;
-    return rows.map((row) => ({
-      seq: Number(row.seq),
-      at: date(row.at),
-      actor: String(row.actor),
-      action: String(row.action),
-      target: String(row.target),
-      outcome: String(row.outcome) as AuditEntry["outcome"],
-      reason: optionalString(row.reason),
-      prevHash: String(row.prev_hash),
-      hash: String(row.hash),
-    }));
+    return rows.map(auditEntryFromRow);
   }
 
   async sweep(now: Date): Promise<number> {

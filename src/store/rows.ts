@@ -6,9 +6,12 @@ import type {
   AgentRecord,
   AgentStanding,
   AgentStatus,
+  AuditEntry,
   ChallengeRecord,
+  GrantRecord,
   NonceKind,
   OperatorRecord,
+  SigningKeyRecord,
   TokenRecord,
 } from "./store.ts";
 
@@ -99,9 +102,40 @@ export function standingFromRow(row: Row): AgentStanding {
     }),
     grant: row.grant_scopes === null || row.grant_scopes === undefined
       ? undefined
-      : {
-        scopes: JSON.parse(String(row.grant_scopes)),
-        updatedAt: date(row.grant_updated_at),
-      },
+      : grantFromRow({
+        scopes: row.grant_scopes,
+        updated_at: row.grant_updated_at,
+      }),
+  };
+}
+
+export function grantFromRow(row: Row): GrantRecord {
+  return {
+    scopes: JSON.parse(String(row.scopes)),
+    updatedAt: date(row.updated_at),
+  };
+}
+
+export function signingKeyFromRow(row: Row): SigningKeyRecord {
+  return {
+    kid: String(row.kid),
+    privatePem: String(row.private_pem),
+    publicJwk: JSON.parse(String(row.public_jwk)),
+    createdAt: date(row.created_at),
+    retiredAt: optionalDate(row.retired_at),
+  };
+}
+
+export function auditEntryFromRow(row: Row): AuditEntry {
+  return {
+    seq: Number(row.seq),
+    at: date(row.at),
+    actor: String(row.actor),
+    action: String(row.action),
+    target: String(row.target),
+    outcome: String(row.outcome) as AuditEntry["outcome"],
+    reason: optionalString(row.reason),
+    prevHash: String(row.prev_hash),
+    hash: String(row.hash),
   };
 }

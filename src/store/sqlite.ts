@@ -13,11 +13,12 @@ import { GroupCommit } from "./group_commit.ts";
 import {
   AGENT_STANDING_SELECT,
   agentFromRow,
-  date,
+  auditEntryFromRow,
+  grantFromRow,
   ms,
   operatorFromRow,
-  optionalDate,
   type Row,
+  signingKeyFromRow,
   standingFromRow,
   tokenFromRow,
 } from "./rows.ts";
@@ -244,13 +245,7 @@ export class SqliteStore implements Store {
       "SELECT scopes, updated_at FROM grants WHERE did = ?",
       did,
     );
-    return Promise.resolve(
-      row &&
-        {
-          scopes: JSON.parse(String(row.scopes)),
-          updatedAt: date(row.updated_at),
-        },
-    );
+    return Promise.resolve(row && grantFromRow(row));
   }
 
   getToken(jti: string): Promise<TokenRecord | undefined> {
@@ -281,13 +276,7 @@ export class SqliteStore implements Store {
     const rows = this.#all(
       "SELECT * FROM signing_keys ORDER BY created_at DESC, kid",
     );
-    return Promise.resolve(rows.map((row) => ({
-      kid: String(row.kid),
-      privatePem: String(row.private_pem),
-      publicJwk: JSON.parse(String(row.public_jwk)),
-      createdAt: date(row.created_at),
-      retiredAt: optionalDate(row.retired_at),
-    })));
+    return Promise.resolve(rows.map(signingKeyFromRow));
   }
 
   listAudit(
@@ -298,17 +287,7 @@ export class SqliteStore implements Store {
       options.afterSeq ?? 0,
       options.limit,
     );
-    return Promise.resolve(rows.map((row) => ({
-      seq: Number(row.seq),
-      at: date(row.at),
-      actor: String(row.actor),
-      action: String(row.action),
-      target: String(row.target),
-      outcome: String(row.outcome) as AuditEntry["outcome"],
-      reason: row.reason === null ? undefined : String(row.reason),
-      prevHash: String(row.prev_hash),
-      hash: String(row.hash),
-    })));
+    return Promise.resolve(rows.map(auditEntryFromRow));
   }
 
   ping(): Promise<void> {

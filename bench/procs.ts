@@ -3,6 +3,7 @@
  * starting servers that announce themselves with a JSON "listening" line on
  * stderr, and reading a process's CPU time and memory from /proc.
  */
+import { spawnListening } from "../tests/helpers/process.ts";
 
 /**
  * Deno gates reads of /proc/<pid>/… behind --allow-all, so /proc files are
@@ -89,48 +90,15 @@ export async function startListening(
   args: string[],
   options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number },
 ): Promise<Started> {
-  const child = new Deno.Command(cmd, {
-    args,
-    cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  let info: Record<string, unknown> | undefined;
-  while (!info && Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    log += value;
-    const line = log.split("\n").find((l) => l.includes('"msg":"listening"'));
-    if (line) info = JSON.parse(line);
-  }
-  if (!info) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* exited by itself */ }
-    await child.status;
-    throw new Error(`${cmd} ${args.join(" ")} did not start:\n${log}`);
-  }
-  // Keep draining stderr so the child never blocks on a full pipe.
-  const drained = (async () => {
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        log += value;
-        if (log.length > 1_000_000) log = log.slice(-500_000);
-      }
-    } catch { /* the pipe broke with the process */ }
-  })();
+  const { child, info, drained, log } = await spawnListening(cmd, args, {
+    ...options,
+    timeoutMs: options.timeoutMs ?? 60_000,
+  });
   let stopping: Promise<number> | undefined;
   return {
     pid: child.pid,
     info,
-    log: () => log,
+    log,
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         try {

@@ -1,43 +1,16 @@
 /** `serve` stops cleanly on SIGTERM and SIGINT, also under `deno task`, and keeps its keys across restarts. */
 import assert from "node:assert/strict";
+import { spawnListening } from "../helpers/process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-async function serveUnderTask(
-  db: string,
-): Promise<
-  {
-    child: Deno.ChildProcess;
-    issuer: string;
-    drained: Promise<void>;
-    lines: () => string;
-  }
-> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "serve", "--port", "0", "--db", db],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  while (!log.includes('"msg":"listening"')) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`serve exited early:\n${log}`);
-    log += value;
-  }
-  const drain = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      log += value;
-    }
-  })();
-  const issuer =
-    JSON.parse(log.split("\n").find((l) => l.includes('"listening"'))!).issuer;
-  return { child, issuer, drained: drain, lines: () => log };
+async function serveUnderTask(db: string) {
+  const { child, info, drained, log } = await spawnListening(
+    Deno.execPath(),
+    ["task", "--quiet", "serve", "--port", "0", "--db", db],
+    { cwd: ROOT },
+  );
+  return { child, issuer: String(info.issuer), drained, lines: log };
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {

@@ -61,12 +61,77 @@ export interface ServerProcess {
   log(): string;
 }
 
+export interface Listening {
+  child: Deno.ChildProcess;
+  /** The parsed `"msg":"listening"` line. */
+  info: Record<string, unknown>;
+  /** Resolves once stderr is closed (the process has ended). */
+  drained: Promise<void>;
+  /** What the process logged (stderr) so far; the last 500 kB of a long life. */
+  log(): string;
+}
+
+/**
+ * Spawns a server (ours: `serve`, or a bench server), waits for the JSON line
+ * with `"msg":"listening"` on its stderr, and keeps draining stderr so the
+ * child never blocks on a full pipe. A process that ends or stays silent
+ * past `timeoutMs` before that line is killed, and the error carries its log.
+ */
+export async function spawnListening(
+  cmd: string,
+  args: string[],
+  options: {
+    cwd?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+  } = {},
+): Promise<Listening> {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let log = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let info: Record<string, unknown> | undefined;
+  while (!info && Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    log += value;
+    const line = log.split("\n").find((l) => l.includes('"msg":"listening"'));
+    if (line) info = JSON.parse(line);
+  }
+  if (!info) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* it exited by itself */ }
+    await child.status;
+    throw new Error(`${cmd} ${args.join(" ")} did not start:\n${log}`);
+  }
+  const drained = (async () => {
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        log += value;
+        if (log.length > 1_000_000) log = log.slice(-500_000);
+      }
+    } catch { /* the pipe broke with the process */ }
+  })();
+  return { child, info, drained, log: () => log };
+}
+
 export async function startServerProcess(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
+  const { child, info, drained, log } = await spawnListening(
+    Deno.execPath(),
+    [
       "run",
       "--quiet",
       ...PERMISSIONS,
@@ -76,38 +141,9 @@ export async function startServerProcess(
       "0",
       ...args,
     ],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let log = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const listening = await (async () => {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      log += value;
-      const line = log.split("\n").find((l) => l.includes('"msg":"listening"'));
-      if (line) return JSON.parse(line) as { issuer: string; address: string };
-    }
-    try {
-      child.kill("SIGKILL");
-    } catch { /* it exited by itself */ }
-    await child.status;
-    throw new Error(`server did not start:\n${log}`);
-  })();
-  // Keep draining stderr so the child never blocks on a full pipe.
-  const drained = (async () => {
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        log += value;
-      }
-    } catch { /* the pipe broke with the process */ }
-  })();
+    { env },
+  );
+  const listening = info as { issuer: string; address: string };
   const port = Number(listening.address.split(":").pop());
   const end = async (signal: Deno.Signal) => {
     try {
@@ -124,6 +160,6 @@ export async function startServerProcess(
     pid: child.pid,
     stop: async () => (await end("SIGTERM")).code,
     kill: () => end("SIGKILL"),
-    log: () => log,
+    log,
   };
 }

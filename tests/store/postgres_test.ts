@@ -24,6 +24,7 @@ import {
   testPostgres,
 } from "../helpers/postgres.ts";
 import { cli, startServerProcess } from "../helpers/process.ts";
+import { assertV1Upgraded, V1_DATABASE } from "../helpers/schema_v1.ts";
 import {
   asCaller,
   assertOk,
@@ -302,6 +303,35 @@ Deno.test({
         assert.ok(!result.stderr.includes(password));
       } finally {
         await Deno.remove(home, { recursive: true });
+      }
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "postgres: a version-1 schema upgrades in place; the revocation list's index holds revoked tokens only",
+  ignore,
+  async fn() {
+    await withSchema(async (schema) => {
+      const sql = postgres(schema.url, { max: 1, onnotice: () => {} });
+      try {
+        for (const statement of V1_DATABASE) await sql.unsafe(statement);
+        const store = await PostgresStore.open(schema.url);
+        try {
+          await assertV1Upgraded(store);
+        } finally {
+          await store.close();
+        }
+        const [index] = await sql`
+          SELECT indexdef FROM pg_indexes
+          WHERE schemaname = current_schema() AND indexname = 'tokens_revoked'`;
+        assert.match(
+          String(index?.indexdef),
+          /WHERE \(revoked_at IS NOT NULL\)$/,
+        );
+      } finally {
+        await sql.end();
       }
     });
   },

@@ -1,9 +1,17 @@
 /**
  * The store conformance suite on SQLite: in memory (one instance) and in a
- * temporary file (two instances on one file, reopening, schema versions).
+ * temporary file (two instances on one file, reopening, schema versions);
+ * and the upgrade of a version-1 database.
  */
+import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
+import {
+  assertV1Upgraded,
+  V1_DATABASE,
+  V1_DOMAIN,
+} from "../helpers/schema_v1.ts";
 import { storeConformance } from "./conformance.ts";
 
 storeConformance("sqlite (memory)", () =>
@@ -29,4 +37,44 @@ storeConformance("sqlite (file)", async () => {
     },
     cleanup: () => Deno.remove(dir, { recursive: true }),
   };
+});
+
+Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's index holds revoked tokens only", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a4a-store-test-" });
+  const path = `${dir}/auth4agent.db`;
+  try {
+    const raw = new DatabaseSync(path);
+    for (const statement of V1_DATABASE) raw.exec(statement);
+    raw.close();
+
+    const store = new SqliteStore(path);
+    try {
+      await assertV1Upgraded(store);
+    } finally {
+      await store.close();
+    }
+
+    const db = new DatabaseSync(path);
+    try {
+      const version = db.prepare("SELECT version FROM schema_version").get();
+      assert.equal(version?.version, SCHEMA_VERSION);
+      const index = db.prepare(
+        "SELECT sql FROM sqlite_master WHERE name = 'tokens_revoked'",
+      ).get();
+      assert.match(String(index?.sql), /WHERE revoked_at IS NOT NULL$/);
+      // Only the revoked token is in it, and the revocation list reads it.
+      const inIndex = db.prepare(
+        "SELECT count(*) AS n FROM tokens INDEXED BY tokens_revoked WHERE revoked_at IS NOT NULL",
+      ).get();
+      assert.equal(inIndex?.n, 1);
+      const plan = db.prepare(
+        "EXPLAIN QUERY PLAN SELECT * FROM tokens WHERE domain = ? AND revoked_at IS NOT NULL AND expires_at > ? ORDER BY revoked_at DESC LIMIT 1000",
+      ).all(V1_DOMAIN, 0).map((row) => String(row.detail)).join("\n");
+      assert.match(plan, /USING INDEX tokens_revoked/);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,0 +1,38 @@
+/**
+ * A database as auth4agent schema version 1 left it, for the tests that
+ * upgrade one: the first migration, then two tokens of one domain, one live
+ * and one revoked, written with raw SQL as version 1 wrote them.
+ */
+import assert from "node:assert/strict";
+import { MIGRATIONS } from "../../src/store/migrations.ts";
+import type { Store } from "../../src/store/store.ts";
+
+export const V1_DOMAIN = "v1.example";
+const ISSUED = Date.UTC(2026, 0, 1);
+const EXPIRES = ISSUED + 3_600_000;
+const REVOKED = ISSUED + 60_000;
+
+/** Statements that make an empty database a version-1 one with its two tokens. */
+export const V1_DATABASE: readonly string[] = [
+  MIGRATIONS[0]!,
+  "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+  "INSERT INTO schema_version (version) VALUES (1)",
+  `INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at)
+   VALUES ('live', 'did:web:v1.example:agents:a', '${V1_DOMAIN}', 'api', 'read', ${ISSUED}, ${EXPIRES})`,
+  `INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at, revoked_by, revoke_reason)
+   VALUES ('revoked', 'did:web:v1.example:agents:a', '${V1_DOMAIN}', 'api', 'read', ${ISSUED}, ${EXPIRES}, ${REVOKED}, 'op', 'lost')`,
+];
+
+/** The upgraded store still has both tokens, and lists the revoked one. */
+export async function assertV1Upgraded(store: Store): Promise<void> {
+  assert.equal((await store.getToken("live"))?.revokedAt, undefined);
+  assert.deepEqual(
+    (await store.getToken("revoked"))?.revokedAt,
+    new Date(REVOKED),
+  );
+  const list = await store.listRevocations(
+    V1_DOMAIN,
+    new Date(ISSUED + 120_000),
+  );
+  assert.deepEqual(list.tokens.map((token) => token.jti), ["revoked"]);
+}

@@ -8,7 +8,11 @@ import {
   createClientAssertion,
 } from "../core/client_assertion.ts";
 import { utf8 } from "../core/encoding.ts";
-import { Auth4AgentError, isErrorCode } from "../core/errors.ts";
+import {
+  Auth4AgentError,
+  type ErrorCode,
+  isErrorCode,
+} from "../core/errors.ts";
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import {
   createRequestProof,
@@ -91,6 +95,18 @@ export type Jwks = { keys: (Ed25519PublicJwk & { kid: string })[] };
 
 const TIMEOUT_MS = 15_000;
 
+/**
+ * The code of an error answer without an auth4agent `error_code`: a proxy's
+ * page, a wrong URL, another kind of server. Only 429 and 403 say what went
+ * wrong by themselves; anything else is the issuer answering oddly (a 404 is
+ * not "forbidden").
+ */
+function codeForBareStatus(status: number): ErrorCode {
+  if (status === 429) return "ERR_RATE_LIMITED";
+  if (status === 403) return "ERR_FORBIDDEN";
+  return "ERR_ISSUER_RESPONSE";
+}
+
 export class IssuerClient {
   readonly server: string;
   readonly #fetch: typeof fetch;
@@ -134,20 +150,24 @@ export class IssuerClient {
     }
     if (!response.ok) {
       const error = (body ?? {}) as Record<string, unknown>;
-      const code =
-        typeof error.error_code === "string" && isErrorCode(error.error_code)
-          ? error.error_code
-          : response.status === 429
-          ? "ERR_RATE_LIMITED"
-          : response.status >= 500
-          ? "ERR_ISSUER_RESPONSE"
-          : "ERR_FORBIDDEN";
+      const known = typeof error.error_code === "string" &&
+        isErrorCode(error.error_code);
       const description = typeof error.error_description === "string"
         ? error.error_description
-        : `HTTP ${response.status}`;
-      throw new Auth4AgentError(code, description, {
-        headers: Object.fromEntries(response.headers),
-      });
+        : known
+        ? `HTTP ${response.status}`
+        : `the issuer at ${this.server} answered HTTP ${response.status}${
+          response.status < 500
+            ? " without an auth4agent error (is that the issuer's URL?)"
+            : ""
+        }`;
+      throw new Auth4AgentError(
+        known
+          ? error.error_code as ErrorCode
+          : codeForBareStatus(response.status),
+        description,
+        { headers: Object.fromEntries(response.headers) },
+      );
     }
     if (body === undefined) {
       throw new Auth4AgentError(

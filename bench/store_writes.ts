@@ -145,7 +145,12 @@ async function timeSweep(count: number) {
     await Promise.all(
       Array.from(
         { length: Math.min(1_000, count - i) },
-        () => store.rememberJti(dids[0]!, randomToken(16), expired),
+        () =>
+          store.consumeSingleUse({
+            clientId: dids[0]!,
+            jti: randomToken(16),
+            expiresAt: expired,
+          }),
       ),
     );
   }

@@ -363,19 +363,6 @@ export class PostgresStore implements Store {
     return row && challengeFromRow(row);
   }
 
-  async rememberJti(
-    clientId: string,
-    jti: string,
-    expiresAt: Date,
-  ): Promise<boolean> {
-    const expiresAtMs = ms(expiresAt);
-    const result = await this.#sql`
-      INSERT INTO replay (client_id, jti, expires_at)
-      VALUES (${clientId}, ${jti}, ${expiresAtMs})
-      ON CONFLICT DO NOTHING`;
-    return result.count === 1;
-  }
-
   async consumeSingleUse(singleUse: SingleUse): Promise<boolean> {
     return await consumeSingleUseIn(this.#sql, singleUse);
   }

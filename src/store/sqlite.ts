@@ -145,14 +145,6 @@ export class SqliteStore implements Store {
     return this.#writer.submit("consumeChallenge", [nonce, kind, subject, now]);
   }
 
-  rememberJti(
-    clientId: string,
-    jti: string,
-    expiresAt: Date,
-  ): Promise<boolean> {
-    return this.#writer.submit("rememberJti", [clientId, jti, expiresAt]);
-  }
-
   consumeSingleUse(singleUse: SingleUse): Promise<boolean> {
     return this.#writer.submit("consumeSingleUse", [singleUse]);
   }

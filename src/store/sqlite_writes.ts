@@ -71,18 +71,9 @@ function consumeSingleUse(c: SqliteConnection, singleUse: SingleUse): boolean {
     ).get(singleUse.challenge, singleUse.subject, ms(singleUse.now)) !==
       undefined;
   }
-  return rememberJti(c, singleUse.clientId, singleUse.jti, singleUse.expiresAt);
-}
-
-function rememberJti(
-  c: SqliteConnection,
-  clientId: string,
-  jti: string,
-  expiresAt: Date,
-): boolean {
   const result = c.stmt(
     "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-  ).run(clientId, jti, ms(expiresAt));
+  ).run(singleUse.clientId, singleUse.jti, ms(singleUse.expiresAt));
   return Number(result.changes) === 1;
 }
 
@@ -171,8 +162,6 @@ export const WRITES = {
     ).get(nonce, kind, subject, ms(now)) as Row | undefined;
     return row && challengeFromRow(row);
   },
-
-  rememberJti,
 
   consumeSingleUse,
 

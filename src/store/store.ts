@@ -142,9 +142,6 @@ export interface Store {
     subject: string,
     now: Date,
   ): Promise<ChallengeRecord | undefined>;
-  /** Records a client assertion `jti` until it expires; false when already seen. */
-  rememberJti(clientId: string, jti: string, expiresAt: Date): Promise<boolean>;
-
   /** Consumes the challenge, or remembers the jti until it expires; false when already used. */
   consumeSingleUse(singleUse: SingleUse): Promise<boolean>;
 

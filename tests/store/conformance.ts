@@ -63,7 +63,6 @@ const COVERED: Record<keyof Store, string> = {
   getAgentScopes: "grants",
   createChallenge: "challenges",
   consumeChallenge: "challenges",
-  rememberJti: "replay cache",
   recordToken: "tokens",
   recordIssuance: "issuance",
   consumeSingleUse: "single use",
@@ -608,19 +607,28 @@ export function storeConformance(
 
   // --- replay cache ---------------------------------------------------------
 
-  test("replay cache: a jti is remembered once per client", async ({ store }) => {
-    assert.equal(await store.rememberJti("client-a", "jti-1", at(300)), true);
-    assert.equal(await store.rememberJti("client-a", "jti-1", at(300)), false);
-    assert.equal(await store.rememberJti("client-a", "jti-1", at(900)), false);
-    assert.equal(await store.rememberJti("client-b", "jti-1", at(300)), true);
-    assert.equal(await store.rememberJti("client-a", "jti-2", at(300)), true);
+  const byJti = (clientId: string, jti: string, expiresAt = at(300)) => ({
+    clientId,
+    jti,
+    expiresAt,
   });
 
-  test(`replay cache: ${RACERS} concurrent rememberJti of one jti → exactly one true`, async (db) => {
+  test("replay cache: a jti is remembered once per client", async ({ store }) => {
+    const remember = (clientId: string, jti: string, expiresAt?: Date) =>
+      store.consumeSingleUse(byJti(clientId, jti, expiresAt));
+    assert.equal(await remember("client-a", "jti-1"), true);
+    assert.equal(await remember("client-a", "jti-1"), false);
+    // A new assertion that reuses the jti, with another expiry, is refused too.
+    assert.equal(await remember("client-a", "jti-1", at(900)), false);
+    assert.equal(await remember("client-b", "jti-1"), true);
+    assert.equal(await remember("client-a", "jti-2"), true);
+  });
+
+  test(`replay cache: ${RACERS} concurrent uses of one jti → exactly one true`, async (db) => {
     const results = await race(
       db,
       RACERS,
-      (store) => store.rememberJti("client-a", "jti-raced", at(300)),
+      (store) => store.consumeSingleUse(byJti("client-a", "jti-raced")),
     );
     assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
   });
@@ -698,8 +706,8 @@ export function storeConformance(
     const again = token(ag);
     assert.equal(await store.recordIssuance(again, event(), byJti), false);
     assert.equal(await store.getToken(again.jti), undefined);
-    // The same jti was remembered for rememberJti too: one replay cache.
-    assert.equal(await store.rememberJti(ag.did, "jti-1", at(300)), false);
+    // One replay cache: the jti is spent for every other use too.
+    assert.equal(await store.consumeSingleUse(byJti), false);
   });
 
   test(`issuance: ${RACERS} concurrent issuances on one challenge → exactly one token`, async (db) => {
@@ -775,14 +783,20 @@ export function storeConformance(
       });
     }
     await store.createChallenge(live);
-    await store.rememberJti("client-a", "old", at(100));
-    await store.rememberJti("client-a", "new", at(200));
+    await store.consumeSingleUse(byJti("client-a", "old", at(100)));
+    await store.consumeSingleUse(byJti("client-a", "new", at(200)));
 
     assert.equal(await store.sweep(at(100)), 3, "expires_at <= now is swept");
     assert.equal(await store.sweep(at(100)), 0);
     // The swept jti is forgotten; the live one is not.
-    assert.equal(await store.rememberJti("client-a", "old", at(300)), true);
-    assert.equal(await store.rememberJti("client-a", "new", at(300)), false);
+    assert.equal(
+      await store.consumeSingleUse(byJti("client-a", "old", at(300))),
+      true,
+    );
+    assert.equal(
+      await store.consumeSingleUse(byJti("client-a", "new", at(300))),
+      false,
+    );
     assert.deepEqual(
       await store.consumeChallenge(live.nonce, live.kind, "", at(150)),
       live,
@@ -794,7 +808,7 @@ export function storeConformance(
     for (let i = 0; i < expired.length; i += 200) {
       await Promise.all(
         expired.slice(i, i + 200).map((jti) =>
-          store.rememberJti("client-a", jti, at(10))
+          store.consumeSingleUse(byJti("client-a", jti, at(10)))
         ),
       );
     }
@@ -805,11 +819,17 @@ export function storeConformance(
         subject: "",
         expiresAt: at(10),
       })));
-    await store.rememberJti("client-a", "live", at(500));
+    await store.consumeSingleUse(byJti("client-a", "live", at(500)));
     assert.equal(await store.sweep(at(20)), 1_500);
     assert.equal(await store.sweep(at(20)), 0);
-    assert.equal(await store.rememberJti("client-a", "jti-7", at(500)), true);
-    assert.equal(await store.rememberJti("client-a", "live", at(500)), false);
+    assert.equal(
+      await store.consumeSingleUse(byJti("client-a", "jti-7", at(500))),
+      true,
+    );
+    assert.equal(
+      await store.consumeSingleUse(byJti("client-a", "live", at(500))),
+      false,
+    );
   });
 
   // --- tokens ---------------------------------------------------------------

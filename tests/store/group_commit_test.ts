@@ -152,7 +152,12 @@ Deno.test("sweep write: deletes at most its limit, challenges first, then replay
       }])),
     ...Array.from(
       { length: 5 },
-      (_, i) => writer.submit("rememberJti", ["client", `j${i}`, expired]),
+      (_, i) =>
+        writer.submit("consumeSingleUse", [{
+          clientId: "client",
+          jti: `j${i}`,
+          expiresAt: expired,
+        }]),
     ),
   ]);
   assert.equal(await writer.submit("sweep", [AT, 4]), 4);

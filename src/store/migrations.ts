@@ -84,7 +84,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 2: the revocation list's index holds revoked tokens only. It held every
   // issued token under revoked_at NULL, an index insert per token that no
-  // query reads (each reads revoked_at IS NOT NULL): +4% tokens/s in flow (b).
+  // query reads (each reads revoked_at IS NOT NULL); the database with 1M
+  // tokens is 5% smaller.
   `
   DROP INDEX tokens_revoked;
   CREATE INDEX tokens_revoked ON tokens (domain, revoked_at)

@@ -38,6 +38,8 @@ export interface CellJob {
   tmpDir: string;
   /** Keep the server's lifetime VmHWM instead of resetting it for this window. */
   keepPeak?: boolean;
+  /** Where the generator writes each timed operation's start and latency (bench/tail.ts reads it). */
+  traceFile?: string;
 }
 
 export interface CellResult {
@@ -122,6 +124,7 @@ export async function runCell(job: CellJob): Promise<CellResult> {
       serverPid: job.target.pid,
       clockTicks: await ticksPerSecond(),
       resetPeak: !job.keepPeak,
+      traceFile: job.traceFile,
     }),
   );
   const command = pinned(job.loadCpu, "node", [LOADGEN, jobFile]);

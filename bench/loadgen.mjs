@@ -20,7 +20,9 @@
  *      (fresh jti each), `client_credentials` + `private_key_jwt`.
  *   c: POST introspection of a valid token, authenticated the same way.
  * Every response is checked (status and body shape); failures are counted
- * by status with a few bodies kept as samples.
+ * by status with a few bodies kept as samples. With `traceFile` in the job,
+ * each operation of the timed window is also written there: its start (ms
+ * after the window opened) and latency (ms), for bench/tail.ts.
  */
 import { createPrivateKey, randomBytes, sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -182,6 +184,7 @@ let signMs = 0;
 const failures = {};
 const failureSamples = [];
 const histogram = new Map(); // round(100·ln(µs)) → count: 1% buckets
+const trace = []; // start ms, latency ms, … (only with job.traceFile)
 
 /** Failures in the warm-up count too: nothing may fail, ever. */
 function fail(status, body) {
@@ -198,6 +201,12 @@ function record(startedAt, requests) {
   ok++;
   httpRequests += requests;
   const micros = Math.max(1, (now - startedAt) * 1000);
+  if (job.traceFile) {
+    trace.push(
+      +(startedAt - windowStart).toFixed(3),
+      +(micros / 1000).toFixed(3),
+    );
+  }
   const bucket = Math.round(100 * Math.log(micros));
   histogram.set(bucket, (histogram.get(bucket) ?? 0) + 1);
 }
@@ -317,6 +326,17 @@ const timers = [
 await Promise.all(Array.from({ length: job.concurrency }, worker));
 for (const timer of timers) clearTimeout(timer);
 httpAgent.destroy();
+if (job.traceFile) {
+  writeFileSync(
+    job.traceFile,
+    JSON.stringify({
+      flow: job.flow,
+      concurrency: job.concurrency,
+      windowS: (windowEnd - windowStart) / 1000,
+      ops: trace,
+    }),
+  );
+}
 
 emit({
   event: "result",

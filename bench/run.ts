@@ -6,7 +6,7 @@
  *     [--cli-runs 15] [--full-seed | --seed-agents N --seed-tokens M]
  *     [--server-cpu 0] [--load-cpu 1] [--no-pin]
  *     [--skip peer,limits,cli,rss,floor]
- *     [--tmp-dir DIR] [--keep-tmp] [--out bench/results]
+ *     [--tmp-dir DIR] [--keep-tmp] [--out bench/results] [--trace]
  */
 import { parseArgs } from "node:util";
 import { benchCli, type CliTiming } from "./cli.ts";
@@ -75,6 +75,7 @@ const { values: flags } = parseArgs({
     "tmp-dir": { type: "string" },
     "keep-tmp": { type: "boolean", default: false },
     out: { type: "string", default: `${HERE}/results` },
+    trace: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
@@ -137,7 +138,13 @@ async function measure(job: CellJob): Promise<CellResult> {
   let cell: CellResult;
   const discarded: Record<string, number> = {};
   for (let attempt = 0;; attempt++) {
-    cell = await runCell({ ...job, poolSize });
+    cell = await runCell({
+      ...job,
+      poolSize,
+      traceFile: flags.trace
+        ? `${flags.out}/${stamp}-trace-${job.target.name}-${job.flow}-${job.concurrency}-${job.rep}.json`
+        : undefined,
+    });
     if (!cell.poolExhausted || attempt >= 2) break;
     for (const [status, count] of Object.entries(cell.failures)) {
       discarded[status] = (discarded[status] ?? 0) + count;

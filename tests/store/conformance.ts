@@ -167,6 +167,26 @@ function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
   };
 }
 
+/** A single use by client assertion `jti` (the replay cache). */
+function byJti(clientId: string, jti: string, expiresAt = at(300)) {
+  return { clientId, jti, expiresAt };
+}
+
+/** Stores a token challenge for the agent, valid until at(120); returns its nonce. */
+async function tokenChallengeFor(
+  store: Store,
+  agentRecord: AgentRecord,
+): Promise<string> {
+  const nonce = randomToken();
+  await store.createChallenge({
+    nonce,
+    kind: "token_challenge",
+    subject: agentRecord.did,
+    expiresAt: at(120),
+  });
+  return nonce;
+}
+
 /** An operator and one active agent of it, stored. */
 async function world(store: Store, domain = "example.com") {
   const op = operator({ domain });
@@ -607,12 +627,6 @@ export function storeConformance(
 
   // --- replay cache ---------------------------------------------------------
 
-  const byJti = (clientId: string, jti: string, expiresAt = at(300)) => ({
-    clientId,
-    jti,
-    expiresAt,
-  });
-
   test("replay cache: a jti is remembered once per client", async ({ store }) => {
     const remember = (clientId: string, jti: string, expiresAt?: Date) =>
       store.consumeSingleUse(byJti(clientId, jti, expiresAt));
@@ -637,13 +651,7 @@ export function storeConformance(
 
   test("issuance: consumes the challenge, records the token and its audit entry in one write", async ({ store }) => {
     const { ag } = await world(store);
-    const nonce = randomToken();
-    await store.createChallenge({
-      nonce,
-      kind: "token_challenge",
-      subject: ag.did,
-      expiresAt: at(120),
-    });
+    const nonce = await tokenChallengeFor(store, ag);
     const first = token(ag);
     const issued = event({
       actor: ag.did,
@@ -670,13 +678,7 @@ export function storeConformance(
 
   test("issuance: an expired challenge or another agent's challenge records nothing", async ({ store }) => {
     const { ag } = await world(store);
-    const nonce = randomToken();
-    await store.createChallenge({
-      nonce,
-      kind: "token_challenge",
-      subject: ag.did,
-      expiresAt: at(120),
-    });
+    const nonce = await tokenChallengeFor(store, ag);
     const t = token(ag);
     const issued = event({ actor: ag.did });
     assert.equal(
@@ -701,24 +703,18 @@ export function storeConformance(
 
   test("issuance: a jti is accepted once per client until it expires", async ({ store }) => {
     const { ag } = await world(store);
-    const byJti = { jti: "jti-1", clientId: ag.did, expiresAt: at(300) };
-    assert.equal(await store.recordIssuance(token(ag), event(), byJti), true);
+    const spent = byJti(ag.did, "jti-1");
+    assert.equal(await store.recordIssuance(token(ag), event(), spent), true);
     const again = token(ag);
-    assert.equal(await store.recordIssuance(again, event(), byJti), false);
+    assert.equal(await store.recordIssuance(again, event(), spent), false);
     assert.equal(await store.getToken(again.jti), undefined);
     // One replay cache: the jti is spent for every other use too.
-    assert.equal(await store.consumeSingleUse(byJti), false);
+    assert.equal(await store.consumeSingleUse(spent), false);
   });
 
   test(`issuance: ${RACERS} concurrent issuances on one challenge → exactly one token`, async (db) => {
     const { ag } = await world(db.store);
-    const nonce = randomToken();
-    await db.store.createChallenge({
-      nonce,
-      kind: "token_challenge",
-      subject: ag.did,
-      expiresAt: at(120),
-    });
+    const nonce = await tokenChallengeFor(db.store, ag);
     const tokens = Array.from({ length: RACERS }, () => token(ag));
     const results = await race(
       db,
@@ -742,13 +738,7 @@ export function storeConformance(
 
   test("single use: a challenge is consumed once, a jti remembered once, with the same replay cache as issuance", async ({ store }) => {
     const { ag } = await world(store);
-    const nonce = randomToken();
-    await store.createChallenge({
-      nonce,
-      kind: "token_challenge",
-      subject: ag.did,
-      expiresAt: at(120),
-    });
+    const nonce = await tokenChallengeFor(store, ag);
     const byChallenge = { challenge: nonce, subject: ag.did, now: at(5) };
     assert.equal(
       await store.consumeSingleUse({
@@ -759,10 +749,13 @@ export function storeConformance(
     );
     assert.equal(await store.consumeSingleUse(byChallenge), true);
     assert.equal(await store.consumeSingleUse(byChallenge), false);
-    const byJti = { jti: "jti-su", clientId: ag.did, expiresAt: at(300) };
-    assert.equal(await store.consumeSingleUse(byJti), true);
-    assert.equal(await store.consumeSingleUse(byJti), false);
-    assert.equal(await store.recordIssuance(token(ag), event(), byJti), false);
+    const jtiOnce = byJti(ag.did, "jti-su");
+    assert.equal(await store.consumeSingleUse(jtiOnce), true);
+    assert.equal(await store.consumeSingleUse(jtiOnce), false);
+    assert.equal(
+      await store.recordIssuance(token(ag), event(), jtiOnce),
+      false,
+    );
   });
 
   // --- sweep ----------------------------------------------------------------

@@ -4,9 +4,9 @@
  * whose answer rests only on what it read before its own last write may mark
  * the answer instead: the store acknowledges that write only once a sync that
  * started after it finished, which covers every commit the endpoint could
- * have read. The mark spares the wait for later commits (measured at 32
- * connections: +4% tokens/s on the token endpoint, +4% on the challenge and
- * token pair); nothing may be read after the write.
+ * have read. The mark spares these answers the wait for later commits' syncs
+ * (quick cells at 32 connections measured +4% tokens/s, inside those cells'
+ * noise: bench/README.md); nothing may be read after the write.
  */
 const covered = new WeakSet<Response>();
 

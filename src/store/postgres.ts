@@ -62,20 +62,38 @@ const UNIQUE_VIOLATION = "23505";
 
 type Tx = postgres.TransactionSql | Sql;
 
+async function consumeChallengeIn(
+  tx: Tx,
+  nonce: string,
+  kind: NonceKind,
+  subject: string,
+  now: Date,
+): Promise<ChallengeRecord | undefined> {
+  // One statement: concurrent deletes of one row wait for each other and
+  // only the first returns it; an expired row is never returned.
+  const nowMs = ms(now);
+  const [row] = await tx`
+    DELETE FROM challenges
+    WHERE nonce = ${nonce} AND kind = ${kind} AND subject = ${subject}
+      AND expires_at > ${nowMs}
+    RETURNING nonce, kind, subject, expires_at`;
+  return row && challengeFromRow(row);
+}
+
 /** One statement that changes at most one row: the changed-row count decides. */
 async function consumeSingleUseIn(
   tx: Tx,
   singleUse: SingleUse,
 ): Promise<boolean> {
   if ("challenge" in singleUse) {
-    const { challenge, subject } = singleUse;
-    const nowMs = ms(singleUse.now);
-    const [row] = await tx`
-      DELETE FROM challenges
-      WHERE nonce = ${challenge} AND kind = 'token_challenge'
-        AND subject = ${subject} AND expires_at > ${nowMs}
-      RETURNING nonce`;
-    return row !== undefined;
+    const { challenge, subject, now } = singleUse;
+    return await consumeChallengeIn(
+      tx,
+      challenge,
+      "token_challenge",
+      subject,
+      now,
+    ) !== undefined;
   }
   const { clientId, jti } = singleUse;
   const expiresAtMs = ms(singleUse.expiresAt);
@@ -352,15 +370,7 @@ export class PostgresStore implements Store {
     subject: string,
     now: Date,
   ): Promise<ChallengeRecord | undefined> {
-    // One statement: concurrent deletes of one row wait for each other and
-    // only the first returns it; an expired row is never returned.
-    const nowMs = ms(now);
-    const [row] = await this.#sql`
-      DELETE FROM challenges
-      WHERE nonce = ${nonce} AND kind = ${kind} AND subject = ${subject}
-        AND expires_at > ${nowMs}
-      RETURNING nonce, kind, subject, expires_at`;
-    return row && challengeFromRow(row);
+    return await consumeChallengeIn(this.#sql, nonce, kind, subject, now);
   }
 
   async consumeSingleUse(singleUse: SingleUse): Promise<boolean> {

@@ -63,12 +63,26 @@ function appendAuditRow(c: SqliteConnection, event: AuditEvent): void {
   if (c.db.isTransaction) c.auditHead = { seq, hash };
 }
 
+function consumeChallenge(
+  c: SqliteConnection,
+  nonce: string,
+  kind: NonceKind,
+  subject: string,
+  now: Date,
+): ChallengeRecord | undefined {
+  // One statement: the row is gone for every later caller, and a row that
+  // has expired is never returned.
+  const row = c.stmt(
+    "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
+  ).get(nonce, kind, subject, ms(now)) as Row | undefined;
+  return row && challengeFromRow(row);
+}
+
 /** Single use is one statement: the changed-row count decides, never a read first. */
 function consumeSingleUse(c: SqliteConnection, singleUse: SingleUse): boolean {
   if ("challenge" in singleUse) {
-    return c.stmt(
-      "DELETE FROM challenges WHERE nonce = ? AND kind = 'token_challenge' AND subject = ? AND expires_at > ? RETURNING nonce",
-    ).get(singleUse.challenge, singleUse.subject, ms(singleUse.now)) !==
+    const { challenge, subject, now } = singleUse;
+    return consumeChallenge(c, challenge, "token_challenge", subject, now) !==
       undefined;
   }
   const result = c.stmt(
@@ -148,20 +162,7 @@ export const WRITES = {
     );
   },
 
-  consumeChallenge(
-    c: SqliteConnection,
-    nonce: string,
-    kind: NonceKind,
-    subject: string,
-    now: Date,
-  ): ChallengeRecord | undefined {
-    // One statement: the row is gone for every later caller, and a row that
-    // has expired is never returned.
-    const row = c.stmt(
-      "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
-    ).get(nonce, kind, subject, ms(now)) as Row | undefined;
-    return row && challengeFromRow(row);
-  },
+  consumeChallenge,
 
   consumeSingleUse,
 

@@ -101,13 +101,23 @@ interface Pending extends Write {
 export class GroupCommit {
   readonly #c: SqliteConnection;
   readonly #commits?: CommitSync;
+  readonly #afterBatch?: (names: readonly WriteName[]) => void;
   #pending: Pending[] = [];
   #held = false;
 
-  /** Without `commits`, COMMIT itself must be durable (synchronous=FULL). */
-  constructor(connection: SqliteConnection, commits?: CommitSync) {
+  /**
+   * Without `commits`, COMMIT itself must be durable (synchronous=FULL).
+   * `afterBatch` hears the names of a batch's writes right after its
+   * transaction ended (committed or not), before any other code runs.
+   */
+  constructor(
+    connection: SqliteConnection,
+    commits?: CommitSync,
+    afterBatch?: (names: readonly WriteName[]) => void,
+  ) {
     this.#c = connection;
     this.#commits = commits;
+    this.#afterBatch = afterBatch;
   }
 
   submit<K extends WriteName>(
@@ -149,6 +159,8 @@ export class GroupCommit {
     } catch (error) {
       for (const { reject } of batch) reject(error);
       return;
+    } finally {
+      this.#afterBatch?.(batch.map(({ name }) => name));
     }
     const settle = () =>
       batch.forEach(({ resolve, reject }, i) => {

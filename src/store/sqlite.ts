@@ -23,6 +23,7 @@ import {
   tokenFromRow,
 } from "./rows.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
+import { StandingCache } from "./standing_cache.ts";
 import { CommitSync, FileSyncer } from "./wal_sync.ts";
 import type {
   AgentRecord,
@@ -50,6 +51,7 @@ const SWEEP_PAUSE_MS = 20;
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
   readonly #writer: GroupCommit;
+  readonly #standings: StandingCache;
   readonly #commits?: CommitSync;
   readonly #walSyncer?: FileSyncer;
   readonly #checkpointer?: Worker;
@@ -74,7 +76,15 @@ export class SqliteStore implements Store {
       const syncFile = options.syncFile ?? (() => syncer.sync());
       this.#commits = new CommitSync(() => syncFile(walFile));
     }
-    this.#writer = new GroupCommit(this.#c, this.#commits);
+    const dataVersion = this.#c.stmt("PRAGMA data_version");
+    this.#standings = new StandingCache(
+      () => Number((dataVersion.get() as Row).data_version),
+    );
+    this.#writer = new GroupCommit(
+      this.#c,
+      this.#commits,
+      (names) => this.#standings.committed(names),
+    );
     if (path !== ":memory:") {
       this.#checkpointer = new Worker(
         new URL("./sqlite_checkpointer.ts", import.meta.url).href,
@@ -227,9 +237,12 @@ export class SqliteStore implements Store {
     return Promise.resolve(row && agentFromRow(row));
   }
 
+  /** Cached between requests, never staler than the database (standing_cache.ts). */
   getAgentStanding(did: string): Promise<AgentStanding | undefined> {
-    const row = this.#get(`${AGENT_STANDING_SELECT} WHERE a.did = ?`, did);
-    return Promise.resolve(row && standingFromRow(row));
+    return Promise.resolve(this.#standings.get(did, () => {
+      const row = this.#get(`${AGENT_STANDING_SELECT} WHERE a.did = ?`, did);
+      return row && standingFromRow(row);
+    }));
   }
 
   getAgentScopes(did: string): Promise<GrantRecord | undefined> {

@@ -502,6 +502,31 @@ export function storeConformance(
     );
   });
 
+  test("agents: a standing follows each change at once, made through this instance or another", async (db) => {
+    const [reader, ...others] = await db.instances();
+    for (const [i, writer] of [reader!, ...others].entries()) {
+      const { op, ag } = await world(writer, `standing${i}.example`);
+      // Read first, so a store that keeps standings holds this one.
+      const standing = async () => (await reader!.getAgentStanding(ag.did))!;
+      assert.equal((await standing()).grant, undefined);
+      await writer.setAgentScopes(ag.did, ["read:data"], at(20));
+      assert.deepEqual((await standing()).grant?.scopes, ["read:data"]);
+      assert.ok(await writer.markOperatorVerified(op.id, at(25)));
+      assert.deepEqual((await standing()).operator.verifiedAt, at(25));
+      const next = jwk();
+      assert.ok(
+        await writer.rotateAgentKey(ag.did, ag.publicJwk, next, at(26)),
+      );
+      assert.deepEqual((await standing()).agent.publicJwk, next);
+      await writer.changeAgentStatus(ag.did, "suspended", {
+        at: at(30),
+        by: op.id,
+        reason: "audit",
+      });
+      assert.equal((await standing()).agent.status, "suspended");
+    }
+  });
+
   // --- challenges -----------------------------------------------------------
 
   test("challenges: consumed once, only with matching kind and subject", async ({ store }) => {

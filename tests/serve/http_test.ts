@@ -238,14 +238,51 @@ Deno.test("http: HEAD is GET without a body (RFC 9110 §9.3.2)", async () => {
 });
 
 Deno.test("http: responses carry no-store and security headers", async () => {
+  const common = {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  };
+  const headersOf = async (response: Response) => {
+    await response.body?.cancel();
+    return Object.fromEntries(response.headers);
+  };
   await withFixture(async (fx) => {
-    const error = await send(fx, "/nowhere");
-    assert.equal(error.headers.get("Cache-Control"), "no-store");
-    assert.equal(error.headers.get("X-Content-Type-Options"), "nosniff");
-    await error.body?.cancel();
-    const metadata = await send(fx, "/.well-known/oauth-authorization-server");
-    assert.equal(metadata.headers.get("X-Frame-Options"), "DENY");
-    await metadata.body?.cancel();
+    assert.deepEqual(await headersOf(await send(fx, "/nowhere")), common);
+    assert.deepEqual(
+      await headersOf(
+        await send(fx, "/.well-known/oauth-authorization-server"),
+      ),
+      // Public metadata may be cached (discovery.ts); the rest stays.
+      { ...common, "cache-control": "public, max-age=300" },
+    );
+    const { agent } = await setup(fx);
+    // RFC 6749 §5.1: a token answer adds Pragma: no-cache.
+    const token = await postForm(
+      fx,
+      "/oauth/token",
+      await tokenParams(fx, agent),
+    );
+    assert.equal(token.status, 200);
+    assert.deepEqual(await headersOf(token), {
+      ...common,
+      pragma: "no-cache",
+    });
+    // An error's own headers join them (RFC 6749 §5.2: 401 with WWW-Authenticate).
+    const basic = await postForm(
+      fx,
+      "/oauth/token",
+      await tokenParams(fx, agent),
+      { Authorization: "Basic YTpi" },
+    );
+    assert.equal(basic.status, 401);
+    assert.deepEqual(await headersOf(basic), {
+      ...common,
+      "www-authenticate": 'Basic realm="auth4agent", error="invalid_client"',
+    });
   });
 });
 

@@ -17,7 +17,8 @@ export async function createChallenge(
 ): Promise<Response> {
   const { value } = await readJson(request);
   const did = parseAgentDid(requireString(value, "client_id", 300));
-  const agent = await deps.store.getAgent(did.did);
+  // The standing, not getAgent: the SQLite store keeps it between requests.
+  const agent = (await deps.store.getAgentStanding(did.did))?.agent;
   if (!agent) fail("ERR_AGENT_NOT_FOUND", `agent ${did.did} is not registered`);
   requireActive(agent);
   const nonce = randomToken();

@@ -32,7 +32,8 @@ export async function introspectEndpoint(
   const token = requireString(params, "token", 16_384);
   const found = await findIssuedToken(token, deps);
   if (!found || found.record.revokedAt) return json({ active: false });
-  const agent = await deps.store.getAgent(found.claims.sub);
+  // The standing, not getAgent: the SQLite store keeps it between requests.
+  const agent = (await deps.store.getAgentStanding(found.claims.sub))?.agent;
   if (!agent || agent.status !== "active") return json({ active: false });
   const { claims } = found;
   return json({

@@ -259,6 +259,12 @@ Deno.test("http: responses carry no-store and security headers", async () => {
       // Public metadata may be cached (discovery.ts); the rest stays.
       { ...common, "cache-control": "public, max-age=300" },
     );
+    // An endpoint's own Content-Type replaces the default, once.
+    const jwks = await send(fx, "/.well-known/jwks.json");
+    assert.equal(
+      (await headersOf(jwks))["content-type"],
+      "application/jwk-set+json",
+    );
     const { agent } = await setup(fx);
     // RFC 6749 §5.1: a token answer adds Pragma: no-cache.
     const token = await postForm(

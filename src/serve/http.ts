@@ -4,6 +4,7 @@
  */
 import { fromUtf8 } from "../core/encoding.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
+import { withDeadline } from "./deadline.ts";
 
 /** Largest request body accepted anywhere, in bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -48,30 +49,13 @@ export function errorResponse(error: Auth4AgentError): Response {
   );
 }
 
-/** `work`, or ERR_REQUEST_TIMEOUT after `remainingMs` (the message names the whole `timeoutMs`). */
-async function withDeadline<T>(
-  work: Promise<T>,
-  remainingMs: number,
-  timeoutMs = remainingMs,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Auth4AgentError(
-            "ERR_REQUEST_TIMEOUT",
-            `request body did not arrive within ${timeoutMs} ms`,
-          ),
-        ),
-      remainingMs,
+/** ERR_REQUEST_TIMEOUT, naming the whole `timeoutMs`. */
+function bodyTimedOut(timeoutMs: number): () => Auth4AgentError {
+  return () =>
+    new Auth4AgentError(
+      "ERR_REQUEST_TIMEOUT",
+      `request body did not arrive within ${timeoutMs} ms`,
     );
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Reads the body as bytes, refusing more than MAX_BODY_BYTES. */
@@ -87,7 +71,13 @@ export async function readBody(
   if (declared !== null && /^[0-9]+$/.test(declared)) {
     // Length known and within the limit: read it whole (Deno's fast path,
     // no stream), under one deadline. The HTTP layer enforces the length.
-    return new Uint8Array(await withDeadline(request.arrayBuffer(), timeoutMs));
+    return new Uint8Array(
+      await withDeadline(
+        request.arrayBuffer(),
+        timeoutMs,
+        bodyTimedOut(timeoutMs),
+      ),
+    );
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -99,7 +89,7 @@ export async function readBody(
       chunk = await withDeadline(
         reader.read(),
         Math.max(0, deadline - Date.now()),
-        timeoutMs,
+        bodyTimedOut(timeoutMs),
       );
     } catch (error) {
       await reader.cancel().catch(() => {});

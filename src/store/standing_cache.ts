@@ -10,8 +10,8 @@
  *   turn of the event loop, before any request can read — except the writes
  *   named in STANDING_NEUTRAL_WRITES, which touch no agent, operator or grant.
  * Measured with bench/store_writes.ts-style batches of 13 (reads interleaved
- * with the token writes): the read 12.1–12.4 → 4.6–4.7 µs a token, most of what is
- * left being the data_version read's own read transaction.
+ * with the token writes): the read 12.1–12.4 → 4.6–4.7 µs a token, most of
+ * what is left being the data_version read's own read transaction.
  */
 import type { WriteName } from "./sqlite_writes.ts";
 import type { AgentStanding } from "./store.ts";

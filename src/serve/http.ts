@@ -24,15 +24,16 @@ export function json(
   headers: Record<string, string> = {},
 ): Response {
   // Only Content-Type goes in the init: in Deno 2.9 any other header there
-  // takes a slow path (3–9 µs a response), while set() costs 0.1 µs each.
+  // takes a slow path (2–10 µs a response), while set() costs 0.1 µs each.
   const response = new Response(JSON.stringify(body), {
     status,
     headers: { "Content-Type": "application/json" },
   });
-  const set = response.headers;
-  set.set("Cache-Control", "no-store");
-  for (const [name, value] of SECURITY_HEADERS) set.set(name, value);
-  for (const name in headers) set.set(name, headers[name]!);
+  const sent = response.headers;
+  sent.set("Cache-Control", "no-store");
+  for (const [name, value] of SECURITY_HEADERS) sent.set(name, value);
+  // An endpoint's own headers replace the defaults (Content-Type, Cache-Control).
+  for (const name in headers) sent.set(name, headers[name]!);
   return response;
 }
 

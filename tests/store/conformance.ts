@@ -188,7 +188,7 @@ async function tokenChallengeFor(
 }
 
 /** An operator and one active agent of it, stored. */
-async function world(store: Store, domain = "example.com") {
+export async function world(store: Store, domain = "example.com") {
   const op = operator({ domain });
   await store.createOperator(op);
   const ag = agent(op);

@@ -5,7 +5,6 @@
  * each change made through the same instance or another.)
  */
 import assert from "node:assert/strict";
-import { randomToken } from "../../src/core/encoding.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import {
   STANDING_NEUTRAL_WRITES,
@@ -13,6 +12,7 @@ import {
 } from "../../src/store/standing_cache.ts";
 import { WRITES } from "../../src/store/sqlite_writes.ts";
 import type { AgentStanding } from "../../src/store/store.ts";
+import { world } from "./conformance.ts";
 
 const at = new Date("2026-01-01T00:00:00Z");
 
@@ -111,34 +111,10 @@ Deno.test("standing cache: every neutral write is a store write", () => {
 Deno.test("sqlite store: a standing read while a suspension waits for its commit is not served after it", async () => {
   const store = new SqliteStore(":memory:");
   try {
-    const operatorId = `op_${"0".repeat(32)}`;
-    const jwk = () => ({
-      kty: "OKP" as const,
-      crv: "Ed25519" as const,
-      x: randomToken(32),
-    });
-    await store.createOperator({
-      id: operatorId,
-      domain: "example.com",
-      publicJwk: jwk(),
-      thumbprint: randomToken(32),
-      dnsChallenge: randomToken(16),
-      createdAt: at,
-      verifiedAt: at,
-    });
-    const did = `did:agent:example.com:${randomToken(16)}`;
-    await store.createAgent({
-      did,
-      domain: "example.com",
-      operatorId,
-      publicJwk: jwk(),
-      createdAt: at,
-      status: "active",
-      statusChange: undefined,
-    });
+    const { op, ag: { did } } = await world(store);
     const suspended = store.changeAgentStatus(did, "suspended", {
       at,
-      by: operatorId,
+      by: op.id,
       reason: "test",
     });
     // Submitted, not committed yet (the batch commits on the next turn).

@@ -69,15 +69,12 @@ export async function readBody(
     fail("ERR_BODY_TOO_LARGE", `request body exceeds ${MAX_BODY_BYTES} bytes`);
   }
   if (!request.body) return new Uint8Array(0);
+  const timedOut = bodyTimedOut(timeoutMs);
   if (declared !== null && /^[0-9]+$/.test(declared)) {
     // Length known and within the limit: read it whole (Deno's fast path,
     // no stream), under one deadline. The HTTP layer enforces the length.
     return new Uint8Array(
-      await withDeadline(
-        request.arrayBuffer(),
-        timeoutMs,
-        bodyTimedOut(timeoutMs),
-      ),
+      await withDeadline(request.arrayBuffer(), timeoutMs, timedOut),
     );
   }
   const chunks: Uint8Array[] = [];
@@ -90,7 +87,7 @@ export async function readBody(
       chunk = await withDeadline(
         reader.read(),
         Math.max(0, deadline - Date.now()),
-        bodyTimedOut(timeoutMs),
+        timedOut,
       );
     } catch (error) {
       await reader.cancel().catch(() => {});

@@ -29,7 +29,13 @@ export function signEd25519(
   if (privateKey.type !== "private" || !privateKey.usages.includes("sign")) {
     throw new TypeError("not an Ed25519 signing key");
   }
-  return new Uint8Array(sign(null, data, keyObject(privateKey)));
+  // node:crypto answers with a Buffer; a plain view of it, not a copy.
+  const signature = sign(null, data, keyObject(privateKey));
+  return new Uint8Array(
+    signature.buffer,
+    signature.byteOffset,
+    signature.byteLength,
+  );
 }
 
 export function verifyEd25519(

@@ -4,7 +4,12 @@
  * outside passes before any signature work.
  */
 import { signEd25519, verifyEd25519 } from "./ed25519.ts";
-import { base64url, fromBase64url, fromUtf8, utf8 } from "./encoding.ts";
+import {
+  base64url,
+  fromBase64urlScratch,
+  fromUtf8,
+  utf8Scratch,
+} from "./encoding.ts";
 import { type ErrorCode, fail } from "./errors.ts";
 
 /** We sign with `EdDSA`; we accept `EdDSA` and its RFC 9864 name `Ed25519`. */
@@ -38,8 +43,9 @@ function sAtLeastL(signature: Uint8Array): boolean {
 export interface JwsParts {
   header: Record<string, unknown>;
   payload: Record<string, unknown>;
-  /** ASCII bytes of `header.payload`, what the signature covers. */
+  /** ASCII bytes of `header.payload`, what the signature covers (scratch: check, keep nothing). */
   signingInput: Uint8Array;
+  /** Scratch bytes too (src/core/encoding.ts). */
   signature: Uint8Array;
 }
 
@@ -87,7 +93,7 @@ export function inspectJws(
   if ("b64" in header) fail(code, "JWT header b64 is not accepted");
   let signature: Uint8Array;
   try {
-    signature = fromBase64url(signaturePart);
+    signature = fromBase64urlScratch(signaturePart);
   } catch {
     fail(code, "JWT signature is not base64url");
   }
@@ -96,7 +102,7 @@ export function inspectJws(
   return {
     header,
     payload,
-    signingInput: utf8(`${headerPart}.${payloadPart}`),
+    signingInput: utf8Scratch(`${headerPart}.${payloadPart}`),
     signature,
   };
 }
@@ -108,7 +114,7 @@ function decodeJsonPart(
 ): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(fromUtf8(fromBase64url(part)));
+    value = JSON.parse(fromUtf8(fromBase64urlScratch(part)));
   } catch {
     fail(code, `JWT ${what} is not base64url JSON`);
   }
@@ -129,9 +135,9 @@ export function signCompactJws(
   privateKey: CryptoKey,
 ): string {
   const input = `${
-    base64url(utf8(JSON.stringify({ alg: SIGNING_ALG, ...header })))
-  }.${base64url(utf8(JSON.stringify(payload)))}`;
-  return `${input}.${base64url(signEd25519(privateKey, utf8(input)))}`;
+    base64url(utf8Scratch(JSON.stringify({ alg: SIGNING_ALG, ...header })))
+  }.${base64url(utf8Scratch(JSON.stringify(payload)))}`;
+  return `${input}.${base64url(signEd25519(privateKey, utf8Scratch(input)))}`;
 }
 
 /** Checks the signature of a JWS that inspectJws already parsed. */

@@ -3,12 +3,14 @@ import fc from "fast-check";
 import {
   base64url,
   fromBase64url,
+  fromBase64urlScratch,
   fromUtf8,
   hex,
   randomToken,
   sha256,
   timingSafeEqual,
   utf8,
+  utf8Scratch,
 } from "../../src/core/encoding.ts";
 
 Deno.test("base64url: RFC 4648 test vectors, without padding", () => {
@@ -84,6 +86,41 @@ Deno.test("fromBase64url: property, a string is refused or is the canonical enco
       },
     ),
   );
+});
+
+Deno.test("the scratch decoders: property, the same bytes and the same refusals as fromBase64url and utf8", () => {
+  const alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= ";
+  fc.assert(
+    fc.property(
+      fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 60 }),
+      (text) => {
+        let expected: Uint8Array | TypeError;
+        try {
+          expected = fromBase64url(text);
+        } catch (error) {
+          assert.ok(error instanceof TypeError);
+          expected = error;
+        }
+        if (expected instanceof TypeError) {
+          assert.throws(() => fromBase64urlScratch(text), TypeError, text);
+        } else {
+          const bytes = fromBase64urlScratch(text);
+          assert.equal(Object.getPrototypeOf(bytes), Uint8Array.prototype);
+          assert.deepEqual(bytes, expected);
+        }
+      },
+    ),
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: "binary", maxLength: 60 }), (text) => {
+      const bytes = utf8Scratch(text);
+      assert.equal(Object.getPrototypeOf(bytes), Uint8Array.prototype);
+      assert.deepEqual(bytes, utf8(text));
+    }),
+  );
+  // A lone surrogate becomes U+FFFD in both.
+  assert.deepEqual(utf8Scratch("a\ud800b"), utf8("a\ud800b"));
 });
 
 Deno.test("hex, utf8 and sha256 known answers", async () => {

@@ -6,6 +6,10 @@
  * DevTools) next to the other results.
  *
  *   deno task bench:profile --flow b --concurrency 32 --duration 5 [--top 30]
+ *
+ * With `--heap`, samples allocations instead (V8's sampling heap profiler,
+ * collected objects included) and prints the bytes each allocating function
+ * takes per operation, with its nearest callers in src/: what feeds the GC.
  */
 import { parseArgs } from "node:util";
 import { type Flow, runCell } from "./load.ts";
@@ -22,6 +26,7 @@ const { values: flags } = parseArgs({
     top: { type: "string", default: "30" },
     agents: { type: "string", default: "64" },
     out: { type: "string", default: "bench/results" },
+    heap: { type: "boolean", default: false },
   },
 });
 const flow = flags.flow as Flow;
@@ -131,7 +136,16 @@ const tokens = flow === "c"
     256,
   )
   : undefined;
-await cdp("Profiler.start");
+if (flags.heap) {
+  await cdp("HeapProfiler.enable");
+  await cdp("HeapProfiler.startSampling", {
+    samplingInterval: 256,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+} else {
+  await cdp("Profiler.start");
+}
 const cell = await runCell({
   target: {
     name: "auth4agent",
@@ -155,6 +169,15 @@ const cell = await runCell({
   loadCpu,
   tmpDir,
 });
+/** Operations in the sampled time, warm-up included (the profiler saw it). */
+const sampledOps = Math.max(1, cell.ok * (durationS + 1) / durationS);
+if (flags.heap) {
+  const { profile } = await cdp("HeapProfiler.stopSampling");
+  await ours.stop();
+  await Deno.remove(tmpDir, { recursive: true });
+  printAllocations(profile.head, sampledOps, Number(flags.top));
+  Deno.exit(0);
+}
 const { profile } = await cdp("Profiler.stop");
 await ours.stop();
 
@@ -179,8 +202,7 @@ for (const [id, us] of selfUs) {
   total += us;
 }
 const busy = total - (byCategory.get("(idle)") ?? 0);
-const perOp = (us: number) =>
-  (us / Math.max(1, cell.ok * (durationS + 1) / durationS)).toFixed(1);
+const perOp = (us: number) => (us / sampledOps).toFixed(1);
 console.log(
   `flow ${flow}, ${concurrency} connections: ${
     cell.perSecond.toFixed(0)
@@ -213,3 +235,42 @@ const file = `${flags.out}/profile-${flow}-${concurrency}-${
 await Deno.writeTextFile(file, JSON.stringify(profile));
 await Deno.remove(tmpDir, { recursive: true });
 console.log(`\nraw profile: ${file}`);
+
+interface HeapNode {
+  callFrame: ProfileNode["callFrame"];
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Bytes allocated per operation by function, with its two nearest callers in src/. */
+function printAllocations(head: HeapNode, ops: number, top: number): void {
+  const bytes = new Map<string, number>();
+  let total = 0;
+  const visit = (node: HeapNode, stack: string[]) => {
+    const frame = node.callFrame;
+    const name = `${frame.functionName || "(anonymous)"} ${
+      frame.url.replace(/^.*\/(src|npm)\//, "$1/")
+    }:${frame.lineNumber + 1}`;
+    const here = [...stack, name];
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      const callers = here.slice(0, -1).filter((f) => f.includes("src/"))
+        .slice(-2).reverse().join(" < ");
+      const key = callers ? `${name}  <  ${callers}` : name;
+      bytes.set(key, (bytes.get(key) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) visit(child, here);
+  };
+  visit(head, []);
+  console.log(
+    `${ops.toFixed(0)} operations sampled, ${
+      (total / ops).toFixed(0)
+    } bytes allocated per operation\n`,
+  );
+  console.log("bytes/op  allocated by  <  nearest callers in src/");
+  for (
+    const [key, size] of [...bytes].sort((a, b) => b[1] - a[1]).slice(0, top)
+  ) {
+    console.log(`${(size / ops).toFixed(0).padStart(8)}  ${key}`);
+  }
+}

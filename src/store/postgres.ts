@@ -39,6 +39,7 @@ import {
   type ChallengeRecord,
   DuplicateError,
   type GrantRecord,
+  type IssuanceOutcome,
   type NonceKind,
   type OperatorRecord,
   type SigningKeyRecord,
@@ -381,13 +382,20 @@ export class PostgresStore implements Store {
     token: TokenRecord,
     event: AuditEvent,
     singleUse: SingleUse,
-  ): Promise<boolean> {
+  ): Promise<IssuanceOutcome> {
     return await insert(() =>
-      this.#sql.begin(async (tx) => {
-        if (!await consumeSingleUseIn(tx, singleUse)) return false;
+      this.#sql.begin(async (tx): Promise<IssuanceOutcome> => {
+        // FOR SHARE waits for a status change in flight and makes the next
+        // one wait for this commit, whose token it then revokes.
+        const [agent] = await tx`
+          SELECT status FROM agents WHERE did = ${token.clientId} FOR SHARE`;
+        if (!agent) throw new Error(`no agent ${token.clientId} to issue for`);
+        const status = agent.status as AgentStatus;
+        if (status !== "active") return status;
+        if (!await consumeSingleUseIn(tx, singleUse)) return "replayed";
         await insertTokenIn(tx, token);
         await appendAuditIn(tx, event);
-        return true;
+        return "recorded";
       })
     );
   }

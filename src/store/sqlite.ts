@@ -33,6 +33,7 @@ import type {
   AuditEvent,
   ChallengeRecord,
   GrantRecord,
+  IssuanceOutcome,
   NonceKind,
   OperatorRecord,
   SigningKeyRecord,
@@ -167,7 +168,7 @@ export class SqliteStore implements Store {
     token: TokenRecord,
     event: AuditEvent,
     singleUse: SingleUse,
-  ): Promise<boolean> {
+  ): Promise<IssuanceOutcome> {
     return this.#writer.submit("recordIssuance", [token, event, singleUse]);
   }
 

@@ -11,6 +11,7 @@ import type {
   AgentStatus,
   AuditEvent,
   ChallengeRecord,
+  IssuanceOutcome,
   NonceKind,
   OperatorRecord,
   SigningKeyRecord,
@@ -173,11 +174,18 @@ export const WRITES = {
     token: TokenRecord,
     event: AuditEvent,
     singleUse: SingleUse,
-  ): boolean {
-    if (!consumeSingleUse(c, singleUse)) return false;
+  ): IssuanceOutcome {
+    // Inside the batch's write transaction: a suspension either committed
+    // before (seen here) or commits after (and revokes this token).
+    const agent = c.stmt("SELECT status FROM agents WHERE did = ?").get(
+      token.clientId,
+    ) as { status: AgentStatus } | undefined;
+    if (!agent) throw new Error(`no agent ${token.clientId} to issue for`);
+    if (agent.status !== "active") return agent.status;
+    if (!consumeSingleUse(c, singleUse)) return "replayed";
     insertToken(c, token);
     appendAuditRow(c, event);
-    return true;
+    return "recorded";
   },
 
   revokeToken(c: SqliteConnection, jti: string, change: StatusChange): boolean {

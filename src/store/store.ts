@@ -102,6 +102,16 @@ export interface AuditEntry extends AuditEvent {
   hash: string;
 }
 
+/**
+ * How an issuance ended: recorded, refused as a replay, or refused because the
+ * agent stopped being active after its standing was read (a suspension or
+ * revocation that committed while the request was in flight).
+ */
+export type IssuanceOutcome =
+  | "recorded"
+  | "replayed"
+  | Exclude<AgentStatus, "active">;
+
 /** What makes a token request single-use. */
 export type SingleUse =
   | { challenge: string; subject: string; now: Date }
@@ -147,16 +157,19 @@ export interface Store {
 
   recordToken(token: TokenRecord): Promise<void>;
   /**
-   * Issuance in one atomic write: consumes what makes the request single-use
-   * (the challenge, or the assertion's jti until it expires), records the
-   * token and appends its audit entry. False, with nothing written, when the
-   * challenge or jti was already used (or the challenge expired).
+   * Issuance in one atomic write: checks that the agent (`token.clientId`) is
+   * still active, consumes what makes the request single-use (the challenge,
+   * or the assertion's jti until it expires), records the token and appends
+   * its audit entry. Nothing is written unless it is "recorded": "replayed"
+   * when the challenge or jti was already used (or the challenge expired),
+   * the agent's status when it is no longer active. Serialized with
+   * changeAgentStatus, so no token is recorded unrevoked after a suspension.
    */
   recordIssuance(
     token: TokenRecord,
     event: AuditEvent,
     singleUse: SingleUse,
-  ): Promise<boolean>;
+  ): Promise<IssuanceOutcome>;
   getToken(jti: string): Promise<TokenRecord | undefined>;
   /** Returns false when no such token exists. */
   revokeToken(jti: string, change: StatusChange): Promise<boolean>;

@@ -19,6 +19,7 @@ import {
   type AuditEvent,
   type ChallengeRecord,
   DuplicateError,
+  type IssuanceOutcome,
   type OperatorRecord,
   type SigningKeyRecord,
   type Store,
@@ -686,7 +687,7 @@ export function storeConformance(
     const bySameChallenge = { challenge: nonce, subject: ag.did, now: at(5) };
     assert.equal(
       await store.recordIssuance(first, issued, bySameChallenge),
-      true,
+      "recorded",
     );
     assert.deepEqual(await store.getToken(first.jti), first);
     const [entry] = await store.listAudit({ limit: 10 });
@@ -695,7 +696,7 @@ export function storeConformance(
     const second = token(ag);
     assert.equal(
       await store.recordIssuance(second, issued, bySameChallenge),
-      false,
+      "replayed",
     );
     assert.equal(await store.getToken(second.jti), undefined);
     assert.equal((await store.listAudit({ limit: 10 })).length, 1);
@@ -712,7 +713,7 @@ export function storeConformance(
         subject: "did:agent:example.com:other",
         now: at(5),
       }),
-      false,
+      "replayed",
     );
     assert.equal(
       await store.recordIssuance(t, issued, {
@@ -720,7 +721,7 @@ export function storeConformance(
         subject: ag.did,
         now: at(120),
       }),
-      false,
+      "replayed",
     );
     assert.equal(await store.getToken(t.jti), undefined);
     assert.deepEqual(await store.listAudit({ limit: 10 }), []);
@@ -729,9 +730,15 @@ export function storeConformance(
   test("issuance: a jti is accepted once per client until it expires", async ({ store }) => {
     const { ag } = await world(store);
     const spent = byJti(ag.did, "jti-1");
-    assert.equal(await store.recordIssuance(token(ag), event(), spent), true);
+    assert.equal(
+      await store.recordIssuance(token(ag), event(), spent),
+      "recorded",
+    );
     const again = token(ag);
-    assert.equal(await store.recordIssuance(again, event(), spent), false);
+    assert.equal(
+      await store.recordIssuance(again, event(), spent),
+      "replayed",
+    );
     assert.equal(await store.getToken(again.jti), undefined);
     // One replay cache: the jti is spent for every other use too.
     assert.equal(await store.consumeSingleUse(spent), false);
@@ -751,7 +758,11 @@ export function storeConformance(
           now: at(5),
         }),
     );
-    assert.equal(results.filter(Boolean).length, 1, JSON.stringify(results));
+    assert.equal(
+      results.filter((outcome) => outcome === "recorded").length,
+      1,
+      JSON.stringify(results),
+    );
     const stored = await Promise.all(
       tokens.map((t) => db.store.getToken(t.jti)),
     );
@@ -779,8 +790,69 @@ export function storeConformance(
     assert.equal(await store.consumeSingleUse(jtiOnce), false);
     assert.equal(
       await store.recordIssuance(token(ag), event(), jtiOnce),
-      false,
+      "replayed",
     );
+  });
+
+  test("issuance: an agent no longer active gets its status back, and nothing is written", async ({ store }) => {
+    const { op, ag } = await world(store);
+    const nonce = await tokenChallengeFor(store, ag);
+    const byChallenge = { challenge: nonce, subject: ag.did, now: at(5) };
+    for (const status of ["suspended", "revoked"] as const) {
+      await store.changeAgentStatus(ag.did, status, { at: at(1), by: op.id });
+      const t = token(ag);
+      assert.equal(
+        await store.recordIssuance(t, event(), byJti(ag.did, `jti-${status}`)),
+        status,
+      );
+      assert.equal(await store.recordIssuance(t, event(), byChallenge), status);
+      assert.equal(await store.getToken(t.jti), undefined);
+    }
+    // Neither the jtis nor the challenge were spent.
+    assert.equal(
+      await store.consumeSingleUse(byJti(ag.did, "jti-revoked")),
+      true,
+    );
+    assert.equal(await store.consumeSingleUse(byChallenge), true);
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+  });
+
+  test(`issuance: ${RACERS} issuances racing a suspension → no token left unrevoked`, async (db) => {
+    const { op, ag } = await world(db.store);
+    const half = Math.floor(RACERS / 2);
+    const outcomes = await race<IssuanceOutcome | number>(
+      db,
+      RACERS + 1,
+      (store, i) =>
+        i === half
+          ? store.changeAgentStatus(ag.did, "suspended", {
+            at: at(5),
+            by: op.id,
+          })
+          : store.recordIssuance(
+            token(ag, { jti: `race-${i}` }),
+            event({ actor: ag.did }),
+            byJti(ag.did, `race-${i}`),
+          ),
+    );
+    const recorded = outcomes.filter((outcome) => outcome === "recorded");
+    assert.equal(
+      recorded.length + outcomes.filter((o) => o === "suspended").length,
+      RACERS,
+      JSON.stringify(outcomes),
+    );
+    // The suspension revoked every token recorded before it, and none was
+    // recorded after it.
+    assert.equal(outcomes[half], recorded.length);
+    for (let i = 0; i <= RACERS; i++) {
+      if (i === half) continue;
+      const stored = await db.store.getToken(`race-${i}`);
+      if (outcomes[i] === "recorded") {
+        assert.equal(stored?.revokeReason, "agent suspended", `race-${i}`);
+      } else {
+        assert.equal(stored, undefined, `race-${i}`);
+      }
+    }
   });
 
   // --- sweep ----------------------------------------------------------------

@@ -23,6 +23,19 @@ function token(jti: string): TokenRecord {
   };
 }
 
+/** A migrated in-memory database holding the agent the issuances are for. */
+function connection(): SqliteConnection {
+  const c = new SqliteConnection(":memory:");
+  c.migrate();
+  c.db.exec(`
+    INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at)
+      VALUES ('op_1', 'example.com', '{}', 'tp', 'dns', 0);
+    INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status)
+      VALUES ('did:agent:example.com:00', 'example.com', 'op_1', '{}', 0, 'active');
+  `);
+  return c;
+}
+
 function issuance(tokenJti: string, assertionJti: string) {
   return [
     token(tokenJti),
@@ -42,8 +55,7 @@ function issuance(tokenJti: string, assertionJti: string) {
 }
 
 Deno.test("group commit: a write that fails midway is undone alone; the batch's others are kept", async () => {
-  const c = new SqliteConnection(":memory:");
-  c.migrate();
+  const c = connection();
   const writer = new GroupCommit(c);
   // One batch: the second issuance consumes its assertion's jti, then fails
   // on a token id the first one took.
@@ -52,12 +64,12 @@ Deno.test("group commit: a write that fails midway is undone alone; the batch's 
     writer.submit("recordIssuance", [...issuance("t1", "a2")]),
     writer.submit("recordIssuance", [...issuance("t3", "a3")]),
   ]);
-  assert.deepEqual(results[0], { status: "fulfilled", value: true });
+  assert.deepEqual(results[0], { status: "fulfilled", value: "recorded" });
   assert.equal(results[1]!.status, "rejected");
   assert.ok(
     (results[1] as PromiseRejectedResult).reason instanceof DuplicateError,
   );
-  assert.deepEqual(results[2], { status: "fulfilled", value: true });
+  assert.deepEqual(results[2], { status: "fulfilled", value: "recorded" });
 
   const count = (sql: string) => Number((c.db.prepare(sql).get()!).n);
   assert.equal(count("SELECT count(*) AS n FROM tokens"), 2);
@@ -78,15 +90,14 @@ Deno.test("group commit: a write that fails midway is undone alone; the batch's 
   // The assertion a2 can be used again, in a batch of its own.
   assert.equal(
     await writer.submit("recordIssuance", [...issuance("t2", "a2")]),
-    true,
+    "recorded",
   );
   await writer.close();
   c.close();
 });
 
 Deno.test("group commit: a batch without failures runs as one transaction", async () => {
-  const c = new SqliteConnection(":memory:");
-  c.migrate();
+  const c = connection();
   const writer = new GroupCommit(c);
   const results = await Promise.all(
     Array.from(
@@ -95,11 +106,11 @@ Deno.test("group commit: a batch without failures runs as one transaction", asyn
         writer.submit("recordIssuance", [...issuance(`t${i}`, `a${i}`)]),
     ),
   );
-  assert.ok(results.every((value) => value === true));
-  // A replay in a later batch is refused (false), with nothing written.
+  assert.ok(results.every((value) => value === "recorded"));
+  // A replay in a later batch is refused, with nothing written.
   assert.equal(
     await writer.submit("recordIssuance", [...issuance("t99", "a5")]),
-    false,
+    "replayed",
   );
   const tokens = Number(
     (c.db.prepare("SELECT count(*) AS n FROM tokens").get()!).n,
@@ -110,8 +121,7 @@ Deno.test("group commit: a batch without failures runs as one transaction", asyn
 });
 
 Deno.test("group commit: held, writes queue up uncommitted; resumed, they commit", async () => {
-  const c = new SqliteConnection(":memory:");
-  c.migrate();
+  const c = connection();
   const writer = new GroupCommit(c);
   writer.hold();
   let done = false;
@@ -126,20 +136,19 @@ Deno.test("group commit: held, writes queue up uncommitted; resumed, they commit
     Number((c.db.prepare("SELECT count(*) AS n FROM tokens").get()!).n);
   assert.equal(tokens(), 0, "nothing committed while held");
   writer.resume();
-  assert.equal(await write, true);
+  assert.equal(await write, "recorded");
   assert.equal(tokens(), 1);
   // close() commits what a hold kept back, too.
   writer.hold();
   const last = writer.submit("recordIssuance", [...issuance("t2", "a2")]);
   await writer.close();
-  assert.equal(await last, true);
+  assert.equal(await last, "recorded");
   assert.equal(tokens(), 2);
   c.close();
 });
 
 Deno.test("sweep write: deletes at most its limit, challenges first, then replay entries", async () => {
-  const c = new SqliteConnection(":memory:");
-  c.migrate();
+  const c = connection();
   const writer = new GroupCommit(c);
   const expired = new Date(AT.getTime() - 1_000);
   await Promise.all([

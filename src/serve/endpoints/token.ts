@@ -17,6 +17,7 @@ import {
 } from "../../core/scope.ts";
 import { audit } from "../audit.ts";
 import { replayed, verifyClient } from "../client_auth.ts";
+import { requireActive } from "../clients.ts";
 import type {
   AgentRecord,
   GrantRecord,
@@ -193,7 +194,7 @@ async function issue(
     jti: newTokenId(deps.now()),
     domain: grant.domain,
   };
-  const recorded = await deps.store.recordIssuance(
+  const outcome = await deps.store.recordIssuance(
     {
       jti: claims.jti,
       clientId: agent.did,
@@ -213,7 +214,9 @@ async function issue(
     },
     singleUse,
   );
-  if (!recorded) replayed(singleUse);
+  if (outcome === "replayed") replayed(singleUse);
+  // Suspended or revoked while this request was in flight.
+  if (outcome !== "recorded") requireActive({ ...agent, status: outcome });
   const accessToken = await signAccessToken(claims, deps.keys.current);
   // Everything read for this token was read before the write that recorded
   // it, and that write is durable: no need to wait for later commits.

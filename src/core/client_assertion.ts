@@ -84,7 +84,8 @@ export async function verifyClientAssertion(
   const { header, payload } = parts;
   if (
     header.typ !== undefined &&
-    !/^(JWT|client-authentication\+jwt)$/i.test(String(header.typ))
+    !(typeof header.typ === "string" &&
+      /^(JWT|client-authentication\+jwt)$/i.test(header.typ))
   ) {
     fail(
       "ERR_ASSERTION_INVALID",

@@ -6,7 +6,7 @@
  */
 import { parseDomain } from "./domain.ts";
 import { hex, sha256 } from "./encoding.ts";
-import { fail } from "./errors.ts";
+import { Auth4AgentError, fail } from "./errors.ts";
 import { type Ed25519PublicJwk, rawPublicKey } from "./keys.ts";
 
 const DID_AGENT = /^did:agent:([^:]+):([0-9a-f]{32})$/;
@@ -30,7 +30,17 @@ export function parseAgentDid(input: string): AgentDid {
       } is not a did:agent DID (did:agent:<domain>:<32 lowercase hex>)`,
     );
   }
-  const domain = parseDomain(match[1]!);
+  let domain: string;
+  try {
+    domain = parseDomain(match[1]!);
+  } catch (cause) {
+    // Any malformed DID is ERR_INVALID_DID (resolvers map it to invalidDid).
+    throw new Auth4AgentError(
+      "ERR_INVALID_DID",
+      `the DID's domain is invalid: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
   if (domain !== match[1]) {
     fail(
       "ERR_INVALID_DID",

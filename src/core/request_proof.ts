@@ -144,12 +144,20 @@ export async function verifyRequestProof(
     "ERR_REQUEST_SIGNATURE_INVALID",
     "request signature",
   );
+  if (typeof payload.htm !== "string" || typeof payload.htp !== "string") {
+    fail(
+      "ERR_REQUEST_SIGNATURE_INVALID",
+      "request signature htm and htp must be strings",
+    );
+  }
   if (
     payload.htm !== request.method.toUpperCase() || payload.htp !== request.path
   ) {
     fail(
       "ERR_REQUEST_SIGNATURE_INVALID",
-      `request signature is for ${payload.htm} ${payload.htp}, not ${request.method} ${request.path}`,
+      `request signature is for ${JSON.stringify(payload.htm)} ${
+        JSON.stringify(payload.htp)
+      }, not ${JSON.stringify(request.method)} ${JSON.stringify(request.path)}`,
     );
   }
   if (payload.bsh !== base64url(await sha256(request.body))) {

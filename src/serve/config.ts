@@ -106,7 +106,8 @@ export function resolveServeConfig(
       );
     }
     if (
-      !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username
+      !/^https?:$/.test(url.protocol) || url.search || url.hash ||
+      url.username || url.password
     ) {
       bad(
         "--issuer must be an http(s) URL without query, fragment or credentials (RFC 8414 §2)",

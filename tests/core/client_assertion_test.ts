@@ -133,6 +133,16 @@ Deno.test("client assertion: an access token's typ is refused", async () => {
   );
 });
 
+Deno.test("client assertion: a typ that is not a string is refused, not stringified", async () => {
+  for (const typ of [{ toString: 1 }, { toString: null }, ["JWT"], 1, null]) {
+    await assert.rejects(
+      verify(await assertion({}, { typ })),
+      code("ERR_ASSERTION_INVALID"),
+      JSON.stringify(typ),
+    );
+  }
+});
+
 Deno.test("client assertion: a signature by another key is ERR_BAD_SIGNATURE", async () => {
   await assert.rejects(
     verify(await assertion({}, {}, stranger.privateKey)),

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { utf8 } from "../../src/core/encoding.ts";
+import { base64url, sha256, utf8 } from "../../src/core/encoding.ts";
+import { Auth4AgentError } from "../../src/core/errors.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
 import {
   createRequestProof,
@@ -88,6 +89,45 @@ Deno.test("request proof: the proof covers method, path and body", async () => {
     verify(jws, { ...REQUEST, body: new Uint8Array() }),
     invalid,
   );
+});
+
+Deno.test("request proof: htm and htp must be strings, never stringified", async () => {
+  const bsh = base64url(await sha256(REQUEST.body));
+  const claims = {
+    htm: "POST",
+    htp: REQUEST.path,
+    bsh,
+    nonce: "n",
+    iat: NOW_S,
+  };
+  const hostile = [{ toString: 1 }, { toString: null }, ["POST"], 1, null];
+  for (const value of hostile) {
+    for (const name of ["htm", "htp"]) {
+      const jws = await signJwt(
+        { ...claims, [name]: value },
+        { alg: "EdDSA", typ: REQUEST_PROOF_TYP, kid: "op_1" },
+        signer.privateKey,
+      );
+      await assert.rejects(
+        verify(jws),
+        invalid,
+        `${name} ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  // A mismatch names the signed method and path as JSON, control characters escaped.
+  const jws = await signJwt(
+    { ...claims, htp: "/v1/x\n" },
+    { alg: "EdDSA", typ: REQUEST_PROOF_TYP, kid: "op_1" },
+    signer.privateKey,
+  );
+  await assert.rejects(verify(jws), (error) => {
+    assert.ok(error instanceof Auth4AgentError);
+    assert.equal(error.code, "ERR_REQUEST_SIGNATURE_INVALID");
+    assert.ok(!error.message.includes("\n"), error.message);
+    assert.ok(error.message.includes('"/v1/x\\n"'), error.message);
+    return true;
+  });
 });
 
 Deno.test("request proof: iat within 5 minutes back and 30 s ahead of the clock", async () => {

@@ -1,0 +1,52 @@
+/**
+ * Start-up configuration: `--issuer` must be a bare http(s) origin, and
+ * anything else stops serve with ERR_CONFIG (docs/api.md, Conventions).
+ */
+import assert from "node:assert/strict";
+import { Auth4AgentError } from "../../src/core/errors.ts";
+import { resolveServeConfig } from "../../src/serve/config.ts";
+
+const noEnv = () => undefined;
+
+function issuer(value: string): string | undefined {
+  return resolveServeConfig({ issuer: value }, noEnv).issuer;
+}
+
+Deno.test("config: --issuer accepts an http(s) origin and normalizes it", () => {
+  assert.equal(issuer("https://auth.example.com"), "https://auth.example.com");
+  assert.equal(issuer("https://auth.example.com/"), "https://auth.example.com");
+  assert.equal(
+    issuer("HTTPS://Auth.Example.com:443"),
+    "https://auth.example.com",
+  );
+  assert.equal(issuer("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+  assert.equal(
+    resolveServeConfig(
+      {},
+      (name) =>
+        name === "AUTH4AGENT_ISSUER" ? "https://env.example.com" : undefined,
+    ).issuer,
+    "https://env.example.com",
+  );
+});
+
+Deno.test("config: --issuer with credentials, path, query or fragment is ERR_CONFIG", () => {
+  const refused = [
+    "https://user:secret@auth.example.com",
+    "https://user@auth.example.com",
+    "https://:secret@auth.example.com", // a password alone is credentials too
+    "https://auth.example.com/auth",
+    "https://auth.example.com/?x=1",
+    "https://auth.example.com/#top",
+    "ftp://auth.example.com",
+    "auth.example.com",
+  ];
+  for (const value of refused) {
+    assert.throws(
+      () => issuer(value),
+      (error) =>
+        error instanceof Auth4AgentError && error.code === "ERR_CONFIG",
+      value,
+    );
+  }
+});

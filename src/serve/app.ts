@@ -168,9 +168,10 @@ async function dispatch(
   deps: AppDeps,
 ): Promise<Response> {
   const path = new URL(request.url).pathname;
-  // HEAD is GET without the body (RFC 9110 §9.3.2).
-  const head = request.method === "HEAD";
-  const method = head ? "GET" : request.method;
+  // HEAD is GET without the body (RFC 9110 §9.3.2): the GET answer goes back
+  // as it is, and Deno.serve sends its headers, Content-Length included
+  // (§8.6), but not the body. A bodiless copy would go out as length 0.
+  const method = request.method === "HEAD" ? "GET" : request.method;
   const allowed: string[] = [];
   for (const candidate of ROUTES) {
     const match = candidate.pattern.exec(path);
@@ -183,17 +184,7 @@ async function dispatch(
     if (candidate.limited) {
       deps.limits.perIp.take(`ip:${info.remoteIp}`, deps.now().getTime());
     }
-    const response = await candidate.handler(
-      request,
-      deps,
-      decodeParams(match),
-    );
-    return head
-      ? new Response(null, {
-        status: response.status,
-        headers: response.headers,
-      })
-      : response;
+    return await candidate.handler(request, deps, decodeParams(match));
   }
   if (allowed.length > 0) {
     throw new Auth4AgentError(

@@ -30,11 +30,22 @@ export function json(
     headers: { "Content-Type": "application/json" },
   });
   const sent = response.headers;
-  sent.set("Cache-Control", "no-store");
-  for (const [name, value] of SECURITY_HEADERS) sent.set(name, value);
+  setStandardHeaders(sent);
   // An endpoint's own headers replace the defaults (Content-Type, Cache-Control).
   for (const name in headers) sent.set(name, headers[name]!);
   return response;
+}
+
+/** An answer without a body: json()'s headers except Content-Type. */
+export function empty(status = 200): Response {
+  const response = new Response(null, { status });
+  setStandardHeaders(response.headers);
+  return response;
+}
+
+function setStandardHeaders(sent: Headers): void {
+  sent.set("Cache-Control", "no-store");
+  for (const [name, value] of SECURITY_HEADERS) sent.set(name, value);
 }
 
 /** OAuth 2 error body (RFC 6749 §5.2) plus our stable `error_code`. */

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { MAX_BODY_BYTES } from "../../src/serve/http.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import {
+  asCaller,
   assertError,
   assertNoInternalErrors,
   assertOk,
@@ -14,6 +15,7 @@ import {
   JSON_TYPE,
   postForm,
   postJson,
+  revoke,
   send,
   setup,
   tokenParams,
@@ -226,14 +228,60 @@ Deno.test("http: a 405 names the allowed methods in Allow (RFC 9110 §15.5.6)", 
   });
 });
 
-Deno.test("http: HEAD is GET without a body (RFC 9110 §9.3.2)", async () => {
+/**
+ * One request on a fresh socket to `port`, read to the end: every byte the
+ * server sends, so stray body bytes after a HEAD answer would show (fetch
+ * drops them).
+ */
+async function exchange(
+  port: number,
+  method: string,
+  path: string,
+): Promise<{ status: string; headers: Record<string, string>; body: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(
+      `${method} ${path} HTTP/1.1\r\nHost: issuer.test\r\nConnection: close\r\n\r\n`,
+    ),
+  );
+  // Reading the stream to its end closes the connection.
+  const raw = await new Response(conn.readable).text();
+  const end = raw.indexOf("\r\n\r\n");
+  const [status = "", ...lines] = raw.slice(0, end).split("\r\n");
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":");
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  delete headers.date; // may tick between the two requests
+  return { status, headers, body: raw.slice(end + 4) };
+}
+
+Deno.test("http: HEAD is GET without a body, on the wire (RFC 9110 §9.3.2, §8.6)", async () => {
   await withFixture(async (fx) => {
-    const response = await send(fx, "/.well-known/jwks.json", {
-      method: "HEAD",
-    });
-    assert.equal(response.status, 200);
-    assert.equal(await response.text(), "");
-    assert.match(response.headers.get("Content-Type") ?? "", /jwk-set\+json/);
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (request) => fx.app(request),
+    );
+    try {
+      const { port } = server.addr;
+      for (const path of ["/healthz", "/.well-known/jwks.json", "/nowhere"]) {
+        const get = await exchange(port, "GET", path);
+        const head = await exchange(port, "HEAD", path);
+        assert.notEqual(get.body, "");
+        assert.equal(head.body, "", `HEAD ${path} sends no body`);
+        assert.equal(head.status, get.status);
+        // Content-Length, if sent, must be what GET sends (§8.6), not 0.
+        const { "content-length": length, ...rest } = head.headers;
+        if (length !== undefined) {
+          assert.equal(length, get.headers["content-length"], path);
+        }
+        const { "content-length": _, ...getRest } = get.headers;
+        assert.deepEqual(rest, getRest, path);
+      }
+    } finally {
+      await server.shutdown();
+    }
   });
 });
 
@@ -289,6 +337,13 @@ Deno.test("http: responses carry no-store and security headers", async () => {
       ...common,
       "www-authenticate": 'Basic realm="auth4agent", error="invalid_client"',
     });
+    // Revoking an unknown token is an empty 200 (RFC 7009 §2.2): no
+    // Content-Type, every other header as above.
+    const unknown = await revoke(fx, "garbage", asCaller(agent));
+    assert.equal(unknown.status, 200);
+    assert.equal(await unknown.text(), "");
+    const { "content-type": _, ...bodiless } = common;
+    assert.deepEqual(Object.fromEntries(unknown.headers), bodiless);
   });
 });
 

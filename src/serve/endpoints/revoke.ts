@@ -7,7 +7,13 @@ import { fail } from "../../core/errors.ts";
 import { audit } from "../audit.ts";
 import { authenticateClient } from "../client_auth.ts";
 import { type AppDeps, PATHS } from "../context.ts";
-import { json, optionalString, readForm, requireString } from "../http.ts";
+import {
+  empty,
+  json,
+  optionalString,
+  readForm,
+  requireString,
+} from "../http.ts";
 import { findIssuedToken } from "../issued_tokens.ts";
 
 export async function revokeEndpoint(
@@ -20,12 +26,7 @@ export async function revokeEndpoint(
   // token_type_hint is only a hint (RFC 7009 §2.1): we issue access tokens only.
   // An expired token needs no revocation: like unknown ones, it gets 200.
   const found = await findIssuedToken(token, deps);
-  if (!found) {
-    return new Response(null, {
-      status: 200,
-      headers: { "Cache-Control": "no-store" },
-    });
-  }
+  if (!found) return empty(); // RFC 7009 §2.2: the status says it all
   const mayRevoke = client.kind === "agent"
     ? client.id === found.claims.sub
     : client.operator.verifiedAt !== undefined &&

@@ -11,6 +11,8 @@ import {
   assertError,
   assertNoInternalErrors,
   assertOk,
+  createAgent,
+  createVerifiedOperator,
   freshNonce,
   publishDnsRecord,
   registerOperator,
@@ -399,5 +401,37 @@ Deno.test("operators: an unknown operator id is 404 ERR_OPERATOR_NOT_FOUND", asy
       new Request(`http://issuer.test/v1/operators/op_${"0".repeat(32)}`),
     );
     await assertError(response, 404, "ERR_OPERATOR_NOT_FOUND");
+  });
+});
+
+Deno.test("operators: only the domain's verified operator reads its revocations", async () => {
+  await withFixture(async (fx) => {
+    const owner = await createVerifiedOperator(fx, "example.com");
+    const agent = await createAgent(fx, owner);
+    await fx.client.changeAgentStatus(
+      agent.did,
+      "suspend",
+      "laptop stolen",
+      owner.signer,
+    );
+    // Anyone may register an operator for the domain; it stays unverified.
+    const squatter = await registerOperator(fx, "example.com");
+    const path = (id: string) => `/v1/operators/${id}/revocations`;
+    const refused = await signedRequest(
+      fx,
+      "GET",
+      path(squatter.id),
+      undefined,
+      squatter.signer,
+    );
+    await assertError(refused.response, 400, "ERR_OPERATOR_NOT_VERIFIED");
+    const listed = await assertOk(
+      (await signedRequest(fx, "GET", path(owner.id), undefined, owner.signer))
+        .response,
+    );
+    assert.deepEqual(
+      (listed.agents as { did: string }[]).map((a) => a.did),
+      [agent.did],
+    );
   });
 });

@@ -105,6 +105,14 @@ export async function listRevocations(
   if (signer.id !== id) {
     fail("ERR_FORBIDDEN", "operators read only their own revocations");
   }
+  // The list is the domain's: anyone may register an operator for a domain,
+  // only its verified owner may read it.
+  if (!signer.operator.verifiedAt) {
+    fail(
+      "ERR_OPERATOR_NOT_VERIFIED",
+      `verify ${signer.operator.domain} before reading its revocations`,
+    );
+  }
   const { agents, tokens } = await deps.store.listRevocations(
     signer.operator.domain,
     deps.now(),

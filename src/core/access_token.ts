@@ -70,6 +70,12 @@ export interface VerifyAccessTokenOptions {
   audience?: string;
   /** Every one of these scopes must be in the token. */
   scopes?: readonly string[];
+  /**
+   * Seconds past `exp` still accepted (CLOCK_LEEWAY_SECONDS by default, for
+   * a verifier whose clock is not the issuer's). The issuer, judging its own
+   * tokens by its own clock, uses 0.
+   */
+  expiryLeeway?: number;
 }
 
 /**
@@ -112,6 +118,7 @@ export async function verifyAccessToken(
   checkTimes(payload, options.now, "ERR_TOKEN_INVALID", "token", {
     requireExp: true,
     expiredCode: "ERR_TOKEN_EXPIRED",
+    expiryLeeway: options.expiryLeeway,
   });
   if (payload.iss !== options.issuer) {
     fail(

@@ -169,9 +169,15 @@ export function checkTimes(
   now: Date,
   code: ErrorCode,
   what: string,
-  options: { requireExp?: boolean; expiredCode?: ErrorCode } = {},
+  options: {
+    requireExp?: boolean;
+    expiredCode?: ErrorCode;
+    /** Seconds past `exp` still accepted; CLOCK_LEEWAY_SECONDS unless given. */
+    expiryLeeway?: number;
+  } = {},
 ): void {
   const t = nowSeconds(now);
+  const expiryLeeway = options.expiryLeeway ?? CLOCK_LEEWAY_SECONDS;
   for (const name of ["exp", "nbf", "iat"] as const) {
     if (payload[name] !== undefined && !Number.isInteger(payload[name])) {
       fail(code, `${what} ${name} must be an integer`);
@@ -182,7 +188,7 @@ export function checkTimes(
   }
   if (
     payload.exp !== undefined &&
-    t >= (payload.exp as number) + CLOCK_LEEWAY_SECONDS
+    t >= (payload.exp as number) + expiryLeeway
   ) {
     fail(options.expiredCode ?? code, `${what} has expired`);
   }

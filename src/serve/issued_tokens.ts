@@ -26,6 +26,9 @@ export async function findIssuedToken(
       issuer: deps.issuer,
       key: (kid) => deps.keys.findPublicKey(kid, deps.now()),
       now: deps.now(),
+      // Our own tokens by our own clock: inactive from `exp` on (RFC 7662
+      // §2.2), not after the leeway other verifiers allow for clock skew.
+      expiryLeeway: 0,
     });
   } catch (error) {
     if (error instanceof Auth4AgentError) return undefined;

@@ -7,6 +7,7 @@
  * Each CryptoKey is converted to a KeyObject once and cached.
  */
 import { KeyObject, sign, verify } from "node:crypto";
+import type { ReadableBytes } from "./encoding.ts";
 
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -24,13 +25,14 @@ function keyObject(key: CryptoKey): KeyObject {
 
 export function signEd25519(
   privateKey: CryptoKey,
-  data: Uint8Array,
+  data: ReadableBytes,
 ): Uint8Array {
   if (privateKey.type !== "private" || !privateKey.usages.includes("sign")) {
     throw new TypeError("not an Ed25519 signing key");
   }
   // node:crypto answers with a Buffer; a plain view of it, not a copy.
-  const signature = sign(null, data, keyObject(privateKey));
+  // node:crypto reads the bytes of the view only (its byteOffset and length).
+  const signature = sign(null, data as Uint8Array, keyObject(privateKey));
   return new Uint8Array(
     signature.buffer,
     signature.byteOffset,
@@ -40,9 +42,14 @@ export function signEd25519(
 
 export function verifyEd25519(
   publicKey: CryptoKey,
-  data: Uint8Array,
-  signature: Uint8Array,
+  data: ReadableBytes,
+  signature: ReadableBytes,
 ): boolean {
   if (publicKey.type !== "public" || signature.length !== 64) return false;
-  return verify(null, data, keyObject(publicKey), signature);
+  return verify(
+    null,
+    data as Uint8Array,
+    keyObject(publicKey),
+    signature as Uint8Array,
+  );
 }

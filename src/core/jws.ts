@@ -8,6 +8,7 @@ import {
   base64url,
   fromBase64urlScratch,
   fromUtf8,
+  type ReadableBytes,
   utf8Scratch,
 } from "./encoding.ts";
 import { type ErrorCode, fail } from "./errors.ts";
@@ -32,7 +33,7 @@ const L_BYTES = Uint8Array.from(
 );
 
 /** Whether the little-endian S (the signature's second half) is at least L. */
-function sAtLeastL(signature: Uint8Array): boolean {
+function sAtLeastL(signature: ReadableBytes): boolean {
   for (let i = 31; i >= 0; i--) {
     const s = signature[32 + i]!, l = L_BYTES[i]!;
     if (s !== l) return s > l;
@@ -44,9 +45,9 @@ export interface JwsParts {
   header: Record<string, unknown>;
   payload: Record<string, unknown>;
   /** ASCII bytes of `header.payload`, what the signature covers (scratch: check, keep nothing). */
-  signingInput: Uint8Array;
+  signingInput: ReadableBytes;
   /** Scratch bytes too (src/core/encoding.ts). */
-  signature: Uint8Array;
+  signature: ReadableBytes;
 }
 
 /**
@@ -91,7 +92,7 @@ export function inspectJws(
   }
   if ("crit" in header) fail(code, "JWT header crit is not accepted");
   if ("b64" in header) fail(code, "JWT header b64 is not accepted");
-  let signature: Uint8Array;
+  let signature: ReadableBytes;
   try {
     signature = fromBase64urlScratch(signaturePart);
   } catch {

@@ -7,6 +7,7 @@ import {
   fromUtf8,
   hex,
   randomToken,
+  type ReadableBytes,
   sha256,
   timingSafeEqual,
   utf8,
@@ -78,9 +79,9 @@ const nearBase64url = fc.string({
 
 /** What `decode` makes of `text`: its bytes, or the TypeError it refused it with. */
 function decodeOrRefusal(
-  decode: (text: string) => Uint8Array,
+  decode: (text: string) => ReadableBytes,
   text: string,
-): Uint8Array | TypeError {
+): ReadableBytes | TypeError {
   try {
     return decode(text);
   } catch (error) {

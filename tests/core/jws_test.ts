@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { base64url, fromBase64url, utf8 } from "../../src/core/encoding.ts";
+import {
+  base64url,
+  fromBase64url,
+  fromUtf8,
+  utf8,
+} from "../../src/core/encoding.ts";
 import { Auth4AgentError } from "../../src/core/errors.ts";
 import { inspectJws, MAX_JWS_LENGTH, nowSeconds } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
@@ -43,7 +48,7 @@ Deno.test("inspectJws returns header and payload of a compact EdDSA JWS", () => 
   assert.deepEqual(parts.header, { alg: "EdDSA", typ: "JWT" });
   assert.deepEqual(parts.payload, { sub: "x" });
   const [h, p, s] = TOKEN.split(".");
-  assert.equal(new TextDecoder().decode(parts.signingInput), `${h}.${p}`);
+  assert.equal(fromUtf8(parts.signingInput), `${h}.${p}`);
   assert.equal(parts.signature.length, 64);
   assert.ok(s);
   assert.deepEqual(

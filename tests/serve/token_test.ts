@@ -153,6 +153,47 @@ Deno.test("token: plain private_key_jwt with a unique jti issues a token", async
   });
 });
 
+Deno.test("token: audience takes any string, unchanged, but no control or format characters", async () => {
+  await withFixture(async (fx) => {
+    const { agent } = await setup(fx);
+    const ask = async (audience: string) =>
+      await postForm(fx, TOKEN, {
+        grant_type: "client_credentials",
+        ...(await clientAuth(fx, agent.did, agent.pair.privateKey)),
+        audience,
+      });
+    for (
+      const audience of [
+        "api.例え.jp",
+        "urn:my service",
+        "Café API",
+        "x".repeat(512),
+      ]
+    ) {
+      await assertToken(fx, await ask(audience), agent, {
+        scope: "read:data write:data",
+        aud: audience,
+      });
+    }
+    for (
+      const audience of [
+        "a\u0000b",
+        "a\nb",
+        "a\u007fb",
+        "a\u202eb",
+        "x".repeat(513),
+      ]
+    ) {
+      await assertError(
+        await ask(audience),
+        400,
+        "ERR_INVALID_AUDIENCE",
+        "invalid_target",
+      );
+    }
+  });
+});
+
 Deno.test("token: client_id may be omitted (taken from the assertion's iss)", async () => {
   await withFixture(async (fx) => {
     const { agent } = await setup(fx);

@@ -144,10 +144,16 @@ function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
     }
   }
   const value = resource?.split(" ")[0] ?? audience ?? deps.issuer;
-  if (value.length > MAX_AUDIENCE_LENGTH || !/^[\x20-\x7e]+$/.test(value)) {
+  // Any string (DESIGN), bounded, and without the characters that hide or
+  // reorder text where an audience is shown: controls, format characters
+  // (bidi overrides), unpaired surrogates.
+  if (
+    value.length > MAX_AUDIENCE_LENGTH ||
+    !/^[^\p{Cc}\p{Cf}\p{Cs}]+$/u.test(value)
+  ) {
     fail(
       "ERR_INVALID_AUDIENCE",
-      `audience must be printable and at most ${MAX_AUDIENCE_LENGTH} characters`,
+      `audience must be at most ${MAX_AUDIENCE_LENGTH} characters, without control or format characters`,
     );
   }
   return value;

@@ -33,7 +33,7 @@ export function register(program: Command, run: Run): void {
       "issuer identifier (env AUTH4AGENT_ISSUER; default http://HOST:PORT)",
     )
     .option(
-      "--dns-server <ip:port>",
+      "--dns-server <host:port>",
       "resolver for TXT lookups (env AUTH4AGENT_DNS_SERVER; default: the system's)",
     )
     .option(

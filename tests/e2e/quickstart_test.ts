@@ -15,7 +15,7 @@ Deno.test("quick start: operator, DNS-verified domain, agent, scopes, token, off
     "--db",
     `${dir}/issuer.db`,
     "--dns-server",
-    dns.address,
+    `localhost:${dns.port}`, // by name: the other e2e tests name it by address
   ]);
   const url = `http://localhost:${server.port}`;
   const home = `${dir}/home`;

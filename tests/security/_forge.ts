@@ -224,6 +224,11 @@ export interface Control {
   name: string;
   token: string;
   audience?: string;
+  /**
+   * Past `exp` but inside the verifiers' clock leeway: the library verifiers
+   * accept it, introspection (the issuer's own clock, no leeway) does not.
+   */
+  expiredForIssuer?: boolean;
 }
 
 const INVALID: ErrorCode = "ERR_TOKEN_INVALID";

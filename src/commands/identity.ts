@@ -32,11 +32,16 @@ export async function agentIdentity(
  * operator when there is one (it may revoke any token of its domain), else
  * its registered agent.
  */
+/** Who this home folder authenticates as, with the issuer it is registered at. */
+export interface ClientIdentity {
+  clientId: string;
+  privateKey: CryptoKey;
+  server: string;
+}
+
 export async function anyClientIdentity(
   ctx: CommandContext,
-): Promise<
-  { clientId: string; privateKey: CryptoKey; server: string } | undefined
-> {
+): Promise<ClientIdentity | undefined> {
   const operator = await ctx.home.readOperator();
   if (operator?.operator_id) {
     return {

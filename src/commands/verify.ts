@@ -9,7 +9,12 @@ import { TokenVerifier } from "../client/verifier.ts";
 import { fail } from "../core/errors.ts";
 import { parseScopeList } from "../core/scope.ts";
 import { homeJwksCache } from "../home/jwks_cache.ts";
-import { anyClientIdentity, requireServer } from "./identity.ts";
+import type { CommandContext } from "./context.ts";
+import {
+  anyClientIdentity,
+  type ClientIdentity,
+  requireServer,
+} from "./identity.ts";
 import type { Run } from "./registry.ts";
 
 export function register(program: Command, run: Run): void {
@@ -31,6 +36,9 @@ export function register(program: Command, run: Run): void {
     .action((options, command) =>
       run(command, async (ctx) => {
         const server = await requireServer(ctx, options.server);
+        const identity = options.online
+          ? await onlineIdentity(ctx, server)
+          : undefined;
         const client = ctx.client(server);
         const verifier = new TokenVerifier(
           client,
@@ -41,14 +49,7 @@ export function register(program: Command, run: Run): void {
           scopes: options.scope ? parseScopeList(options.scope) : undefined,
           now: ctx.io.now(),
         });
-        if (options.online) {
-          const identity = await anyClientIdentity(ctx);
-          if (!identity) {
-            fail(
-              "ERR_HOME_MISSING",
-              "--online authenticates to the issuer: this home folder needs a registered agent or operator",
-            );
-          }
+        if (identity) {
           const result = await client.introspect(
             options.token,
             identity.clientId,
@@ -71,4 +72,30 @@ export function register(program: Command, run: Run): void {
         ]);
       })
     );
+}
+
+/**
+ * The identity `--online` authenticates with. Its question carries this
+ * home's client assertion, which any endpoint of its issuer accepts once: it
+ * goes to that issuer only, never to another --server that could spend it
+ * there for a token.
+ */
+async function onlineIdentity(
+  ctx: CommandContext,
+  server: string,
+): Promise<ClientIdentity> {
+  const identity = await anyClientIdentity(ctx);
+  if (!identity) {
+    fail(
+      "ERR_HOME_MISSING",
+      "--online authenticates to the issuer: this home folder needs a registered agent or operator",
+    );
+  }
+  if (identity.server !== server) {
+    fail(
+      "ERR_USAGE",
+      `--online authenticates as ${identity.clientId}, registered at ${identity.server}: it asks that issuer only, not ${server}`,
+    );
+  }
+  return identity;
 }

@@ -190,6 +190,14 @@ Deno.test("quick start: operator, DNS-verified domain, agent, scopes, token, off
         await run(`auth4agent verify --token ${token} --online`),
         "verify --online",
       );
+      // The home's credential never goes to another server.
+      refused(
+        await run(
+          `auth4agent verify --token ${token} --online --server http://127.0.0.1:9`,
+        ),
+        "ERR_USAGE",
+        2,
+      );
       ok(
         await run(
           `auth4agent verify --token ${token} --aud api.example.com --scope read:payments`,

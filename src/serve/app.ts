@@ -33,6 +33,7 @@ import { revokeEndpoint } from "./endpoints/revoke.ts";
 import { tokenEndpoint } from "./endpoints/token.ts";
 import { isCoveredByItsWrite } from "./durability.ts";
 import { errorResponse } from "./http.ts";
+import { ipBucketKey } from "./rate_limit.ts";
 
 type Handler = (
   request: Request,
@@ -182,7 +183,10 @@ async function dispatch(
       continue;
     }
     if (candidate.limited) {
-      deps.limits.perIp.take(`ip:${info.remoteIp}`, deps.now().getTime());
+      deps.limits.perIp.take(
+        `ip:${ipBucketKey(info.remoteIp)}`,
+        deps.now().getTime(),
+      );
     }
     return await candidate.handler(request, deps, decodeParams(match));
   }

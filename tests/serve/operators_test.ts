@@ -197,6 +197,43 @@ Deno.test("operators: a second operator of a verified domain gets 409 ERR_DOMAIN
   });
 });
 
+Deno.test("operators: a verification refused as ERR_DOMAIN_TAKEN is audited as denied", async () => {
+  await withFixture(async (fx) => {
+    const first = await registerOperator(fx, "example.com");
+    await verifyOperator(fx, first);
+    const second = await registerOperator(fx, "example.com");
+    publishDnsRecord(fx, second);
+    const audited = await fx.store.listAudit({ limit: 100_000 });
+    const before = audited.at(-1)?.seq ?? 0;
+    const { response } = await signedRequest(
+      fx,
+      "POST",
+      `/v1/operators/${second.id}/verify`,
+      {},
+      second.signer,
+    );
+    await assertError(response, 409, "ERR_DOMAIN_TAKEN");
+    const since = await fx.store.listAudit({ afterSeq: before, limit: 100 });
+    assert.deepEqual(
+      since.map(({ actor, action, target, outcome, reason }) => ({
+        actor,
+        action,
+        target,
+        outcome,
+        reason,
+      })),
+      [{
+        actor: second.id,
+        action: "operator.verify",
+        target: "example.com",
+        outcome: "denied",
+        reason: "ERR_DOMAIN_TAKEN",
+      }],
+    );
+    assertNoInternalErrors(fx);
+  });
+});
+
 Deno.test("signed requests: a replayed nonce is 401 ERR_NONCE_INVALID with a fresh Auth4Agent-Nonce", async () => {
   await withFixture(async (fx) => {
     const operator = await registerOperator(fx, "example.com");

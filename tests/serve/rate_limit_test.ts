@@ -1,10 +1,11 @@
 /**
  * Rate limits through the real handler: per client (RateLimiter(20, 50), as
  * `serve` builds it by default) and per IP (10×), a limited request getting
- * 429 with Retry-After; rate 0 turns limiting off. The clock is fixed, so no
- * bucket refills unless the test moves it.
+ * 429 with Retry-After; rate 0 turns limiting off; IPv6 counted per /64. The
+ * clock is fixed, so no bucket refills unless the test moves it.
  */
 import assert from "node:assert/strict";
+import { ipBucketKey } from "../../src/serve/rate_limit.ts";
 import {
   assertError,
   type Fixture,
@@ -149,4 +150,76 @@ Deno.test("rate limit: rate 0 turns limiting off", async () => {
       Array(600).fill(201),
     );
   }, { rateLimit: 0 });
+});
+
+Deno.test("rate limit: IPv6 is limited per /64, IPv4-mapped IPv6 as its IPv4 address", async () => {
+  await withFixture(async (fx) => {
+    const nonce = async (remoteIp: string) => {
+      const response = await fx.app(
+        new Request(`${ISSUER}/v1/nonce`, { method: "POST" }),
+        { remoteIp },
+      );
+      await response.body?.cancel();
+      return response.status;
+    };
+    // A new interface id for every request, all in 2001:db8:1:2::/64.
+    const results: number[] = [];
+    for (let i = 1; i <= 501; i++) {
+      results.push(await nonce(`2001:db8:1:2:${i.toString(16)}::1`));
+    }
+    assert.deepEqual(results, [...Array(500).fill(201), 429]);
+    assert.equal(await nonce("2001:0DB8:0001:0002:ffff:ffff:ffff:fffe"), 429);
+    assert.equal(await nonce("2001:db8:1:3::1"), 201);
+
+    for (let i = 0; i < 500; i++) await nonce("198.51.100.7");
+    assert.equal(await nonce("::ffff:198.51.100.7"), 429);
+    assert.equal(await nonce("198.51.100.8"), 201);
+  }, { rateLimit: 20 });
+});
+
+Deno.test("ipBucketKey: IPv4 as it is, IPv6 by its /64, IPv4-mapped IPv6 as IPv4", async (t) => {
+  await t.step("IPv4 is unchanged", () => {
+    assert.equal(ipBucketKey("192.0.2.1"), "192.0.2.1");
+    assert.equal(ipBucketKey("198.51.100.7"), "198.51.100.7");
+  });
+  await t.step("two addresses in one /64 share a key", () => {
+    assert.equal(ipBucketKey("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+    assert.equal(
+      ipBucketKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+      ipBucketKey("2001:db8:1:2::1"),
+    );
+  });
+  await t.step("different /64s get different keys", () => {
+    assert.notEqual(
+      ipBucketKey("2001:db8:1:2::1"),
+      ipBucketKey("2001:db8:1:3::1"),
+    );
+    assert.notEqual(ipBucketKey("2001:db8::1"), ipBucketKey("2001:db9::1"));
+  });
+  await t.step("compressed, uncompressed and upper-case forms agree", () => {
+    const key = ipBucketKey("2001:db8::1");
+    assert.equal(ipBucketKey("2001:0db8:0000:0000:0000:0000:0000:0001"), key);
+    assert.equal(ipBucketKey("2001:DB8:0:0:0:0:0:1"), key);
+    assert.equal(ipBucketKey("2001:db8:0::0:1"), key);
+    assert.equal(key, "2001:db8:0:0::/64");
+    assert.equal(ipBucketKey("::1"), ipBucketKey("0:0:0:0:0:0:0:1"));
+  });
+  await t.step("zone ids are dropped", () => {
+    assert.equal(ipBucketKey("fe80::1%eth0"), ipBucketKey("fe80::2"));
+  });
+  await t.step("IPv4-mapped IPv6 is its IPv4 address", () => {
+    assert.equal(ipBucketKey("::ffff:1.2.3.4"), "1.2.3.4");
+    assert.equal(ipBucketKey("::FFFF:1.2.3.4"), "1.2.3.4");
+    assert.equal(ipBucketKey("::ffff:102:304"), "1.2.3.4");
+    assert.equal(ipBucketKey("0:0:0:0:0:ffff:0102:0304"), "1.2.3.4");
+    // Not mapped: the /64 as any other IPv6 address.
+    assert.equal(ipBucketKey("64:ff9b::1.2.3.4"), "64:ff9b:0:0::/64");
+  });
+  await t.step("anything else is kept as it is", () => {
+    for (
+      const other of ["local", "1:::2", "1:2:3:4:5:6:7:8:9", "::ffff:1.2.3.400"]
+    ) {
+      assert.equal(ipBucketKey(other), other);
+    }
+  });
 });

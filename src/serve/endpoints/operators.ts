@@ -142,6 +142,13 @@ export async function verifyDomain(
     );
   }
   if (!await deps.store.markOperatorVerified(id, deps.now())) {
+    await audit(deps, {
+      actor: id,
+      action: "operator.verify",
+      target: operator.domain,
+      outcome: "denied",
+      reason: "ERR_DOMAIN_TAKEN",
+    });
     fail(
       "ERR_DOMAIN_TAKEN",
       `${operator.domain} is already verified by another operator`,

@@ -324,14 +324,15 @@ export class PostgresStore implements Store {
     next: Ed25519PublicJwk,
     at: Date,
   ): Promise<boolean> {
-    // Compare-and-set in one statement: a concurrent rotation that committed
-    // first changed public_jwk, so this UPDATE re-checks and changes nothing.
+    // Compare-and-set in one statement: a concurrent rotation (or suspension)
+    // that committed first changed the row, so this UPDATE re-checks and
+    // changes nothing.
     const currentJwk = JSON.stringify(current);
     const nextJwk = JSON.stringify(next);
     const rotatedAt = ms(at);
     const result = await this.#sql`
       UPDATE agents SET public_jwk = ${nextJwk}, key_rotated_at = ${rotatedAt}
-      WHERE did = ${did} AND public_jwk = ${currentJwk}`;
+      WHERE did = ${did} AND public_jwk = ${currentJwk} AND status = 'active'`;
     return result.count === 1;
   }
 
@@ -428,15 +429,18 @@ export class PostgresStore implements Store {
     did: string,
     status: AgentStatus,
     change: StatusChange,
-  ): Promise<number> {
+  ): Promise<number | undefined> {
     const at = ms(change.at);
     const reason = change.reason ?? null;
     const revokeReason = `agent ${status}`;
     return this.#sql.begin(async (tx) => {
-      await tx`
+      // The row lock makes a concurrent revocation commit first or wait;
+      // once it has, this changes nothing.
+      const changed = await tx`
         UPDATE agents SET status = ${status}, status_changed_at = ${at},
                           status_changed_by = ${change.by}, status_reason = ${reason}
-        WHERE did = ${did}`;
+        WHERE did = ${did} AND status <> 'revoked'`;
+      if (changed.count === 0) return undefined;
       if (status === "active") return 0;
       const revoked = await tx`
         UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},

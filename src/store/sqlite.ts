@@ -180,7 +180,7 @@ export class SqliteStore implements Store {
     did: string,
     status: AgentStatus,
     change: StatusChange,
-  ): Promise<number> {
+  ): Promise<number | undefined> {
     return this.#writer.submit("changeAgentStatus", [did, status, change]);
   }
 

@@ -137,7 +137,7 @@ export const WRITES = {
     at: Date,
   ): boolean {
     const result = c.stmt(
-      "UPDATE agents SET public_jwk = ?, key_rotated_at = ? WHERE did = ? AND public_jwk = ?",
+      "UPDATE agents SET public_jwk = ?, key_rotated_at = ? WHERE did = ? AND public_jwk = ? AND status = 'active'",
     ).run(JSON.stringify(next), ms(at), did, JSON.stringify(current));
     return Number(result.changes) === 1;
   },
@@ -201,10 +201,11 @@ export const WRITES = {
     did: string,
     status: AgentStatus,
     change: StatusChange,
-  ): number {
-    c.stmt(
-      "UPDATE agents SET status = ?, status_changed_at = ?, status_changed_by = ?, status_reason = ? WHERE did = ?",
+  ): number | undefined {
+    const changed = c.stmt(
+      "UPDATE agents SET status = ?, status_changed_at = ?, status_changed_by = ?, status_reason = ? WHERE did = ? AND status <> 'revoked'",
     ).run(status, ms(change.at), change.by, change.reason ?? null, did);
+    if (Number(changed.changes) === 0) return undefined;
     if (status === "active") return 0;
     const revoked = c.stmt(
       "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",

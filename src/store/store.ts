@@ -129,7 +129,8 @@ export interface Store {
   getAgentStanding(did: string): Promise<AgentStanding | undefined>;
   /**
    * Replaces the agent's key when its current key is still `current`
-   * (compare-and-set, so two rotations cannot both win). False otherwise.
+   * (compare-and-set, so two rotations cannot both win) and the agent is
+   * active (a suspension that commits first stops it). False otherwise.
    */
   rotateAgentKey(
     did: string,
@@ -175,13 +176,15 @@ export interface Store {
   revokeToken(jti: string, change: StatusChange): Promise<boolean>;
   /**
    * Sets the agent's status; leaving `active` also revokes every live token
-   * of the agent, in the same transaction. Returns how many were revoked.
+   * of the agent, in the same transaction. Returns how many were revoked —
+   * or undefined, changing nothing, when the agent is revoked (or unknown):
+   * revocation is final, whatever committed first.
    */
   changeAgentStatus(
     did: string,
     status: AgentStatus,
     change: StatusChange,
-  ): Promise<number>;
+  ): Promise<number | undefined>;
   /** Suspended and revoked agents and revoked, unexpired tokens of a domain. */
   listRevocations(
     domain: string,

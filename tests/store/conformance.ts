@@ -820,7 +820,7 @@ export function storeConformance(
   test(`issuance: ${RACERS} issuances racing a suspension → no token left unrevoked`, async (db) => {
     const { op, ag } = await world(db.store);
     const half = Math.floor(RACERS / 2);
-    const outcomes = await race<IssuanceOutcome | number>(
+    const outcomes = await race<IssuanceOutcome | number | undefined>(
       db,
       RACERS + 1,
       (store, i) =>
@@ -1046,6 +1046,59 @@ export function storeConformance(
     );
     assert.equal((await store.getAgent(ag.did))?.status, "revoked");
     assert.equal((await store.getAgent(neighbour.did))?.status, "active");
+
+    // Revocation is final: no later change takes, and nothing else moves.
+    for (const status of ["active", "suspended", "revoked"] as const) {
+      assert.equal(
+        await store.changeAgentStatus(ag.did, status, {
+          at: at(400),
+          by: op.id,
+        }),
+        undefined,
+        status,
+      );
+    }
+    assert.deepEqual((await store.getAgent(ag.did))?.statusChange, {
+      at: at(300),
+      by: op.id,
+      reason: "retired",
+    });
+  });
+
+  test(`agent status: a revocation racing ${RACERS} reactivations and suspensions stays final`, async (db) => {
+    const { op, ag } = await world(db.store);
+    const half = Math.floor(RACERS / 2);
+    const results = await race(
+      db,
+      RACERS + 1,
+      (store, i) =>
+        store.changeAgentStatus(
+          ag.did,
+          i === half ? "revoked" : i % 2 ? "active" : "suspended",
+          { at: at(10 + i), by: op.id },
+        ),
+    );
+    assert.equal(typeof results[half], "number", "the revocation took");
+    assert.equal((await db.store.getAgent(ag.did))?.status, "revoked");
+  });
+
+  test("key rotation: refused once the agent is suspended or revoked", async ({ store }) => {
+    const { op, ag } = await world(store);
+    const next = jwk();
+    await store.changeAgentStatus(ag.did, "suspended", {
+      at: at(1),
+      by: op.id,
+    });
+    assert.equal(
+      await store.rotateAgentKey(ag.did, ag.publicJwk, next, at(2)),
+      false,
+    );
+    assert.deepEqual((await store.getAgent(ag.did))?.publicJwk, ag.publicJwk);
+    await store.changeAgentStatus(ag.did, "active", { at: at(3), by: op.id });
+    assert.equal(
+      await store.rotateAgentKey(ag.did, ag.publicJwk, next, at(4)),
+      true,
+    );
   });
 
   // --- revocation list ------------------------------------------------------

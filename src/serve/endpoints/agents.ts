@@ -11,7 +11,7 @@ import { verifyKeyRotationStatement } from "../../core/key_rotation.ts";
 import { parseScopeList } from "../../core/scope.ts";
 import { type AgentRecord, DuplicateError } from "../../store/store.ts";
 import { audit } from "../audit.ts";
-import { OPERATOR_ID } from "../clients.ts";
+import { OPERATOR_ID, requireActive } from "../clients.ts";
 import type { AppDeps } from "../context.ts";
 import { json, readJson, requireString } from "../http.ts";
 import {
@@ -246,6 +246,9 @@ export async function rotateAgentKey(
       deps.now(),
     )
   ) {
+    // A rotation or a status change committed since the agent was read.
+    const now = await deps.store.getAgent(agent.did);
+    if (now) requireActive(now);
     fail("ERR_FORBIDDEN", "the agent's key changed meanwhile; retry");
   }
   await audit(deps, {

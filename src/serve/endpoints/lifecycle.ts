@@ -62,6 +62,11 @@ export async function changeAgentStatus(
     by: signer.id,
     reason,
   });
+  if (tokensRevoked === undefined) {
+    // A revocation committed since the read above.
+    await denied("ERR_AGENT_REVOKED");
+    fail("ERR_AGENT_REVOKED", `agent ${agent.did} is revoked for good`);
+  }
   await audit(deps, {
     actor: signer.id,
     action: `agent.${action}`,

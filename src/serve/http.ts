@@ -208,7 +208,25 @@ export function requireString(
       `${name} is longer than ${maxLength} characters`,
     );
   }
+  if (hasHiddenCharacters(value)) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      `${name} has control or format characters`,
+    );
+  }
   return value;
+}
+
+/**
+ * Characters no field of ours needs and that text from outside must not
+ * carry into the audit log, other answers or a terminal: controls (newline,
+ * ESC), format characters (bidi overrides) and unpaired surrogates (stored as
+ * U+FFFD, they would no longer match the audit hash made over them).
+ */
+const HIDDEN_CHARACTERS = /[\p{Cc}\p{Cf}\p{Cs}]/u;
+
+export function hasHiddenCharacters(text: string): boolean {
+  return HIDDEN_CHARACTERS.test(text);
 }
 
 export function optionalString(

@@ -13,14 +13,17 @@ export function auditHash(
   event: AuditEvent,
   seq: number,
 ): string {
+  // Text as stored: a database keeps an unpaired surrogate as U+FFFD, so the
+  // hash is made over that, or the entry would fail its own check.
+  const text = (value: string) => value.toWellFormed();
   const canonical = JSON.stringify([
     seq,
     event.at.getTime(),
-    event.actor,
-    event.action,
-    event.target,
+    text(event.actor),
+    text(event.action),
+    text(event.target),
     event.outcome,
-    event.reason ?? null,
+    event.reason === undefined ? null : text(event.reason),
   ]);
   return createHash("sha256").update(prevHash).update(canonical).digest("hex");
 }

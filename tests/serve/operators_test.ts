@@ -472,3 +472,31 @@ Deno.test("operators: only the domain's verified operator reads its revocations"
     );
   });
 });
+
+Deno.test("operators: a reason with control or format characters is refused, and nothing changes", async () => {
+  await withFixture(async (fx) => {
+    const owner = await createVerifiedOperator(fx, "example.com");
+    const agent = await createAgent(fx, owner);
+    for (
+      const reason of ["line\nforged", "\u001b[2K", "\u202eevil", "\ud800"]
+    ) {
+      const { response } = await signedRequest(
+        fx,
+        "POST",
+        `/v1/agents/${agent.did}/suspend`,
+        { reason },
+        owner.signer,
+      );
+      await assertError(response, 400, "ERR_INVALID_REQUEST");
+    }
+    assert.equal((await fx.store.getAgent(agent.did))?.status, "active");
+    const { response } = await signedRequest(
+      fx,
+      "POST",
+      `/v1/agents/${agent.did}/suspend`,
+      { reason: "laptop stolen — café Zoë" },
+      owner.signer,
+    );
+    assert.equal((await assertOk(response)).reason, "laptop stolen — café Zoë");
+  });
+});

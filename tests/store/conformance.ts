@@ -1208,6 +1208,19 @@ export function storeConformance(
 
   // --- audit ----------------------------------------------------------------
 
+  test("audit: text the database stores as U+FFFD (an unpaired surrogate) keeps the chain whole", async ({ store }) => {
+    await store.appendAudit(event({ reason: "oops \ud800", target: "\udfff" }));
+    await store.appendAudit(event({ reason: "after" }));
+    const entries = await store.listAudit({ limit: 10 });
+    assert.equal(entries[0]!.reason, "oops \ufffd");
+    assert.deepEqual(checkChain(entries), {
+      ok: true,
+      entries: 2,
+      lastHash: entries[1]!.hash,
+      next: { expectedSeq: 3, prevHash: entries[1]!.hash },
+    });
+  });
+
   test("audit: entries round-trip in order, chained from the genesis hash, paged by afterSeq", async ({ store }) => {
     assert.deepEqual(await store.listAudit({ limit: 10 }), []);
     const events = [

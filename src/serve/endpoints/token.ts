@@ -26,7 +26,7 @@ import type {
 } from "../../store/store.ts";
 import { type AppDeps, PATHS } from "../context.ts";
 import { coveredByItsWrite } from "../durability.ts";
-import { json, readForm } from "../http.ts";
+import { hasHiddenCharacters, json, readForm } from "../http.ts";
 
 const MAX_AUDIENCE_LENGTH = 512;
 
@@ -144,13 +144,8 @@ function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
     }
   }
   const value = resource?.split(" ")[0] ?? audience ?? deps.issuer;
-  // Any string (DESIGN), bounded, and without the characters that hide or
-  // reorder text where an audience is shown: controls, format characters
-  // (bidi overrides), unpaired surrogates.
-  if (
-    value.length > MAX_AUDIENCE_LENGTH ||
-    !/^[^\p{Cc}\p{Cf}\p{Cs}]+$/u.test(value)
-  ) {
+  // Any string (DESIGN), bounded, without hidden characters (http.ts).
+  if (value.length > MAX_AUDIENCE_LENGTH || hasHiddenCharacters(value)) {
     fail(
       "ERR_INVALID_AUDIENCE",
       `audience must be at most ${MAX_AUDIENCE_LENGTH} characters, without control or format characters`,

@@ -40,6 +40,7 @@ import {
   DuplicateError,
   type GrantRecord,
   type IssuanceOutcome,
+  MAX_REVOCATIONS,
   type NonceKind,
   type OperatorRecord,
   type SigningKeyRecord,
@@ -451,18 +452,19 @@ export class PostgresStore implements Store {
   }
 
   async listRevocations(
-    domain: string,
+    operator: { id: string; domain: string },
     now: Date,
   ): Promise<{ agents: AgentRecord[]; tokens: TokenRecord[] }> {
     const nowMs = ms(now);
     // NULLS LAST: SQLite's order, where NULL sorts lowest.
     const agents = await this.#sql`
-      SELECT * FROM agents WHERE domain = ${domain} AND status <> 'active'
-      ORDER BY status_changed_at DESC NULLS LAST`;
+      SELECT * FROM agents WHERE operator_id = ${operator.id} AND status <> 'active'
+      ORDER BY status_changed_at DESC NULLS LAST LIMIT ${MAX_REVOCATIONS}`;
     const tokens = await this.#sql`
       SELECT * FROM tokens
-      WHERE domain = ${domain} AND revoked_at IS NOT NULL AND expires_at > ${nowMs}
-      ORDER BY revoked_at DESC LIMIT 1000`;
+      WHERE domain = ${operator.domain} AND revoked_at IS NOT NULL
+        AND expires_at > ${nowMs}
+      ORDER BY revoked_at DESC LIMIT ${MAX_REVOCATIONS}`;
     return {
       agents: agents.map(agentFromRow),
       tokens: tokens.map(tokenFromRow),

@@ -42,6 +42,7 @@ import type {
   Store,
   TokenRecord,
 } from "./store.ts";
+import { MAX_REVOCATIONS } from "./store.ts";
 
 /** Longest the checkpointer may hold the writer; then it resumes regardless. */
 const MAX_HOLD_MS = 1_000;
@@ -260,17 +261,19 @@ export class SqliteStore implements Store {
   }
 
   listRevocations(
-    domain: string,
+    operator: { id: string; domain: string },
     now: Date,
   ): Promise<{ agents: AgentRecord[]; tokens: TokenRecord[] }> {
     const agents = this.#all(
-      "SELECT * FROM agents WHERE domain = ? AND status <> 'active' ORDER BY status_changed_at DESC",
-      domain,
+      "SELECT * FROM agents WHERE operator_id = ? AND status <> 'active' ORDER BY status_changed_at DESC LIMIT ?",
+      operator.id,
+      MAX_REVOCATIONS,
     );
     const tokens = this.#all(
-      "SELECT * FROM tokens WHERE domain = ? AND revoked_at IS NOT NULL AND expires_at > ? ORDER BY revoked_at DESC LIMIT 1000",
-      domain,
+      "SELECT * FROM tokens WHERE domain = ? AND revoked_at IS NOT NULL AND expires_at > ? ORDER BY revoked_at DESC LIMIT ?",
+      operator.domain,
       ms(now),
+      MAX_REVOCATIONS,
     );
     return Promise.resolve({
       agents: agents.map(agentFromRow),

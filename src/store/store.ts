@@ -117,6 +117,9 @@ export type SingleUse =
   | { challenge: string; subject: string; now: Date }
   | { jti: string; clientId: string; expiresAt: Date };
 
+/** The most agents, and tokens, one revocation list holds. */
+export const MAX_REVOCATIONS = 1000;
+
 export interface Store {
   createOperator(operator: OperatorRecord): Promise<void>;
   getOperator(id: string): Promise<OperatorRecord | undefined>;
@@ -185,9 +188,12 @@ export interface Store {
     status: AgentStatus,
     change: StatusChange,
   ): Promise<number | undefined>;
-  /** Suspended and revoked agents and revoked, unexpired tokens of a domain. */
+  /**
+   * The operator's suspended and revoked agents and its domain's revoked,
+   * unexpired tokens, newest first, at most MAX_REVOCATIONS of each.
+   */
   listRevocations(
-    domain: string,
+    operator: { id: string; domain: string },
     now: Date,
   ): Promise<{ agents: AgentRecord[]; tokens: TokenRecord[] }>;
 

@@ -31,7 +31,7 @@ export async function assertV1Upgraded(store: Store): Promise<void> {
     new Date(REVOKED),
   );
   const list = await store.listRevocations(
-    V1_DOMAIN,
+    { id: "op", domain: V1_DOMAIN },
     new Date(ISSUED + 120_000),
   );
   assert.deepEqual(list.tokens.map((token) => token.jti), ["revoked"]);

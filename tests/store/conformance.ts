@@ -1103,13 +1103,21 @@ export function storeConformance(
 
   // --- revocation list ------------------------------------------------------
 
-  test("revocation list: a domain's inactive agents and revoked live tokens, newest first", async ({ store }) => {
+  test("revocation list: an operator's inactive agents and its domain's revoked live tokens, newest first", async ({ store }) => {
     const { op, ag: active } = await world(store, "a.example");
     const suspended = agent(op);
     const revoked = agent(op);
     await store.createAgent(suspended);
     await store.createAgent(revoked);
     const { ag: foreign } = await world(store, "b.example");
+    // Another operator registered for the same domain: its agents are not
+    // this operator's to list.
+    const { op: squatter, ag: squatted } = await world(store, "a.example");
+    await store.changeAgentStatus(squatted.did, "revoked", {
+      at: at(35),
+      by: squatter.id,
+      reason: "call +1 555 0100",
+    });
 
     await store.changeAgentStatus(suspended.did, "suspended", {
       at: at(10),
@@ -1138,7 +1146,7 @@ export function storeConformance(
     await store.revokeToken(expired.jti, { at: at(45), by: op.id });
     await store.revokeToken(foreignToken.jti, { at: at(60), by: "op-b" });
 
-    const list = await store.listRevocations("a.example", at(600));
+    const list = await store.listRevocations(op, at(600));
     assert.deepEqual(list.agents.map((a) => [a.did, a.status]), [
       [revoked.did, "revoked"],
       [suspended.did, "suspended"],
@@ -1157,10 +1165,11 @@ export function storeConformance(
     });
     // Expired tokens drop off the list.
     assert.deepEqual(
-      (await store.listRevocations("a.example", at(2000))).tokens,
+      (await store.listRevocations(op, at(2000))).tokens,
       [],
     );
-    assert.deepEqual(await store.listRevocations("c.example", at(600)), {
+    const other = { id: "op_none", domain: "c.example" };
+    assert.deepEqual(await store.listRevocations(other, at(600)), {
       agents: [],
       tokens: [],
     });

@@ -68,8 +68,8 @@ Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's
       ).get();
       assert.equal(inIndex?.n, 1);
       const plan = db.prepare(
-        "EXPLAIN QUERY PLAN SELECT * FROM tokens WHERE domain = ? AND revoked_at IS NOT NULL AND expires_at > ? ORDER BY revoked_at DESC LIMIT 1000",
-      ).all(V1_DOMAIN, 0).map((row) => String(row.detail)).join("\n");
+        "EXPLAIN QUERY PLAN SELECT * FROM tokens WHERE domain = ? AND revoked_at IS NOT NULL AND expires_at > ? ORDER BY revoked_at DESC LIMIT ?",
+      ).all(V1_DOMAIN, 0, 1000).map((row) => String(row.detail)).join("\n");
       assert.match(plan, /USING INDEX tokens_revoked/);
     } finally {
       db.close();

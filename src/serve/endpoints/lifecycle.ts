@@ -119,7 +119,7 @@ export async function listRevocations(
     );
   }
   const { agents, tokens } = await deps.store.listRevocations(
-    signer.operator.domain,
+    signer.operator,
     deps.now(),
   );
   return json({

@@ -11,6 +11,7 @@ import { utf8 } from "../core/encoding.ts";
 import {
   Auth4AgentError,
   type ErrorCode,
+  fail,
   isErrorCode,
 } from "../core/errors.ts";
 import type { Ed25519PublicJwk } from "../core/keys.ts";
@@ -95,6 +96,38 @@ export type Jwks = { keys: (Ed25519PublicJwk & { kid: string })[] };
 
 const TIMEOUT_MS = 15_000;
 
+/** The metadata fields this client uses (RFC 8414 §2: all URLs). */
+const METADATA_URLS = [
+  "issuer",
+  "token_endpoint",
+  "jwks_uri",
+  "introspection_endpoint",
+  "revocation_endpoint",
+] as const;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isHttpUrl(value: unknown): value is string {
+  if (typeof value !== "string" || !URL.canParse(value)) return false;
+  return /^https?:$/.test(new URL(value).protocol);
+}
+
+function parseMetadata(body: Record<string, unknown>): ServerMetadata {
+  for (const name of METADATA_URLS) {
+    if (!isHttpUrl(body[name])) {
+      fail(
+        "ERR_ISSUER_RESPONSE",
+        `the issuer's metadata ${name} must be an absolute http(s) URL, not ${
+          JSON.stringify(body[name]) ?? "missing"
+        }`,
+      );
+    }
+  }
+  return body as ServerMetadata;
+}
+
 /**
  * The code of an error answer without an auth4agent `error_code`: a proxy's
  * page, a wrong URL, another kind of server. Only 429 and 403 say what went
@@ -140,7 +173,8 @@ export class IssuerClient {
     }
   }
 
-  async #read<T>(response: Response): Promise<T> {
+  /** The JSON object of an answer; `ok` says whether its status carries a result. */
+  async #read<T>(response: Response, ok = response.ok): Promise<T> {
     const text = await response.text();
     let body: unknown = undefined;
     try {
@@ -148,7 +182,7 @@ export class IssuerClient {
     } catch {
       // handled below
     }
-    if (!response.ok) {
+    if (!ok) {
       const error = (body ?? {}) as Record<string, unknown>;
       const known = typeof error.error_code === "string" &&
         isErrorCode(error.error_code);
@@ -175,6 +209,17 @@ export class IssuerClient {
         `the issuer answered with something that is not JSON (HTTP ${response.status})`,
       );
     }
+    if (!isObject(body)) {
+      const what = body === null
+        ? "null"
+        : Array.isArray(body)
+        ? "an array"
+        : `a ${typeof body}`;
+      fail(
+        "ERR_ISSUER_RESPONSE",
+        `the issuer answered ${what} where a JSON object was expected (HTTP ${response.status})`,
+      );
+    }
     return body as T;
   }
 
@@ -185,18 +230,9 @@ export class IssuerClient {
   }
 
   async metadata(): Promise<ServerMetadata> {
-    this.#metadata ??= await this.#getJson<ServerMetadata>(
-      "/.well-known/oauth-authorization-server",
+    this.#metadata ??= parseMetadata(
+      await this.#getJson("/.well-known/oauth-authorization-server"),
     );
-    if (
-      typeof this.#metadata.issuer !== "string" ||
-      typeof this.#metadata.token_endpoint !== "string"
-    ) {
-      throw new Auth4AgentError(
-        "ERR_ISSUER_RESPONSE",
-        "the issuer's metadata lacks issuer or token_endpoint",
-      );
-    }
     return this.#metadata;
   }
 
@@ -208,7 +244,8 @@ export class IssuerClient {
         "the issuer's JWKS has no keys array",
       );
     }
-    return jwks;
+    // Entries that are not objects are dropped, as the verifier skips any key it cannot use.
+    return { keys: jwks.keys.filter((key: unknown) => isObject(key)) };
   }
 
   async health(): Promise<Record<string, unknown>> {
@@ -358,8 +395,7 @@ export class IssuerClient {
     const response = await this.#send(`/v1/agents/${did}/did.json`, {
       headers: { Accept: "application/did+json" },
     });
-    if (response.status === 410) return await response.json();
-    return await this.#read(response);
+    return await this.#read(response, response.ok || response.status === 410);
   }
 
   setAgentScopes(

@@ -28,7 +28,7 @@ export interface JwksCache {
  * issuer's JWKS says `max-age=300`), so a retired key stops being trusted.
  */
 const MAX_KEYS_AGE_MS = 300_000;
-/** An unknown `kid` triggers a refetch at most this often. */
+/** Refetches (for an unknown `kid`, or of stale keys after a failure) start at most this often. */
 const MIN_REFETCH_INTERVAL_MS = 30_000;
 
 export class TokenVerifier {
@@ -37,18 +37,30 @@ export class TokenVerifier {
   #current?: CachedJwks;
   #keys = new Map<string, CryptoKey>();
   #lastFetchAttempt = -Infinity;
+  #refreshing?: Promise<CachedJwks>;
 
   constructor(client: IssuerClient, cache?: JwksCache) {
     this.#client = client;
     this.#cache = cache;
   }
 
-  async #refresh(now: Date): Promise<CachedJwks> {
+  /** Refetches the keys; concurrent callers share one request. */
+  #refresh(now: Date): Promise<CachedJwks> {
+    this.#refreshing ??= this.#fetchKeys(now).finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
+  }
+
+  #refetchDue(now: Date): boolean {
+    return now.getTime() - this.#lastFetchAttempt >= MIN_REFETCH_INTERVAL_MS;
+  }
+
+  async #fetchKeys(now: Date): Promise<CachedJwks> {
     this.#lastFetchAttempt = now.getTime();
-    const [metadata, jwks] = await Promise.all([
-      this.#client.metadata(),
-      this.#client.jwks(),
-    ]);
+    // In turn: jwks() reuses the metadata, so a down issuer costs one request.
+    const metadata = await this.#client.metadata();
+    const jwks = await this.#client.jwks();
     const value: CachedJwks = {
       issuer: metadata.issuer,
       keys: jwks.keys,
@@ -61,8 +73,10 @@ export class TokenVerifier {
 
   async #use(value: CachedJwks): Promise<void> {
     const keys = new Map<string, CryptoKey>();
-    for (const jwk of value.keys) {
-      if (typeof jwk.kid !== "string") continue;
+    for (const jwk of value.keys as unknown[]) {
+      // A cache may hold anything: entries that are not objects are skipped too.
+      if (typeof jwk !== "object" || jwk === null) continue;
+      if (!("kid" in jwk) || typeof jwk.kid !== "string") continue;
       try {
         keys.set(jwk.kid, await importPublicJwk(parsePublicJwk(jwk)));
       } catch {
@@ -73,12 +87,18 @@ export class TokenVerifier {
     this.#keys = keys;
   }
 
+  /** A `fetched_at` later than now (saved while the clock was ahead) gives no age: stale. */
   static #fresh(value: CachedJwks | undefined, now: Date): value is CachedJwks {
-    return value !== undefined &&
-      now.getTime() - Date.parse(value.fetched_at) < MAX_KEYS_AGE_MS;
+    if (value === undefined) return false;
+    const age = now.getTime() - Date.parse(value.fetched_at);
+    return age >= 0 && age < MAX_KEYS_AGE_MS;
   }
 
-  /** The issuer's keys: in memory or on disk while fresh, else refetched; stale ones only when offline. */
+  /**
+   * The issuer's keys: in memory or on disk while fresh, else refetched;
+   * stale ones only when offline, and without asking again until a refetch
+   * is due.
+   */
   async #issuerKeys(now: Date): Promise<CachedJwks> {
     if (TokenVerifier.#fresh(this.#current, now)) return this.#current;
     const cached = this.#current ?? await this.#cache?.load();
@@ -86,13 +106,21 @@ export class TokenVerifier {
       await this.#use(cached);
       return cached;
     }
+    if (cached && !this.#refreshing && !this.#refetchDue(now)) {
+      return await this.#stale(cached);
+    }
     try {
       return await this.#refresh(now);
     } catch (error) {
       if (!cached) throw error;
-      if (cached !== this.#current) await this.#use(cached); // offline: stale keys beat none
-      return cached;
+      return await this.#stale(cached);
     }
+  }
+
+  /** Offline: stale keys beat none. */
+  async #stale(cached: CachedJwks): Promise<CachedJwks> {
+    if (cached !== this.#current) await this.#use(cached);
+    return cached;
   }
 
   async verify(
@@ -107,8 +135,7 @@ export class TokenVerifier {
       audience: options.audience,
       scopes: options.scopes,
       key: async (kid) => {
-        const due =
-          now.getTime() - this.#lastFetchAttempt >= MIN_REFETCH_INTERVAL_MS;
+        const due = this.#refreshing !== undefined || this.#refetchDue(now);
         if (!this.#keys.has(kid) && due) {
           try {
             await this.#refresh(now);

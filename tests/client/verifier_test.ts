@@ -1,0 +1,163 @@
+/**
+ * When `TokenVerifier` refetches the issuer's keys: concurrent callers share
+ * one request; after a failed refetch the stale keys serve, without asking
+ * again, for the refetch interval; a cache saved while the clock was ahead
+ * is stale, not fresh forever.
+ */
+import assert from "node:assert/strict";
+import { IssuerClient, type Jwks } from "../../src/client/issuer_client.ts";
+import {
+  type CachedJwks,
+  type JwksCache,
+  TokenVerifier,
+} from "../../src/client/verifier.ts";
+import { signAccessToken } from "../../src/core/access_token.ts";
+import { nowSeconds } from "../../src/core/jws.ts";
+import { generateKeyPair } from "../../src/core/keys.ts";
+
+const ISSUER = "https://issuer.test";
+const NOW = new Date("2030-01-01T00:00:00Z");
+const MINUTE = 60_000;
+
+function at(offsetMs: number): Date {
+  return new Date(NOW.getTime() + offsetMs);
+}
+
+/** A key, its JWKS and a token it signed, valid for an hour from NOW. */
+async function fixture(): Promise<{ jwks: Jwks; token: string }> {
+  const { privateKey, publicJwk } = await generateKeyPair();
+  const iat = nowSeconds(NOW);
+  const token = await signAccessToken({
+    iss: ISSUER,
+    sub: "did:agent:agents.example.com:0123456789abcdef0123456789abcdef",
+    aud: "https://api.example.com",
+    scope: "read",
+    client_id: "did:agent:agents.example.com:0123456789abcdef0123456789abcdef",
+    iat,
+    exp: iat + 3600,
+    jti: "t1",
+    domain: "agents.example.com",
+  }, { kid: "k1", privateKey });
+  return { jwks: { keys: [{ ...publicJwk, kid: "k1" }] }, token };
+}
+
+/** A cache holding `keys` fetched at `fetchedAt`. */
+function cacheOf(keys: Jwks["keys"], fetchedAt: Date): JwksCache {
+  const value: CachedJwks = {
+    issuer: ISSUER,
+    keys,
+    fetched_at: fetchedAt.toISOString(),
+  };
+  return {
+    load: () => Promise.resolve(value),
+    save: () => Promise.resolve(),
+  };
+}
+
+/** An issuer answering metadata and `jwks`, counting requests by path. */
+function countingIssuer(jwks: Jwks): {
+  fetch: typeof fetch;
+  count: (path: string) => number;
+} {
+  const counts = new Map<string, number>();
+  const fetch = (input: string | URL | Request) => {
+    const path = new URL(input instanceof Request ? input.url : input)
+      .pathname;
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    return Promise.resolve(
+      path === "/jwks" ? Response.json(jwks) : Response.json({
+        issuer: ISSUER,
+        token_endpoint: `${ISSUER}/oauth/token`,
+        jwks_uri: `${ISSUER}/jwks`,
+        introspection_endpoint: `${ISSUER}/oauth/introspect`,
+        revocation_endpoint: `${ISSUER}/oauth/revoke`,
+      }),
+    );
+  };
+  return { fetch, count: (path) => counts.get(path) ?? 0 };
+}
+
+Deno.test("TokenVerifier: 100 concurrent verifies with stale keys and the issuer down make one request, then none for 30 s", async () => {
+  const { jwks, token } = await fixture();
+  let requests = 0;
+  let release = () => {};
+  const down = new Promise<Response>((_, reject) => {
+    release = () => reject(new TypeError("connection refused"));
+  });
+  const client = new IssuerClient(ISSUER, {
+    fetch: () => {
+      requests++;
+      return down;
+    },
+  });
+  const verifier = new TokenVerifier(
+    client,
+    cacheOf(jwks.keys, at(-10 * MINUTE)),
+  );
+  const verifies = Array.from(
+    { length: 100 },
+    () => verifier.verify(token, { now: NOW }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  release();
+  for (const claims of await Promise.all(verifies)) {
+    assert.equal(claims.jti, "t1");
+  }
+  assert.equal(requests, 1, "one shared refetch");
+  for (const offset of [1_000, 10_000, 29_999]) {
+    await verifier.verify(token, { now: at(offset) });
+  }
+  assert.equal(requests, 1, "no refetch within 30 s of the failed one");
+  await verifier.verify(token, { now: at(30_000) });
+  assert.equal(requests, 2, "a refetch once 30 s have passed");
+});
+
+Deno.test("TokenVerifier: 100 concurrent verifies with stale keys fetch the JWKS once from a live issuer", async () => {
+  const { jwks, token } = await fixture();
+  const issuer = countingIssuer(jwks);
+  const verifier = new TokenVerifier(
+    new IssuerClient(ISSUER, { fetch: issuer.fetch }),
+    cacheOf(jwks.keys, at(-10 * MINUTE)),
+  );
+  await Promise.all(
+    Array.from({ length: 100 }, () => verifier.verify(token, { now: NOW })),
+  );
+  assert.equal(issuer.count("/jwks"), 1);
+  assert.equal(issuer.count("/.well-known/oauth-authorization-server"), 1);
+  await verifier.verify(token, { now: at(4 * MINUTE) });
+  assert.equal(issuer.count("/jwks"), 1, "fresh keys are not refetched");
+});
+
+Deno.test("TokenVerifier: a cache fetched_at later than now is stale", async () => {
+  const { jwks, token } = await fixture();
+  const issuer = countingIssuer(jwks);
+  const verifier = new TokenVerifier(
+    new IssuerClient(ISSUER, { fetch: issuer.fetch }),
+    cacheOf(jwks.keys, at(60 * MINUTE)),
+  );
+  await verifier.verify(token, { now: NOW });
+  assert.equal(issuer.count("/jwks"), 1, "refetched");
+});
+
+Deno.test("TokenVerifier: a future-dated cache still serves when the issuer is down", async () => {
+  const { jwks, token } = await fixture();
+  const verifier = new TokenVerifier(
+    new IssuerClient(ISSUER, {
+      fetch: () => Promise.reject(new TypeError("connection refused")),
+    }),
+    cacheOf(jwks.keys, at(60 * MINUTE)),
+  );
+  assert.equal((await verifier.verify(token, { now: NOW })).jti, "t1");
+});
+
+Deno.test("TokenVerifier: cached entries that are not objects are skipped", async () => {
+  const { jwks, token } = await fixture();
+  const keys = [null, 7, ...jwks.keys] as unknown as Jwks["keys"];
+  const verifier = new TokenVerifier(
+    new IssuerClient(ISSUER, {
+      fetch: () => Promise.reject(new TypeError("connection refused")),
+    }),
+    cacheOf(keys, NOW),
+  );
+  assert.equal((await verifier.verify(token, { now: NOW })).jti, "t1");
+});

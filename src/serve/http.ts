@@ -192,11 +192,17 @@ export async function readJson(
   return { value: value as Record<string, unknown>, raw };
 }
 
-/** A required string field of a JSON body or form, at most maxLength characters. */
+/**
+ * A required string field of a JSON body or form, at most maxLength
+ * characters, without hidden characters — unless `opaque`: a credential that
+ * its own parser judges (a malformed token is inactive, RFC 7662 §2.2, not a
+ * bad request).
+ */
 export function requireString(
   source: Record<string, unknown> | Map<string, string>,
   name: string,
   maxLength = 2048,
+  options: { opaque?: boolean } = {},
 ): string {
   const value = source instanceof Map ? source.get(name) : source[name];
   if (typeof value !== "string" || value.length === 0) {
@@ -208,7 +214,7 @@ export function requireString(
       `${name} is longer than ${maxLength} characters`,
     );
   }
-  if (hasHiddenCharacters(value)) {
+  if (!options.opaque && hasHiddenCharacters(value)) {
     fail(
       "ERR_INVALID_REQUEST",
       `${name} has control or format characters`,

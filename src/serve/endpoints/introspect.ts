@@ -29,7 +29,9 @@ export async function introspectEndpoint(
       "introspection is open to agents and operators of verified domains only",
     );
   }
-  const token = requireString(params, "token", 16_384);
+  const token = requireString(params, "token", 16_384, {
+    opaque: true,
+  });
   const found = await findIssuedToken(token, deps);
   if (!found || found.record.revokedAt) return json({ active: false });
   // The standing, not getAgent: the SQLite store keeps it between requests.

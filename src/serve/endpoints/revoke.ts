@@ -22,7 +22,9 @@ export async function revokeEndpoint(
 ): Promise<Response> {
   const params = await readForm(request);
   const client = await authenticateClient(request, params, deps, PATHS.revoke);
-  const token = requireString(params, "token", 16_384);
+  const token = requireString(params, "token", 16_384, {
+    opaque: true,
+  });
   // token_type_hint is only a hint (RFC 7009 §2.1): we issue access tokens only.
   // An expired token needs no revocation: like unknown ones, it gets 200.
   const found = await findIssuedToken(token, deps);

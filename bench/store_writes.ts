@@ -53,23 +53,28 @@ await store.createOperator({
   createdAt: now,
   verifiedAt: now,
 });
-const dids = await Promise.all(
+const agents = await Promise.all(
   Array.from({ length: Number(flags.agents) }, async () => {
     const did = `did:agent:bench.example.com:${randomToken(16)}`;
+    const publicJwk = {
+      kty: "OKP" as const,
+      crv: "Ed25519" as const,
+      x: randomToken(32),
+    };
     await store.createAgent({
       did,
       domain: "bench.example.com",
       operatorId,
-      publicJwk: { kty: "OKP", crv: "Ed25519", x: randomToken(32) },
+      publicJwk,
       createdAt: now,
       status: "active",
     });
-    return did;
+    return { did, publicJwk };
   }),
 );
 
 function issuance(i: number) {
-  const did = dids[i % dids.length]!;
+  const { did, publicJwk } = agents[i % agents.length]!;
   const at = new Date();
   const jti = newTokenId(at);
   return store.recordIssuance(
@@ -95,6 +100,7 @@ function issuance(i: number) {
       clientId: did,
       expiresAt: new Date(at.getTime() + 150_000),
     },
+    publicJwk,
   );
 }
 
@@ -147,7 +153,7 @@ async function timeSweep(count: number) {
         { length: Math.min(1_000, count - i) },
         () =>
           store.consumeSingleUse({
-            clientId: dids[0]!,
+            clientId: agents[0]!.did,
             jti: randomToken(16),
             expiresAt: expired,
           }),

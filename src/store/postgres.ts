@@ -384,16 +384,19 @@ export class PostgresStore implements Store {
     token: TokenRecord,
     event: AuditEvent,
     singleUse: SingleUse,
+    agentKey: Ed25519PublicJwk,
   ): Promise<IssuanceOutcome> {
     return await insert(() =>
       this.#sql.begin(async (tx): Promise<IssuanceOutcome> => {
-        // FOR SHARE waits for a status change in flight and makes the next
-        // one wait for this commit, whose token it then revokes.
+        // FOR SHARE waits for a status change or rotation in flight and makes
+        // the next one wait for this commit (a suspension then revokes it).
         const [agent] = await tx`
-          SELECT status FROM agents WHERE did = ${token.clientId} FOR SHARE`;
+          SELECT status, public_jwk FROM agents
+          WHERE did = ${token.clientId} FOR SHARE`;
         if (!agent) throw new Error(`no agent ${token.clientId} to issue for`);
         const status = agent.status as AgentStatus;
         if (status !== "active") return status;
+        if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
         if (!await consumeSingleUseIn(tx, singleUse)) return "replayed";
         await insertTokenIn(tx, token);
         await appendAuditIn(tx, event);

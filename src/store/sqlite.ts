@@ -169,8 +169,14 @@ export class SqliteStore implements Store {
     token: TokenRecord,
     event: AuditEvent,
     singleUse: SingleUse,
+    agentKey: Ed25519PublicJwk,
   ): Promise<IssuanceOutcome> {
-    return this.#writer.submit("recordIssuance", [token, event, singleUse]);
+    return this.#writer.submit("recordIssuance", [
+      token,
+      event,
+      singleUse,
+      agentKey,
+    ]);
   }
 
   revokeToken(jti: string, change: StatusChange): Promise<boolean> {

@@ -174,14 +174,19 @@ export const WRITES = {
     token: TokenRecord,
     event: AuditEvent,
     singleUse: SingleUse,
+    agentKey: Ed25519PublicJwk,
   ): IssuanceOutcome {
-    // Inside the batch's write transaction: a suspension either committed
-    // before (seen here) or commits after (and revokes this token).
-    const agent = c.stmt("SELECT status FROM agents WHERE did = ?").get(
-      token.clientId,
-    ) as { status: AgentStatus } | undefined;
+    // Inside the batch's write transaction: a suspension or rotation either
+    // committed before (seen here) or commits after (and, for a suspension,
+    // revokes this token).
+    const agent = c.stmt(
+      "SELECT status, public_jwk FROM agents WHERE did = ?",
+    ).get(token.clientId) as
+      | { status: AgentStatus; public_jwk: string }
+      | undefined;
     if (!agent) throw new Error(`no agent ${token.clientId} to issue for`);
     if (agent.status !== "active") return agent.status;
+    if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
     if (!consumeSingleUse(c, singleUse)) return "replayed";
     insertToken(c, token);
     appendAuditRow(c, event);

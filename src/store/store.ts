@@ -103,13 +103,15 @@ export interface AuditEntry extends AuditEvent {
 }
 
 /**
- * How an issuance ended: recorded, refused as a replay, or refused because the
- * agent stopped being active after its standing was read (a suspension or
- * revocation that committed while the request was in flight).
+ * How an issuance ended: recorded, refused as a replay, or refused because
+ * the agent changed after its standing was read, while the request was in
+ * flight: "rotated" (its key is no longer the one the request was
+ * authenticated with), or the status it left `active` for.
  */
 export type IssuanceOutcome =
   | "recorded"
   | "replayed"
+  | "rotated"
   | Exclude<AgentStatus, "active">;
 
 /** What makes a token request single-use. */
@@ -162,17 +164,21 @@ export interface Store {
   recordToken(token: TokenRecord): Promise<void>;
   /**
    * Issuance in one atomic write: checks that the agent (`token.clientId`) is
-   * still active, consumes what makes the request single-use (the challenge,
-   * or the assertion's jti until it expires), records the token and appends
-   * its audit entry. Nothing is written unless it is "recorded": "replayed"
-   * when the challenge or jti was already used (or the challenge expired),
-   * the agent's status when it is no longer active. Serialized with
-   * changeAgentStatus, so no token is recorded unrevoked after a suspension.
+   * still active and still holds `agentKey` (the key the request was
+   * authenticated with), consumes what makes the request single-use (the
+   * challenge, or the assertion's jti until it expires), records the token
+   * and appends its audit entry. Nothing is written unless it is "recorded":
+   * "replayed" when the challenge or jti was already used (or the challenge
+   * expired), "rotated" when the key changed, the agent's status when it is
+   * no longer active. Serialized with changeAgentStatus and rotateAgentKey, so
+   * no token is recorded unrevoked after a suspension, nor for an old key
+   * after a rotation.
    */
   recordIssuance(
     token: TokenRecord,
     event: AuditEvent,
     singleUse: SingleUse,
+    agentKey: Ed25519PublicJwk,
   ): Promise<IssuanceOutcome>;
   getToken(jti: string): Promise<TokenRecord | undefined>;
   /** Returns false when no such token exists. */

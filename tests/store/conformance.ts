@@ -686,7 +686,7 @@ export function storeConformance(
     });
     const bySameChallenge = { challenge: nonce, subject: ag.did, now: at(5) };
     assert.equal(
-      await store.recordIssuance(first, issued, bySameChallenge),
+      await store.recordIssuance(first, issued, bySameChallenge, ag.publicJwk),
       "recorded",
     );
     assert.deepEqual(await store.getToken(first.jti), first);
@@ -695,7 +695,7 @@ export function storeConformance(
     // Used: refused, and nothing of the second token is written.
     const second = token(ag);
     assert.equal(
-      await store.recordIssuance(second, issued, bySameChallenge),
+      await store.recordIssuance(second, issued, bySameChallenge, ag.publicJwk),
       "replayed",
     );
     assert.equal(await store.getToken(second.jti), undefined);
@@ -712,7 +712,7 @@ export function storeConformance(
         challenge: nonce,
         subject: "did:agent:example.com:other",
         now: at(5),
-      }),
+      }, ag.publicJwk),
       "replayed",
     );
     assert.equal(
@@ -720,7 +720,7 @@ export function storeConformance(
         challenge: nonce,
         subject: ag.did,
         now: at(120),
-      }),
+      }, ag.publicJwk),
       "replayed",
     );
     assert.equal(await store.getToken(t.jti), undefined);
@@ -731,12 +731,12 @@ export function storeConformance(
     const { ag } = await world(store);
     const spent = byJti(ag.did, "jti-1");
     assert.equal(
-      await store.recordIssuance(token(ag), event(), spent),
+      await store.recordIssuance(token(ag), event(), spent, ag.publicJwk),
       "recorded",
     );
     const again = token(ag);
     assert.equal(
-      await store.recordIssuance(again, event(), spent),
+      await store.recordIssuance(again, event(), spent, ag.publicJwk),
       "replayed",
     );
     assert.equal(await store.getToken(again.jti), undefined);
@@ -756,7 +756,7 @@ export function storeConformance(
           challenge: nonce,
           subject: ag.did,
           now: at(5),
-        }),
+        }, ag.publicJwk),
     );
     assert.equal(
       results.filter((outcome) => outcome === "recorded").length,
@@ -789,7 +789,7 @@ export function storeConformance(
     assert.equal(await store.consumeSingleUse(jtiOnce), true);
     assert.equal(await store.consumeSingleUse(jtiOnce), false);
     assert.equal(
-      await store.recordIssuance(token(ag), event(), jtiOnce),
+      await store.recordIssuance(token(ag), event(), jtiOnce, ag.publicJwk),
       "replayed",
     );
   });
@@ -802,10 +802,18 @@ export function storeConformance(
       await store.changeAgentStatus(ag.did, status, { at: at(1), by: op.id });
       const t = token(ag);
       assert.equal(
-        await store.recordIssuance(t, event(), byJti(ag.did, `jti-${status}`)),
+        await store.recordIssuance(
+          t,
+          event(),
+          byJti(ag.did, `jti-${status}`),
+          ag.publicJwk,
+        ),
         status,
       );
-      assert.equal(await store.recordIssuance(t, event(), byChallenge), status);
+      assert.equal(
+        await store.recordIssuance(t, event(), byChallenge, ag.publicJwk),
+        status,
+      );
       assert.equal(await store.getToken(t.jti), undefined);
     }
     // Neither the jtis nor the challenge were spent.
@@ -815,6 +823,27 @@ export function storeConformance(
     );
     assert.equal(await store.consumeSingleUse(byChallenge), true);
     assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+  });
+
+  test('issuance: a key rotated since the request was authenticated is "rotated", and nothing is written', async ({ store }) => {
+    const { ag } = await world(store);
+    const next = jwk();
+    assert.equal(
+      await store.rotateAgentKey(ag.did, ag.publicJwk, next, at(1)),
+      true,
+    );
+    const t = token(ag);
+    const spent = byJti(ag.did, "jti-old-key");
+    // Authenticated with the key the agent held before.
+    assert.equal(
+      await store.recordIssuance(t, event(), spent, ag.publicJwk),
+      "rotated",
+    );
+    assert.equal(await store.getToken(t.jti), undefined);
+    assert.equal(
+      await store.recordIssuance(t, event(), spent, next),
+      "recorded",
+    );
   });
 
   test(`issuance: ${RACERS} issuances racing a suspension → no token left unrevoked`, async (db) => {
@@ -833,6 +862,7 @@ export function storeConformance(
             token(ag, { jti: `race-${i}` }),
             event({ actor: ag.did }),
             byJti(ag.did, `race-${i}`),
+            ag.publicJwk,
           ),
     );
     const recorded = outcomes.filter((outcome) => outcome === "recorded");

@@ -4,11 +4,13 @@
  * including what it wrote before it failed — and the others are kept.
  */
 import assert from "node:assert/strict";
+import type { Ed25519PublicJwk } from "../../src/core/keys.ts";
 import { GroupCommit } from "../../src/store/group_commit.ts";
 import { SqliteConnection } from "../../src/store/sqlite_connection.ts";
 import { DuplicateError, type TokenRecord } from "../../src/store/store.ts";
 
 const AT = new Date(Date.UTC(2026, 10, 28));
+const KEY: Ed25519PublicJwk = { kty: "OKP", crv: "Ed25519", x: "AAAA" };
 const LATER = new Date(AT.getTime() + 900_000);
 
 function token(jti: string): TokenRecord {
@@ -31,7 +33,9 @@ function connection(): SqliteConnection {
     INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at)
       VALUES ('op_1', 'example.com', '{}', 'tp', 'dns', 0);
     INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status)
-      VALUES ('did:agent:example.com:00', 'example.com', 'op_1', '{}', 0, 'active');
+      VALUES ('did:agent:example.com:00', 'example.com', 'op_1', '${
+    JSON.stringify(KEY)
+  }', 0, 'active');
   `);
   return c;
 }
@@ -51,6 +55,7 @@ function issuance(tokenJti: string, assertionJti: string) {
       clientId: "did:agent:example.com:00",
       expiresAt: LATER,
     },
+    KEY,
   ] as const;
 }
 

@@ -214,8 +214,15 @@ async function issue(
       reason: claims.scope,
     },
     singleUse,
+    agent.publicJwk,
   );
   if (outcome === "replayed") replayed(singleUse);
+  if (outcome === "rotated") {
+    fail(
+      "ERR_BAD_SIGNATURE",
+      "the agent's key was rotated while this request was in flight; sign with the new key",
+    );
+  }
   // Suspended or revoked while this request was in flight.
   if (outcome !== "recorded") requireActive({ ...agent, status: outcome });
   const accessToken = await signAccessToken(claims, deps.keys.current);

@@ -2,10 +2,67 @@
  * What a command's I/O goes through: output streams, environment, clock,
  * HTTP, the home folder and the `--json` flag. main.ts builds the real one;
  * tests build one with string buffers and run commands in-process.
+ *
+ * Output is where a server's (or the audit log's) strings meet the terminal:
+ * the human lines show their control characters as `\u001b` text, so a value
+ * cannot move the cursor, erase or retitle, nor start a line of its own.
  */
 import { IssuerClient } from "../client/issuer_client.ts";
-import { fail } from "../core/errors.ts";
+import { Auth4AgentError, fail } from "../core/errors.ts";
 import { defaultHome, Home } from "../home/home.ts";
+
+/** C0, DEL and C1: the characters a terminal may act on instead of showing. */
+const CONTROL = /\p{Cc}/gu;
+/** What JSON.stringify leaves raw of them: DEL and C1. */
+const CONTROL_IN_JSON = /[\u007f-\u009f]/g;
+
+function escapeControl(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/** `text` with every control character, line breaks too, written as `\u001b`. */
+export function visible(text: string): string {
+  return text.replace(CONTROL, escapeControl);
+}
+
+/** JSON with DEL and C1 escaped as well: the same value, inert in a terminal. */
+export function jsonText(data: unknown, indent?: number): string {
+  return JSON.stringify(data, null, indent).replace(
+    CONTROL_IN_JSON,
+    escapeControl,
+  );
+}
+
+/**
+ * A response header the CLI adds to every answer its issuer clients receive.
+ * The client copies an error answer's headers into the error it throws, so
+ * the header tells an error built from a server's answer (see `fromIssuer`).
+ */
+const RECEIVED = "auth4agent-cli-received";
+
+function markingAnswers(fetcher: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const response = await fetcher(input, init);
+    const headers = new Headers(response.headers);
+    headers.set(RECEIVED, "1");
+    return new Response(response.body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+    });
+  };
+}
+
+/**
+ * Whether the error's code came from a server's answer: the error was built
+ * from one, or wraps, with the same code, an error that was.
+ */
+export function fromIssuer(error: Auth4AgentError): boolean {
+  if (Object.hasOwn(error.headers, RECEIVED)) return true;
+  const cause = error.cause;
+  return cause instanceof Auth4AgentError && cause.code === error.code &&
+    fromIssuer(cause);
+}
 
 export interface CommandIO {
   stdout: (text: string) => void;
@@ -31,22 +88,28 @@ export class CommandContext {
   }
 
   client(server: string): IssuerClient {
-    return new IssuerClient(server, { fetch: this.io.fetch, now: this.io.now });
+    return new IssuerClient(server, {
+      fetch: markingAnswers(this.io.fetch),
+      now: this.io.now,
+    });
   }
 
-  /** Prints data: JSON under --json, otherwise the human lines. */
+  /**
+   * Prints data: JSON under --json, otherwise the human lines, each shown
+   * with its control characters escaped.
+   */
   print(data: unknown, human: string | string[]): void {
     if (this.json) {
-      this.io.stdout(JSON.stringify(data, null, 2) + "\n");
+      this.io.stdout(jsonText(data, 2) + "\n");
     } else {
       const lines = Array.isArray(human) ? human : [human];
-      this.io.stdout(lines.join("\n") + "\n");
+      this.io.stdout(lines.map(visible).join("\n") + "\n");
     }
   }
 
   /** A diagnostic for humans (stderr), silent under --json. */
   note(text: string): void {
-    if (!this.json) this.io.stderr(text + "\n");
+    if (!this.json) this.io.stderr(visible(text) + "\n");
   }
 }
 

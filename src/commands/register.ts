@@ -1,7 +1,40 @@
 /** `auth4agent register operator` and `auth4agent register agent --operator-id ID`. */
 import type { Command } from "@commander-js/extra-typings";
-import { fail } from "../core/errors.ts";
+import { parseAgentDid } from "../core/did.ts";
+import { Auth4AgentError, fail } from "../core/errors.ts";
+import { OPERATOR_ID } from "../serve/clients.ts";
 import type { Run } from "./registry.ts";
+
+/**
+ * The operator id of the issuer's answer: op_ and 32 hex digits, or refused.
+ * It goes into operator.json or agent.json, and from there into request paths.
+ */
+function issuerOperatorId(value: unknown): string {
+  if (typeof value !== "string" || !OPERATOR_ID.test(value)) {
+    fail(
+      "ERR_ISSUER_RESPONSE",
+      `the issuer answered an operator_id that is not op_ and 32 hex digits: ${
+        JSON.stringify(value) ?? "none"
+      }`,
+    );
+  }
+  return value;
+}
+
+/** The DID of the issuer's answer: a did:agent DID, or refused. */
+function issuerDid(value: unknown): string {
+  try {
+    return parseAgentDid(value as string).did;
+  } catch (cause) {
+    throw new Auth4AgentError(
+      "ERR_ISSUER_RESPONSE",
+      `the issuer answered a did that is not a did:agent DID: ${
+        JSON.stringify(value) ?? "none"
+      }`,
+      { cause },
+    );
+  }
+}
 
 export function register(program: Command, run: Run): void {
   const registerCmd = program.command("register").description(
@@ -27,16 +60,17 @@ export function register(program: Command, run: Run): void {
             publicJwk: key.publicJwk,
           },
         );
+        const operatorId = issuerOperatorId(status.operator_id);
         await ctx.home.writeJson("operator.json", {
           ...file,
-          operator_id: status.operator_id,
+          operator_id: operatorId,
         }, true);
         ctx.print({
-          operator_id: status.operator_id,
+          operator_id: operatorId,
           domain: status.domain,
           verified: status.verified,
         }, [
-          `Operator registered: ${status.operator_id} (${status.domain}, not yet verified)`,
+          `Operator registered: ${operatorId} (${status.domain}, not yet verified)`,
           "Next: auth4agent verify-operator instructions",
         ]);
       })
@@ -62,12 +96,20 @@ export function register(program: Command, run: Run): void {
             publicJwk: key.publicJwk,
           },
         );
+        const did = issuerDid(status.did);
+        const operatorId = issuerOperatorId(status.operator_id);
+        if (did !== file.did || operatorId !== options.operatorId) {
+          fail(
+            "ERR_ISSUER_RESPONSE",
+            `the issuer answered the registration of ${did} under ${operatorId}, not of ${file.did} under ${options.operatorId}`,
+          );
+        }
         await ctx.home.writeJson("agent.json", {
           ...file,
-          operator_id: status.operator_id,
+          operator_id: operatorId,
         }, true);
         ctx.print(status, [
-          `Agent registered: ${status.did} under operator ${status.operator_id}`,
+          `Agent registered: ${did} under operator ${operatorId}`,
           "Next (as the operator): auth4agent agent-scopes set --scopes SCOPES",
         ]);
       })

@@ -1,0 +1,165 @@
+/**
+ * The exit code of an error, in-process: the CLI's own errors keep their
+ * documented codes; an error answered by a server keeps its code only when
+ * issuers send it (docs/api.md), else it is ERR_ISSUER_RESPONSE, exit 4. The
+ * server is a `fetch` answering one refusal.
+ */
+import assert from "node:assert/strict";
+import { ISSUER_CODES, reportError } from "../../main.ts";
+import { buildProgram } from "../../src/commands/registry.ts";
+import { Auth4AgentError, EXIT } from "../../src/core/errors.ts";
+
+const DID = `did:agent:example.com:${"ab".repeat(16)}`;
+
+/** Runs `did show DID` against a server that refuses with `code`; returns the exit code and stderr. */
+async function refusedWith(
+  code: string,
+  options: { json?: boolean } = {},
+): Promise<{ exit: number; stderr: string }> {
+  let stderr = "";
+  const io = {
+    stdout: () => {},
+    stderr: (text: string) => void (stderr += text),
+    env: () => undefined,
+    now: () => new Date(),
+    fetch: () =>
+      Promise.resolve(
+        Response.json({
+          error: "invalid_request",
+          error_description: "refused\u001b[2K",
+          error_code: code,
+        }, { status: 400 }),
+      ),
+  };
+  const args = ["--home", "/nonexistent", "did", "show", DID];
+  args.push("--server", "https://issuer.test");
+  if (options.json) args.push("--json");
+  try {
+    await buildProgram(io).parseAsync(args, { from: "user" });
+    return { exit: EXIT.ok, stderr };
+  } catch (error) {
+    const exit = reportError(error, {
+      io,
+      json: options.json ?? false,
+      debug: false,
+    });
+    return { exit, stderr };
+  }
+}
+
+function report(error: unknown, debug = false) {
+  let stderr = "";
+  const io = {
+    stdout: () => {},
+    stderr: (text: string) => void (stderr += text),
+    env: () => undefined,
+    now: () => new Date(),
+    fetch,
+  };
+  const exit = reportError(error, { io, json: false, debug });
+  return { exit, stderr };
+}
+
+Deno.test("ISSUER_CODES: the codes docs/api.md says the issuer sends", async () => {
+  const api = await Deno.readTextFile(
+    new URL("../../docs/api.md", import.meta.url),
+  );
+  const table = api.slice(api.indexOf("### Error codes"));
+  const rows = [...table.matchAll(/^\| `(ERR_[A-Z_]+)` +\|(.*)$/gm)];
+  assert.ok(rows.length > 40, "the error code table");
+  const sent = rows
+    .filter(([, code, rest]) =>
+      !rest!.includes("_client_") && code !== "ERR_CONFIG"
+    )
+    .map(([, code]) => code);
+  assert.deepEqual([...ISSUER_CODES].sort(), sent.sort());
+});
+
+Deno.test("a server's code counts only when issuers send it", async () => {
+  for (
+    const [code, exit, shown] of [
+      ["ERR_FORBIDDEN", EXIT.failed, "ERR_FORBIDDEN"],
+      ["ERR_INVALID_SCOPE_SYNTAX", EXIT.usage, "ERR_INVALID_SCOPE_SYNTAX"],
+      ["ERR_USAGE", EXIT.unavailable, "ERR_ISSUER_RESPONSE"],
+      ["ERR_HOME_INVALID", EXIT.unavailable, "ERR_ISSUER_RESPONSE"],
+      ["ERR_AUDIT_BROKEN", EXIT.unavailable, "ERR_ISSUER_RESPONSE"],
+      ["ERR_ISSUER_RESPONSE", EXIT.unavailable, "ERR_ISSUER_RESPONSE"],
+      ["ERR_UNHEARD_OF", EXIT.unavailable, "ERR_ISSUER_RESPONSE"],
+      ["__proto__", EXIT.unavailable, "ERR_ISSUER_RESPONSE"],
+    ] as const
+  ) {
+    const human = await refusedWith(code);
+    assert.equal(human.exit, exit, `${code}: ${human.stderr}`);
+    assert.ok(human.stderr.endsWith(`\\u001b[2K (${shown})\n`), human.stderr);
+    const data = await refusedWith(code, { json: true });
+    assert.equal(data.exit, exit, code);
+    const { error } = JSON.parse(data.stderr);
+    assert.equal(error.code, shown, code);
+    assert.ok(error.message.endsWith("refused\u001b[2K"), error.message);
+  }
+});
+
+Deno.test("the CLI's own errors keep their documented exit codes", () => {
+  for (
+    const [code, exit] of [
+      ["ERR_USAGE", EXIT.usage],
+      ["ERR_HOME_MISSING", EXIT.missingState],
+      ["ERR_KEY_PERMISSIONS", EXIT.failed],
+      ["ERR_ISSUER_UNREACHABLE", EXIT.unavailable],
+      ["ERR_CONFIG", EXIT.usage],
+    ] as const
+  ) {
+    const { exit: got, stderr } = report(new Auth4AgentError(code, "no"));
+    assert.equal(got, exit, code);
+    assert.equal(stderr, `error: no (${code})\n`);
+  }
+});
+
+Deno.test("a wrapped error keeps its provenance only with the same code", async () => {
+  let answered: unknown;
+  const io = {
+    stdout: () => {},
+    stderr: () => {},
+    env: () => undefined,
+    now: () => new Date(),
+    fetch: () =>
+      Promise.resolve(
+        Response.json({ error_code: "ERR_USAGE" }, { status: 400 }),
+      ),
+  };
+  await buildProgram(io).parseAsync(
+    [
+      "--home",
+      "/nonexistent",
+      "did",
+      "show",
+      DID,
+      "--server",
+      "https://x.test",
+    ],
+    { from: "user" },
+  ).catch((error) => answered = error);
+  assert.ok(answered instanceof Auth4AgentError);
+  const same = new Auth4AgentError("ERR_USAGE", "more", { cause: answered });
+  assert.equal(report(same).exit, EXIT.unavailable);
+  const own = new Auth4AgentError("ERR_HOME_MISSING", "own", {
+    cause: answered,
+  });
+  assert.equal(report(own).exit, EXIT.missingState);
+});
+
+Deno.test("an internal error's message and stack are escaped, a frame a line", () => {
+  const error = new Error("boom\n\u001b[2Kfake line");
+  const { exit, stderr } = report(error);
+  assert.equal(exit, EXIT.internal);
+  assert.ok(
+    stderr.startsWith(
+      "error: internal error: boom\\u000a\\u001b[2Kfake line (ERR_INTERNAL)\nError: boom\\u000a\\u001b[2Kfake line\n    at ",
+    ),
+    stderr,
+  );
+  assert.deepEqual(
+    [...stderr].filter((char) => char !== "\n" && /\p{Cc}/u.test(char)),
+    [],
+  );
+});

@@ -50,6 +50,11 @@ export class Home {
     return this.path("keys", `${role}.key`);
   }
 
+  /** Where a key rotation stages the new key (see stageKey). */
+  stagedKeyPath(role: Role): string {
+    return this.keyPath(role) + ".next";
+  }
+
   async #ensureDirs(): Promise<void> {
     for (const dir of [this.dir, this.path("keys")]) {
       await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -95,6 +100,7 @@ export class Home {
       file.close();
     }
     await Deno.rename(temp, path);
+    await syncDir(path);
   }
 
   async writeKey(role: Role, pem: string, force: boolean): Promise<void> {
@@ -104,34 +110,67 @@ export class Home {
   /**
    * Key rotation in two steps, so a crash never loses the key the issuer
    * knows: the new key is first written beside the old (`<role>.key.next`),
-   * and moved over it only once the issuer has accepted it.
+   * and moved over it only once the issuer has accepted it. A staged key is
+   * never overwritten: the issuer may already hold it.
    */
   async stageKey(role: Role, pem: string): Promise<void> {
-    await this.#writeAtomic(this.keyPath(role) + ".next", pem, true);
+    await this.#writeAtomic(this.stagedKeyPath(role), pem, false);
+  }
+
+  /** The key staged by a rotation not yet finished, if any. */
+  async readStagedKey(role: Role): Promise<KeyPair | undefined> {
+    return await this.#readKeyFile(this.stagedKeyPath(role));
   }
 
   async promoteStagedKey(role: Role): Promise<void> {
-    await Deno.rename(this.keyPath(role) + ".next", this.keyPath(role));
+    await Deno.rename(this.stagedKeyPath(role), this.keyPath(role));
+    await syncDir(this.keyPath(role));
   }
 
   async discardStagedKey(role: Role): Promise<void> {
-    await Deno.remove(this.keyPath(role) + ".next").catch(() => {});
+    await Deno.remove(this.stagedKeyPath(role)).catch(() => {});
+  }
+
+  /**
+   * Runs `work` holding an exclusive lock on `<role>.key.lock`, so that two
+   * rotations from this home never act on one staged key at once. The lock
+   * goes with the process, so a crash leaves nothing to clean up.
+   */
+  async withKeyLock<T>(role: Role, work: () => Promise<T>): Promise<T> {
+    await this.#ensureDirs();
+    const file = await Deno.open(this.keyPath(role) + ".lock", {
+      write: true,
+      create: true,
+      mode: 0o600,
+    });
+    try {
+      await file.lock(true);
+      return await work();
+    } finally {
+      file.close();
+    }
   }
 
   async readKey(role: Role): Promise<KeyPair> {
     const path = this.keyPath(role);
+    const key = await this.#readKeyFile(path);
+    if (!key) {
+      fail(
+        "ERR_HOME_MISSING",
+        `no ${role} key at ${path}; run \`auth4agent init${
+          role === "operator" ? " --operator" : ""
+        }\` first`,
+      );
+    }
+    return key;
+  }
+
+  async #readKeyFile(path: string): Promise<KeyPair | undefined> {
     let info: Deno.FileInfo;
     try {
       info = await Deno.stat(path);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        fail(
-          "ERR_HOME_MISSING",
-          `no ${role} key at ${path}; run \`auth4agent init${
-            role === "operator" ? " --operator" : ""
-          }\` first`,
-        );
-      }
+      if (error instanceof Deno.errors.NotFound) return undefined;
       throw error;
     }
     requireOwnerOnly(path, info.mode, "ERR_KEY_PERMISSIONS");
@@ -226,5 +265,15 @@ export class Home {
       );
     }
     return agent;
+  }
+}
+
+/** Makes a rename in the folder of `path` durable: a crash after it must not bring the old file back. */
+async function syncDir(path: string): Promise<void> {
+  const dir = await Deno.open(path.slice(0, path.lastIndexOf("/")));
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
   }
 }

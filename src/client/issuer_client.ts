@@ -13,6 +13,7 @@ import {
   type ErrorCode,
   fail,
   isErrorCode,
+  sentByIssuers,
 } from "../core/errors.ts";
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import {
@@ -140,6 +141,13 @@ function codeForBareStatus(status: number): ErrorCode {
   return "ERR_ISSUER_RESPONSE";
 }
 
+/**
+ * A refusal in the issuer's own words: its answer carried an auth4agent
+ * `error_code` that issuers send. An error without one (a proxy's 403, a
+ * timeout) says nothing certain about what the issuer did.
+ */
+export class IssuerError extends Auth4AgentError {}
+
 export class IssuerClient {
   readonly server: string;
   readonly #fetch: typeof fetch;
@@ -183,24 +191,33 @@ export class IssuerClient {
       // handled below
     }
     if (!ok) {
-      const error = (body ?? {}) as Record<string, unknown>;
-      const known = typeof error.error_code === "string" &&
-        isErrorCode(error.error_code);
-      const description = typeof error.error_description === "string"
+      const error = (isObject(body) ? body : {}) as Record<string, unknown>;
+      const code = error.error_code;
+      const headers = Object.fromEntries(response.headers);
+      const described = typeof error.error_description === "string"
         ? error.error_description
-        : known
-        ? `HTTP ${response.status}`
-        : `the issuer at ${this.server} answered HTTP ${response.status}${
-          response.status < 500
-            ? " without an auth4agent error (is that the issuer's URL?)"
-            : ""
-        }`;
+        : undefined;
+      if (typeof code === "string" && isErrorCode(code)) {
+        const description = described ?? `HTTP ${response.status}`;
+        if (sentByIssuers(code)) {
+          throw new IssuerError(code, description, { headers });
+        }
+        // ERR_USAGE, ERR_HOME_MISSING…: claims about this side that no
+        // issuer makes; believed, they would pick the CLI's exit code.
+        fail(
+          "ERR_ISSUER_RESPONSE",
+          `the issuer at ${this.server} answered with ${code}, a code issuers do not send: ${description}`,
+        );
+      }
       throw new Auth4AgentError(
-        known
-          ? error.error_code as ErrorCode
-          : codeForBareStatus(response.status),
-        description,
-        { headers: Object.fromEntries(response.headers) },
+        codeForBareStatus(response.status),
+        described ??
+          `the issuer at ${this.server} answered HTTP ${response.status}${
+            response.status < 500
+              ? " without an auth4agent error (is that the issuer's URL?)"
+              : ""
+          }`,
+        { headers },
       );
     }
     if (body === undefined) {

@@ -8,7 +8,7 @@
  * cannot move the cursor, erase or retitle, nor start a line of its own.
  */
 import { IssuerClient } from "../client/issuer_client.ts";
-import { Auth4AgentError, fail } from "../core/errors.ts";
+import { fail } from "../core/errors.ts";
 import { defaultHome, Home } from "../home/home.ts";
 
 /** C0, DEL and C1: the characters a terminal may act on instead of showing. */
@@ -31,37 +31,6 @@ export function jsonText(data: unknown, indent?: number): string {
     CONTROL_IN_JSON,
     escapeControl,
   );
-}
-
-/**
- * A response header the CLI adds to every answer its issuer clients receive.
- * The client copies an error answer's headers into the error it throws, so
- * the header tells an error built from a server's answer (see `fromIssuer`).
- */
-const RECEIVED = "auth4agent-cli-received";
-
-function markingAnswers(fetcher: typeof fetch): typeof fetch {
-  return async (input, init) => {
-    const response = await fetcher(input, init);
-    const headers = new Headers(response.headers);
-    headers.set(RECEIVED, "1");
-    return new Response(response.body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers,
-    });
-  };
-}
-
-/**
- * Whether the error's code came from a server's answer: the error was built
- * from one, or wraps, with the same code, an error that was.
- */
-export function fromIssuer(error: Auth4AgentError): boolean {
-  if (Object.hasOwn(error.headers, RECEIVED)) return true;
-  const cause = error.cause;
-  return cause instanceof Auth4AgentError && cause.code === error.code &&
-    fromIssuer(cause);
 }
 
 export interface CommandIO {
@@ -88,10 +57,7 @@ export class CommandContext {
   }
 
   client(server: string): IssuerClient {
-    return new IssuerClient(server, {
-      fetch: markingAnswers(this.io.fetch),
-      now: this.io.now,
-    });
+    return new IssuerClient(server, { fetch: this.io.fetch, now: this.io.now });
   }
 
   /**

@@ -10,7 +10,7 @@
  * is sent again with the staged key.
  */
 import type { Command } from "@commander-js/extra-typings";
-import type { IssuerClient } from "../client/issuer_client.ts";
+import { type IssuerClient, IssuerError } from "../client/issuer_client.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { fingerprint, generateKeyPair, type KeyPair } from "../core/keys.ts";
 import { createKeyRotationStatement } from "../core/key_rotation.ts";
@@ -96,12 +96,13 @@ async function rotate(ctx: CommandContext): Promise<void> {
 }
 
 /**
- * Whether the issuer surely did not rotate: it refuses with a 4xx before it
- * writes anything. With no answer, an unreadable one, or a 5xx (sent also
+ * Whether the issuer surely did not rotate: it refuses, in its own words (an
+ * auth4agent error code), with a 4xx before it writes anything. With no
+ * answer, an unreadable one, a proxy's page (even a 403) or a 5xx (sent also
  * when the write succeeded but what follows it failed) the outcome is unknown.
  */
 function isRefusal(error: unknown): boolean {
-  return error instanceof Auth4AgentError && error.status < 500;
+  return error instanceof IssuerError && error.status < 500;
 }
 
 /** The `x` of the key the issuer's DID document holds for `did`. */

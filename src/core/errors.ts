@@ -26,6 +26,11 @@ interface CodeInfo {
   oauth: string;
   status: number;
   exit: ExitCode;
+  /**
+   * Raised on the client side only (CLI, library, `serve` start-up): never in
+   * an issuer's answer, so an answer that carries it is not to be believed.
+   */
+  client?: true;
 }
 
 const CODES = {
@@ -195,19 +200,32 @@ const CODES = {
   },
 
   // Token verification (CLI and library).
-  ERR_TOKEN_INVALID: { oauth: "invalid_token", status: 401, exit: EXIT.failed },
-  ERR_TOKEN_EXPIRED: { oauth: "invalid_token", status: 401, exit: EXIT.failed },
+  ERR_TOKEN_INVALID: {
+    client: true,
+    oauth: "invalid_token",
+    status: 401,
+    exit: EXIT.failed,
+  },
+  ERR_TOKEN_EXPIRED: {
+    client: true,
+    oauth: "invalid_token",
+    status: 401,
+    exit: EXIT.failed,
+  },
   ERR_TOKEN_INACTIVE: {
+    client: true,
     oauth: "invalid_token",
     status: 401,
     exit: EXIT.failed,
   },
   ERR_TOKEN_AUDIENCE: {
+    client: true,
     oauth: "invalid_token",
     status: 401,
     exit: EXIT.failed,
   },
   ERR_TOKEN_SCOPE: {
+    client: true,
     oauth: "insufficient_scope",
     status: 403,
     exit: EXIT.failed,
@@ -215,37 +233,62 @@ const CODES = {
 
   // Local state (CLI).
   ERR_HOME_MISSING: {
+    client: true,
     oauth: "invalid_request",
     status: 400,
     exit: EXIT.missingState,
   },
   ERR_HOME_INVALID: {
+    client: true,
     oauth: "invalid_request",
     status: 400,
     exit: EXIT.missingState,
   },
-  ERR_HOME_EXISTS: { oauth: "invalid_request", status: 400, exit: EXIT.failed },
-  ERR_KEY_PERMISSIONS: {
+  ERR_HOME_EXISTS: {
+    client: true,
     oauth: "invalid_request",
     status: 400,
     exit: EXIT.failed,
   },
-  ERR_USAGE: { oauth: "invalid_request", status: 400, exit: EXIT.usage },
+  ERR_KEY_PERMISSIONS: {
+    client: true,
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_USAGE: {
+    client: true,
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.usage,
+  },
 
   // Talking to the issuer (CLI).
   ERR_ISSUER_UNREACHABLE: {
+    client: true,
     oauth: "temporarily_unavailable",
     status: 503,
     exit: EXIT.unavailable,
   },
   ERR_ISSUER_RESPONSE: {
+    client: true,
     oauth: "server_error",
     status: 502,
     exit: EXIT.unavailable,
   },
 
-  ERR_AUDIT_BROKEN: { oauth: "server_error", status: 500, exit: EXIT.failed },
-  ERR_CONFIG: { oauth: "server_error", status: 500, exit: EXIT.usage },
+  ERR_AUDIT_BROKEN: {
+    client: true,
+    oauth: "server_error",
+    status: 500,
+    exit: EXIT.failed,
+  },
+  ERR_CONFIG: {
+    client: true,
+    oauth: "server_error",
+    status: 500,
+    exit: EXIT.usage,
+  },
   ERR_INTERNAL: { oauth: "server_error", status: 500, exit: EXIT.internal },
 } as const satisfies Record<string, CodeInfo>;
 
@@ -282,6 +325,11 @@ export class Auth4AgentError extends Error {
 
 export function isErrorCode(value: string): value is ErrorCode {
   return Object.hasOwn(CODES, value);
+}
+
+/** Whether issuers answer with this code (docs/api.md: all but the _client_ ones). */
+export function sentByIssuers(code: ErrorCode): boolean {
+  return !("client" in CODES[code]);
 }
 
 export function errorInfo(code: ErrorCode): CodeInfo {

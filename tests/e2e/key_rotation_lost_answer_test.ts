@@ -20,7 +20,12 @@ import {
 import { cli, startServerProcess } from "../helpers/process.ts";
 
 /** What the proxy does with `POST /v1/agents/{did}/key`; everything else it forwards. */
-type Mode = "forward" | "forward-then-502" | "forward-then-drop" | "502";
+type Mode =
+  | "forward"
+  | "forward-then-502"
+  | "forward-then-403"
+  | "forward-then-drop"
+  | "502";
 
 interface World {
   home: string;
@@ -40,11 +45,12 @@ async function withWorld(body: (world: World) => Promise<void>) {
     dns.address,
   ]);
   let mode: Mode = "forward";
-  const badGateway = () =>
-    new Response("<html>502 Bad Gateway</html>", {
-      status: 502,
+  const proxyPage = (status: number) =>
+    new Response(`<html>${status}</html>`, {
+      status,
       headers: { "Content-Type": "text/html" },
     });
+  const badGateway = () => proxyPage(502);
   const proxy = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
@@ -64,6 +70,7 @@ async function withWorld(body: (world: World) => Promise<void>) {
       });
       const answer = await upstream.arrayBuffer();
       if (rotation && mode === "forward-then-502") return badGateway();
+      if (rotation && mode === "forward-then-403") return proxyPage(403);
       if (rotation && mode === "forward-then-drop") {
         // The connection breaks before the answer's body arrives.
         return new Response(
@@ -143,6 +150,23 @@ Deno.test("rotate-key: the issuer rotated but the answer was lost; .next stays a
     assert.equal((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
     assert.equal(await readIfExists(`${keyFile}.next`), undefined);
     assert.equal(await keyAtIssuer(issuer, did), await x(staged));
+    ok(await cli(["issue"], { home }), "issue with the promoted key");
+  });
+});
+
+Deno.test("rotate-key: a proxy's bare 403 after the issuer rotated is no refusal; .next stays", async () => {
+  await withWorld(async ({ home, did, issuer, setMode }) => {
+    const keyFile = `${home}/keys/agent.key`;
+    setMode("forward-then-403");
+    const lost = await cli(["rotate-key"], { home });
+    refused(lost, "ERR_FORBIDDEN");
+    const staged = await readIfExists(`${keyFile}.next`);
+    assert.ok(staged, "the staged key was deleted though the issuer holds it");
+    assert.equal(await keyAtIssuer(issuer, did), await x(staged));
+
+    setMode("forward");
+    ok(await cli(["rotate-key"], { home }), "rerun");
+    assert.equal(await Deno.readTextFile(keyFile), staged);
     ok(await cli(["issue"], { home }), "issue with the promoted key");
   });
 });

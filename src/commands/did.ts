@@ -2,6 +2,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { parseAgentDid } from "../core/did.ts";
 import { fail } from "../core/errors.ts";
+import { jsonText } from "./context.ts";
 import { requireServer } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
@@ -25,7 +26,7 @@ export function register(program: Command, run: Run): void {
         parseAgentDid(target);
         const server = await requireServer(ctx, options.server);
         const document = await ctx.client(server).didDocument(target);
-        ctx.io.stdout(JSON.stringify(document, null, 2) + "\n");
+        ctx.io.stdout(jsonText(document, 2) + "\n");
       })
     );
 }

@@ -6,21 +6,27 @@ import { CommanderError } from "commander";
 import { buildProgram } from "./src/commands/registry.ts";
 import {
   type CommandContext,
+  type CommandIO,
   jsonText,
   visible,
 } from "./src/commands/context.ts";
 import { Auth4AgentError, EXIT } from "./src/core/errors.ts";
 
-export async function main(args: string[]): Promise<number> {
-  const io = {
-    stdout: (text: string) =>
-      void Deno.stdout.writeSync(new TextEncoder().encode(text)),
-    stderr: (text: string) =>
-      void Deno.stderr.writeSync(new TextEncoder().encode(text)),
-    env: (name: string) => Deno.env.get(name),
-    now: () => new Date(),
-    fetch,
-  };
+const PROCESS_IO: CommandIO = {
+  stdout: (text: string) =>
+    void Deno.stdout.writeSync(new TextEncoder().encode(text)),
+  stderr: (text: string) =>
+    void Deno.stderr.writeSync(new TextEncoder().encode(text)),
+  env: (name: string) => Deno.env.get(name),
+  now: () => new Date(),
+  fetch,
+};
+
+/** Runs the CLI on `args`; the exit code. Tests pass their own `io`. */
+export async function main(
+  args: string[],
+  io: CommandIO = PROCESS_IO,
+): Promise<number> {
   const json = args.includes("--json");
   const debug = args.includes("--debug");
   try {

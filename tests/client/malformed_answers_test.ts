@@ -7,14 +7,13 @@
  * answers the bodies.
  */
 import assert from "node:assert/strict";
-import { reportError } from "../../main.ts";
 import { IssuerClient } from "../../src/client/issuer_client.ts";
 import { TokenVerifier } from "../../src/client/verifier.ts";
 import { signAccessToken } from "../../src/core/access_token.ts";
 import { Auth4AgentError, EXIT } from "../../src/core/errors.ts";
 import { nowSeconds } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
-import { buildProgram } from "../../src/commands/registry.ts";
+import { runCli } from "../helpers/in_process.ts";
 
 const JWKS_PATH = "/.well-known/jwks.json";
 const METADATA_PATH = "/.well-known/oauth-authorization-server";
@@ -156,23 +155,9 @@ Deno.test("auth4agent verify: null metadata exits 4 with ERR_ISSUER_RESPONSE, no
   const home = await Deno.makeTempDir();
   try {
     await withIssuer(() => ({ [METADATA_PATH]: null }), async (origin) => {
-      let stderr = "";
-      const io = {
-        stdout: () => {},
-        stderr: (text: string) => void (stderr += text),
-        env: () => undefined,
-        now: () => new Date(),
-        fetch,
-      };
-      let exit: number = EXIT.ok;
-      try {
-        await buildProgram(io).parseAsync(
-          ["--home", home, "verify", "--server", origin, "--token", "a.b.c"],
-          { from: "user" },
-        );
-      } catch (error) {
-        exit = reportError(error, { io, json: false, debug: false });
-      }
+      const { exit, stderr } = await runCli(
+        ["--home", home, "verify", "--server", origin, "--token", "a.b.c"],
+      );
       assert.equal(exit, EXIT.unavailable, stderr);
       assert.match(stderr, /\(ERR_ISSUER_RESPONSE\)/);
     });

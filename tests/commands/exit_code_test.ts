@@ -6,13 +6,13 @@
  */
 import assert from "node:assert/strict";
 import { reportError } from "../../main.ts";
-import { buildProgram } from "../../src/commands/registry.ts";
 import {
   Auth4AgentError,
   EXIT,
   isErrorCode,
   sentByIssuers,
 } from "../../src/core/errors.ts";
+import { runCli } from "../helpers/in_process.ts";
 
 const DID = `did:agent:example.com:${"ab".repeat(16)}`;
 
@@ -21,12 +21,10 @@ async function refusedWith(
   code: string,
   options: { json?: boolean } = {},
 ): Promise<{ exit: number; stderr: string }> {
-  let stderr = "";
-  const io = {
-    stdout: () => {},
-    stderr: (text: string) => void (stderr += text),
-    env: () => undefined,
-    now: () => new Date(),
+  const args = ["--home", "/nonexistent", "did", "show", DID];
+  args.push("--server", "https://issuer.test");
+  if (options.json) args.push("--json");
+  return await runCli(args, {
     fetch: () =>
       Promise.resolve(
         Response.json({
@@ -35,21 +33,7 @@ async function refusedWith(
           error_code: code,
         }, { status: 400 }),
       ),
-  };
-  const args = ["--home", "/nonexistent", "did", "show", DID];
-  args.push("--server", "https://issuer.test");
-  if (options.json) args.push("--json");
-  try {
-    await buildProgram(io).parseAsync(args, { from: "user" });
-    return { exit: EXIT.ok, stderr };
-  } catch (error) {
-    const exit = reportError(error, {
-      io,
-      json: options.json ?? false,
-      debug: false,
-    });
-    return { exit, stderr };
-  }
+  });
 }
 
 function report(error: unknown, debug = false) {

@@ -3,9 +3,10 @@
  * issuer accepts the new key on a statement signed with the old one (see
  * core/key_rotation.ts); the new key file replaces the old only then.
  *
- * Until then the new key waits in `keys/agent.key.next`. A refusal deletes
- * it; a failure that leaves the outcome unknown (no answer, an unreadable
- * one, a 5xx) keeps it, and the next run asks the issuer which key it holds:
+ * Until then the new key waits in `keys/agent.key.next`. The issuer's own
+ * refusal deletes it; a failure that leaves the outcome unknown (no answer,
+ * an unreadable one, a proxy's page, a 5xx) keeps it, and the next run asks
+ * the issuer which key it holds:
  * if the staged one, it becomes the key; if still the old one, the rotation
  * is sent again with the staged key.
  */

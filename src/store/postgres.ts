@@ -255,16 +255,34 @@ export class PostgresStore implements Store {
     return new PostgresStore(sql);
   }
 
-  async createOperator(op: OperatorRecord): Promise<void> {
+  /**
+   * Runs `write` in a transaction that also appends `event` to the audit log
+   * when `tookEffect` says the write did something.
+   */
+  #audited<T>(
+    event: AuditEvent | undefined,
+    write: (tx: postgres.TransactionSql) => Promise<T>,
+    tookEffect: (result: T) => boolean = () => true,
+  ): Promise<T> {
+    return this.#sql.begin(async (tx) => {
+      const result = await write(tx);
+      if (event && tookEffect(result)) await appendAuditIn(tx, event);
+      return result;
+    }) as Promise<T>;
+  }
+
+  async createOperator(op: OperatorRecord, event?: AuditEvent): Promise<void> {
     const jwk = JSON.stringify(op.publicJwk);
     const createdAt = ms(op.createdAt);
     const verifiedAt = op.verifiedAt ? ms(op.verifiedAt) : null;
     await insert(() =>
-      this.#sql`
-        INSERT INTO operators
-          (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at)
-        VALUES (${op.id}, ${op.domain}, ${jwk}, ${op.thumbprint},
-                ${op.dnsChallenge}, ${createdAt}, ${verifiedAt})`
+      this.#audited(event, async (tx) => {
+        await tx`
+          INSERT INTO operators
+            (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at)
+          VALUES (${op.id}, ${op.domain}, ${jwk}, ${op.thumbprint},
+                  ${op.dnsChallenge}, ${createdAt}, ${verifiedAt})`;
+      })
     );
   }
 
@@ -273,11 +291,15 @@ export class PostgresStore implements Store {
     return row && operatorFromRow(row);
   }
 
-  markOperatorVerified(id: string, at: Date): Promise<boolean> {
+  markOperatorVerified(
+    id: string,
+    at: Date,
+    event?: AuditEvent,
+  ): Promise<boolean> {
     // Two operators of one domain verifying at once must not both win: the
     // check and the update run under a lock on the domain, and the UPDATE's
     // fresh snapshot (READ COMMITTED) sees any verification committed before.
-    return this.#sql.begin(async (tx) => {
+    return this.#audited(event, async (tx) => {
       const [operator] =
         await tx`SELECT domain FROM operators WHERE id = ${id}`;
       // As in SQLite: nothing to mark, and no other operator holds the domain.
@@ -292,17 +314,19 @@ export class PostgresStore implements Store {
           WHERE other.domain = ${operator.domain} AND other.id <> ${id}
             AND other.verified_at IS NOT NULL)`;
       return marked.count === 1;
-    });
+    }, (marked) => marked);
   }
 
-  async createAgent(agent: AgentRecord): Promise<void> {
+  async createAgent(agent: AgentRecord, event?: AuditEvent): Promise<void> {
     const jwk = JSON.stringify(agent.publicJwk);
     const createdAt = ms(agent.createdAt);
     await insert(() =>
-      this.#sql`
-        INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status)
-        VALUES (${agent.did}, ${agent.domain}, ${agent.operatorId}, ${jwk},
-                ${createdAt}, ${agent.status})`
+      this.#audited(event, async (tx) => {
+        await tx`
+          INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status)
+          VALUES (${agent.did}, ${agent.domain}, ${agent.operatorId}, ${jwk},
+                  ${createdAt}, ${agent.status})`;
+      })
     );
   }
 
@@ -324,6 +348,7 @@ export class PostgresStore implements Store {
     current: Ed25519PublicJwk,
     next: Ed25519PublicJwk,
     at: Date,
+    event?: AuditEvent,
   ): Promise<boolean> {
     // Compare-and-set in one statement: a concurrent rotation (or suspension)
     // that committed first changed the row, so this UPDATE re-checks and
@@ -331,24 +356,29 @@ export class PostgresStore implements Store {
     const currentJwk = JSON.stringify(current);
     const nextJwk = JSON.stringify(next);
     const rotatedAt = ms(at);
-    const result = await this.#sql`
-      UPDATE agents SET public_jwk = ${nextJwk}, key_rotated_at = ${rotatedAt}
-      WHERE did = ${did} AND public_jwk = ${currentJwk} AND status = 'active'`;
-    return result.count === 1;
+    return await this.#audited(event, async (tx) => {
+      const result = await tx`
+        UPDATE agents SET public_jwk = ${nextJwk}, key_rotated_at = ${rotatedAt}
+        WHERE did = ${did} AND public_jwk = ${currentJwk} AND status = 'active'`;
+      return result.count === 1;
+    }, (rotated) => rotated);
   }
 
   async setAgentScopes(
     did: string,
     scopes: readonly string[],
     at: Date,
+    event?: AuditEvent,
   ): Promise<void> {
     const scopesJson = JSON.stringify(scopes);
     const updatedAt = ms(at);
-    await this.#sql`
-      INSERT INTO grants (did, scopes, updated_at)
-      VALUES (${did}, ${scopesJson}, ${updatedAt})
-      ON CONFLICT (did) DO UPDATE
-        SET scopes = excluded.scopes, updated_at = excluded.updated_at`;
+    await this.#audited(event, async (tx) => {
+      await tx`
+        INSERT INTO grants (did, scopes, updated_at)
+        VALUES (${did}, ${scopesJson}, ${updatedAt})
+        ON CONFLICT (did) DO UPDATE
+          SET scopes = excluded.scopes, updated_at = excluded.updated_at`;
+    });
   }
 
   async getAgentScopes(did: string): Promise<GrantRecord | undefined> {
@@ -414,30 +444,37 @@ export class PostgresStore implements Store {
     return row && tokenFromRow(row);
   }
 
-  async revokeToken(jti: string, change: StatusChange): Promise<boolean> {
+  async revokeToken(
+    jti: string,
+    change: StatusChange,
+    event?: AuditEvent,
+  ): Promise<boolean> {
     // The first revocation is kept; revoking again reports the token exists.
     const at = ms(change.at);
     const reason = change.reason ?? null;
-    const [row] = await this.#sql`
-      WITH revoked AS (
-        UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},
-                          revoke_reason = ${reason}
-        WHERE jti = ${jti} AND revoked_at IS NULL
-        RETURNING 1)
-      SELECT EXISTS (SELECT 1 FROM revoked)
-          OR EXISTS (SELECT 1 FROM tokens WHERE jti = ${jti}) AS found`;
-    return row?.found === true;
+    return await this.#audited(event, async (tx) => {
+      const [row] = await tx`
+        WITH revoked AS (
+          UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},
+                            revoke_reason = ${reason}
+          WHERE jti = ${jti} AND revoked_at IS NULL
+          RETURNING 1)
+        SELECT EXISTS (SELECT 1 FROM revoked)
+            OR EXISTS (SELECT 1 FROM tokens WHERE jti = ${jti}) AS found`;
+      return row?.found === true;
+    }, (found) => found);
   }
 
   changeAgentStatus(
     did: string,
     status: AgentStatus,
     change: StatusChange,
+    event?: AuditEvent,
   ): Promise<number | undefined> {
     const at = ms(change.at);
     const reason = change.reason ?? null;
     const revokeReason = `agent ${status}`;
-    return this.#sql.begin(async (tx) => {
+    return this.#audited(event, async (tx) => {
       // The row lock makes a concurrent revocation commit first or wait;
       // once it has, this changes nothing.
       const changed = await tx`
@@ -451,7 +488,7 @@ export class PostgresStore implements Store {
                           revoke_reason = ${revokeReason}
         WHERE client_id = ${did} AND revoked_at IS NULL AND expires_at > ${at}`;
       return revoked.count;
-    });
+    }, (revoked) => revoked !== undefined);
   }
 
   async listRevocations(

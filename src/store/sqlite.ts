@@ -115,16 +115,20 @@ export class SqliteStore implements Store {
 
   // --- writes -------------------------------------------------------------
 
-  createOperator(op: OperatorRecord): Promise<void> {
-    return this.#writer.submit("createOperator", [op]);
+  createOperator(op: OperatorRecord, event?: AuditEvent): Promise<void> {
+    return this.#writer.submit("createOperator", [op, event]);
   }
 
-  markOperatorVerified(id: string, at: Date): Promise<boolean> {
-    return this.#writer.submit("markOperatorVerified", [id, at]);
+  markOperatorVerified(
+    id: string,
+    at: Date,
+    event?: AuditEvent,
+  ): Promise<boolean> {
+    return this.#writer.submit("markOperatorVerified", [id, at, event]);
   }
 
-  createAgent(agent: AgentRecord): Promise<void> {
-    return this.#writer.submit("createAgent", [agent]);
+  createAgent(agent: AgentRecord, event?: AuditEvent): Promise<void> {
+    return this.#writer.submit("createAgent", [agent, event]);
   }
 
   rotateAgentKey(
@@ -132,16 +136,24 @@ export class SqliteStore implements Store {
     current: Ed25519PublicJwk,
     next: Ed25519PublicJwk,
     at: Date,
+    event?: AuditEvent,
   ): Promise<boolean> {
-    return this.#writer.submit("rotateAgentKey", [did, current, next, at]);
+    return this.#writer.submit("rotateAgentKey", [
+      did,
+      current,
+      next,
+      at,
+      event,
+    ]);
   }
 
   setAgentScopes(
     did: string,
     scopes: readonly string[],
     at: Date,
+    event?: AuditEvent,
   ): Promise<void> {
-    return this.#writer.submit("setAgentScopes", [did, scopes, at]);
+    return this.#writer.submit("setAgentScopes", [did, scopes, at, event]);
   }
 
   createChallenge(challenge: ChallengeRecord): Promise<void> {
@@ -179,16 +191,26 @@ export class SqliteStore implements Store {
     ]);
   }
 
-  revokeToken(jti: string, change: StatusChange): Promise<boolean> {
-    return this.#writer.submit("revokeToken", [jti, change]);
+  revokeToken(
+    jti: string,
+    change: StatusChange,
+    event?: AuditEvent,
+  ): Promise<boolean> {
+    return this.#writer.submit("revokeToken", [jti, change, event]);
   }
 
   changeAgentStatus(
     did: string,
     status: AgentStatus,
     change: StatusChange,
+    event?: AuditEvent,
   ): Promise<number | undefined> {
-    return this.#writer.submit("changeAgentStatus", [did, status, change]);
+    return this.#writer.submit("changeAgentStatus", [
+      did,
+      status,
+      change,
+      event,
+    ]);
   }
 
   addSigningKey(

@@ -93,7 +93,11 @@ function consumeSingleUse(c: SqliteConnection, singleUse: SingleUse): boolean {
 }
 
 export const WRITES = {
-  createOperator(c: SqliteConnection, op: OperatorRecord): void {
+  createOperator(
+    c: SqliteConnection,
+    op: OperatorRecord,
+    event?: AuditEvent,
+  ): void {
     c.insert(
       "INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at, verified_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       op.id,
@@ -104,9 +108,15 @@ export const WRITES = {
       ms(op.createdAt),
       op.verifiedAt ? ms(op.verifiedAt) : null,
     );
+    if (event) appendAuditRow(c, event);
   },
 
-  markOperatorVerified(c: SqliteConnection, id: string, at: Date): boolean {
+  markOperatorVerified(
+    c: SqliteConnection,
+    id: string,
+    at: Date,
+    event?: AuditEvent,
+  ): boolean {
     const taken = c.stmt(
       "SELECT 1 FROM operators WHERE domain = (SELECT domain FROM operators WHERE id = ?) AND id <> ? AND verified_at IS NOT NULL",
     ).get(id, id);
@@ -114,10 +124,15 @@ export const WRITES = {
     c.stmt(
       "UPDATE operators SET verified_at = COALESCE(verified_at, ?) WHERE id = ?",
     ).run(ms(at), id);
+    if (event) appendAuditRow(c, event);
     return true;
   },
 
-  createAgent(c: SqliteConnection, agent: AgentRecord): void {
+  createAgent(
+    c: SqliteConnection,
+    agent: AgentRecord,
+    event?: AuditEvent,
+  ): void {
     c.insert(
       "INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status) VALUES (?, ?, ?, ?, ?, ?)",
       agent.did,
@@ -127,6 +142,7 @@ export const WRITES = {
       ms(agent.createdAt),
       agent.status,
     );
+    if (event) appendAuditRow(c, event);
   },
 
   rotateAgentKey(
@@ -135,11 +151,14 @@ export const WRITES = {
     current: Ed25519PublicJwk,
     next: Ed25519PublicJwk,
     at: Date,
+    event?: AuditEvent,
   ): boolean {
     const result = c.stmt(
       "UPDATE agents SET public_jwk = ?, key_rotated_at = ? WHERE did = ? AND public_jwk = ? AND status = 'active'",
     ).run(JSON.stringify(next), ms(at), did, JSON.stringify(current));
-    return Number(result.changes) === 1;
+    if (Number(result.changes) !== 1) return false;
+    if (event) appendAuditRow(c, event);
+    return true;
   },
 
   setAgentScopes(
@@ -147,10 +166,12 @@ export const WRITES = {
     did: string,
     scopes: readonly string[],
     at: Date,
+    event?: AuditEvent,
   ): void {
     c.stmt(
       "INSERT INTO grants (did, scopes, updated_at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
     ).run(did, JSON.stringify(scopes), ms(at));
+    if (event) appendAuditRow(c, event);
   },
 
   createChallenge(c: SqliteConnection, challenge: ChallengeRecord): void {
@@ -193,12 +214,19 @@ export const WRITES = {
     return "recorded";
   },
 
-  revokeToken(c: SqliteConnection, jti: string, change: StatusChange): boolean {
+  revokeToken(
+    c: SqliteConnection,
+    jti: string,
+    change: StatusChange,
+    event?: AuditEvent,
+  ): boolean {
     const result = c.stmt(
       "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE jti = ? AND revoked_at IS NULL",
     ).run(ms(change.at), change.by, change.reason ?? null, jti);
-    if (Number(result.changes) === 1) return true;
-    return c.stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !== undefined;
+    const exists = Number(result.changes) === 1 ||
+      c.stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !== undefined;
+    if (exists && event) appendAuditRow(c, event);
+    return exists;
   },
 
   changeAgentStatus(
@@ -206,11 +234,13 @@ export const WRITES = {
     did: string,
     status: AgentStatus,
     change: StatusChange,
+    event?: AuditEvent,
   ): number | undefined {
     const changed = c.stmt(
       "UPDATE agents SET status = ?, status_changed_at = ?, status_changed_by = ?, status_reason = ? WHERE did = ? AND status <> 'revoked'",
     ).run(status, ms(change.at), change.by, change.reason ?? null, did);
     if (Number(changed.changes) === 0) return undefined;
+    if (event) appendAuditRow(c, event);
     if (status === "active") return 0;
     const revoked = c.stmt(
       "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",

@@ -122,13 +122,22 @@ export type SingleUse =
 /** The most agents, and tokens, one revocation list holds. */
 export const MAX_REVOCATIONS = 1000;
 
+/**
+ * The store. A write that takes an `event` appends it to the audit log in its
+ * own transaction when it takes effect (not when it is refused or changes
+ * nothing), so no change is ever stored without its audit entry.
+ */
 export interface Store {
-  createOperator(operator: OperatorRecord): Promise<void>;
+  createOperator(operator: OperatorRecord, event?: AuditEvent): Promise<void>;
   getOperator(id: string): Promise<OperatorRecord | undefined>;
   /** Marks the operator verified unless another operator holds the domain verified; returns false then. */
-  markOperatorVerified(id: string, at: Date): Promise<boolean>;
+  markOperatorVerified(
+    id: string,
+    at: Date,
+    event?: AuditEvent,
+  ): Promise<boolean>;
 
-  createAgent(agent: AgentRecord): Promise<void>;
+  createAgent(agent: AgentRecord, event?: AuditEvent): Promise<void>;
   getAgent(did: string): Promise<AgentRecord | undefined>;
   /** The agent, its operator and its grant in one read (one statement). */
   getAgentStanding(did: string): Promise<AgentStanding | undefined>;
@@ -142,11 +151,13 @@ export interface Store {
     current: Ed25519PublicJwk,
     next: Ed25519PublicJwk,
     at: Date,
+    event?: AuditEvent,
   ): Promise<boolean>;
   setAgentScopes(
     did: string,
     scopes: readonly string[],
     at: Date,
+    event?: AuditEvent,
   ): Promise<void>;
   getAgentScopes(did: string): Promise<GrantRecord | undefined>;
 
@@ -182,7 +193,11 @@ export interface Store {
   ): Promise<IssuanceOutcome>;
   getToken(jti: string): Promise<TokenRecord | undefined>;
   /** Returns false when no such token exists. */
-  revokeToken(jti: string, change: StatusChange): Promise<boolean>;
+  revokeToken(
+    jti: string,
+    change: StatusChange,
+    event?: AuditEvent,
+  ): Promise<boolean>;
   /**
    * Sets the agent's status; leaving `active` also revokes every live token
    * of the agent, in the same transaction. Returns how many were revoked —
@@ -193,6 +208,7 @@ export interface Store {
     did: string,
     status: AgentStatus,
     change: StatusChange,
+    event?: AuditEvent,
   ): Promise<number | undefined>;
   /**
    * The operator's suspended and revoked agents and its domain's revoked,

@@ -1247,6 +1247,98 @@ export function storeConformance(
 
   // --- audit ----------------------------------------------------------------
 
+  test("audit: a change and its entry are one write; a write that changes nothing appends none", async ({ store }) => {
+    const entries = async () =>
+      (await store.listAudit({ limit: 100 })).map((e) => e.action);
+    const op = operator();
+    await store.createOperator(op, event({ action: "operator.register" }));
+    const rival = operator({ domain: op.domain });
+    await store.createOperator(rival);
+    assert.equal(
+      await store.markOperatorVerified(op.id, at(1), event({ action: "v" })),
+      true,
+    );
+    assert.equal(
+      await store.markOperatorVerified(rival.id, at(2), event({ action: "x" })),
+      false,
+    );
+    const ag = agent(op);
+    await store.createAgent(ag, event({ action: "agent.register" }));
+    await assert.rejects(
+      store.createAgent(ag, event({ action: "x" })),
+      isDuplicate,
+    );
+    await store.setAgentScopes(ag.did, ["a"], at(3), event({ action: "g" }));
+    const next = jwk();
+    assert.equal(
+      await store.rotateAgentKey(
+        ag.did,
+        next,
+        jwk(),
+        at(4),
+        event({ action: "x" }),
+      ),
+      false,
+    );
+    assert.equal(
+      await store.rotateAgentKey(
+        ag.did,
+        ag.publicJwk,
+        next,
+        at(4),
+        event({ action: "k" }),
+      ),
+      true,
+    );
+    const t = token(ag);
+    await store.recordToken(t);
+    assert.equal(
+      await store.revokeToken(
+        "no-such",
+        { at: at(5), by: op.id },
+        event({ action: "x" }),
+      ),
+      false,
+    );
+    assert.equal(
+      await store.revokeToken(
+        t.jti,
+        { at: at(5), by: op.id },
+        event({ action: "r" }),
+      ),
+      true,
+    );
+    const change = { at: at(6), by: op.id };
+    assert.equal(
+      await store.changeAgentStatus(
+        ag.did,
+        "revoked",
+        change,
+        event({ action: "s" }),
+      ),
+      0,
+    );
+    assert.equal(
+      await store.changeAgentStatus(
+        ag.did,
+        "active",
+        change,
+        event({ action: "x" }),
+      ),
+      undefined,
+    );
+    assert.deepEqual(await entries(), [
+      "operator.register",
+      "v",
+      "agent.register",
+      "g",
+      "k",
+      "r",
+      "s",
+    ]);
+    assert.ok(checkChain(await store.listAudit({ limit: 100 })).ok);
+  });
+
   test("audit: text the database stores as U+FFFD (an unpaired surrogate) keeps the chain whole", async ({ store }) => {
     await store.appendAudit(event({ reason: "oops \ud800", target: "\udfff" }));
     await store.appendAudit(event({ reason: "after" }));

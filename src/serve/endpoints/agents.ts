@@ -10,7 +10,7 @@ import { thumbprint } from "../../core/keys.ts";
 import { verifyKeyRotationStatement } from "../../core/key_rotation.ts";
 import { parseScopeList } from "../../core/scope.ts";
 import { type AgentRecord, DuplicateError } from "../../store/store.ts";
-import { audit } from "../audit.ts";
+import { audit, auditEvent } from "../audit.ts";
 import { OPERATOR_ID, requireActive } from "../clients.ts";
 import type { AppDeps } from "../context.ts";
 import { json, readJson, requireString } from "../http.ts";
@@ -87,18 +87,20 @@ export async function registerAgent(
     status: "active",
   };
   try {
-    await deps.store.createAgent(agent);
+    await deps.store.createAgent(
+      agent,
+      auditEvent(deps, {
+        actor: did.did,
+        action: "agent.register",
+        target: operatorId,
+      }),
+    );
   } catch (error) {
     if (error instanceof DuplicateError) {
       fail("ERR_AGENT_EXISTS", `agent ${did.did} is already registered`);
     }
     throw error;
   }
-  await audit(deps, {
-    actor: did.did,
-    action: "agent.register",
-    target: operatorId,
-  });
   return json(agentView(agent), 201);
 }
 
@@ -180,13 +182,17 @@ export async function setAgentScopes(
   if (scopes.length === 0) {
     fail("ERR_INVALID_SCOPE_SYNTAX", "give at least one scope");
   }
-  await deps.store.setAgentScopes(agent.did, scopes, deps.now());
-  await audit(deps, {
-    actor: operator.id,
-    action: "grant.set",
-    target: agent.did,
-    reason: scopes.join(" "),
-  });
+  await deps.store.setAgentScopes(
+    agent.did,
+    scopes,
+    deps.now(),
+    auditEvent(deps, {
+      actor: operator.id,
+      action: "grant.set",
+      target: agent.did,
+      reason: scopes.join(" "),
+    }),
+  );
   return json({ did: agent.did, scopes });
 }
 
@@ -238,12 +244,19 @@ export async function rotateAgentKey(
       now: deps.now(),
     },
   );
+  const rotated = auditEvent(deps, {
+    actor: agent.did,
+    action: "agent.rotate_key",
+    target: agent.did,
+    reason: `${await thumbprint(agent.publicJwk)} -> ${await thumbprint(next)}`,
+  });
   if (
     !await deps.store.rotateAgentKey(
       agent.did,
       agent.publicJwk,
       next,
       deps.now(),
+      rotated,
     )
   ) {
     // A rotation or a status change committed since the agent was read.
@@ -251,12 +264,6 @@ export async function rotateAgentKey(
     if (now) requireActive(now);
     fail("ERR_FORBIDDEN", "the agent's key changed meanwhile; retry");
   }
-  await audit(deps, {
-    actor: agent.did,
-    action: "agent.rotate_key",
-    target: agent.did,
-    reason: `${await thumbprint(agent.publicJwk)} -> ${await thumbprint(next)}`,
-  });
   return json({
     ...agentView({ ...agent, publicJwk: next }),
     key_thumbprint: await thumbprint(next),

@@ -11,7 +11,7 @@ import type {
   AgentStatus,
   TokenRecord,
 } from "../../store/store.ts";
-import { audit } from "../audit.ts";
+import { audit, auditEvent } from "../audit.ts";
 import type { AppDeps } from "../context.ts";
 import { json, optionalString, readJson } from "../http.ts";
 import { authenticateRequest, requireOperator } from "../request_auth.ts";
@@ -57,22 +57,22 @@ export async function changeAgentStatus(
   }
   const status = TARGET[action];
   const at = deps.now();
-  const tokensRevoked = await deps.store.changeAgentStatus(agent.did, status, {
-    at,
-    by: signer.id,
-    reason,
-  });
+  const tokensRevoked = await deps.store.changeAgentStatus(
+    agent.did,
+    status,
+    { at, by: signer.id, reason },
+    auditEvent(deps, {
+      actor: signer.id,
+      action: `agent.${action}`,
+      target: agent.did,
+      reason,
+    }),
+  );
   if (tokensRevoked === undefined) {
     // A revocation committed since the read above.
     await denied("ERR_AGENT_REVOKED");
     fail("ERR_AGENT_REVOKED", `agent ${agent.did} is revoked for good`);
   }
-  await audit(deps, {
-    actor: signer.id,
-    action: `agent.${action}`,
-    target: agent.did,
-    reason,
-  });
   const updated = (await deps.store.getAgent(agent.did))!;
   return json({ ...statusView(updated), tokens_revoked: tokensRevoked });
 }

@@ -12,7 +12,7 @@ import { hex, randomToken } from "../../core/encoding.ts";
 import { fail } from "../../core/errors.ts";
 import { thumbprint } from "../../core/keys.ts";
 import { DuplicateError, type OperatorRecord } from "../../store/store.ts";
-import { audit } from "../audit.ts";
+import { audit, auditEvent } from "../audit.ts";
 import type { AppDeps } from "../context.ts";
 import { json, readJson, requireString } from "../http.ts";
 import {
@@ -58,7 +58,14 @@ export async function registerOperator(
     createdAt: deps.now(),
   };
   try {
-    await deps.store.createOperator(operator);
+    await deps.store.createOperator(
+      operator,
+      auditEvent(deps, {
+        actor: operator.id,
+        action: "operator.register",
+        target: domain,
+      }),
+    );
   } catch (error) {
     if (error instanceof DuplicateError) {
       fail(
@@ -68,11 +75,6 @@ export async function registerOperator(
     }
     throw error;
   }
-  await audit(deps, {
-    actor: operator.id,
-    action: "operator.register",
-    target: domain,
-  });
   return json({
     ...operatorView(operator),
     dns_record: await dnsRecord(operator),
@@ -141,7 +143,12 @@ export async function verifyDomain(
         : `the TXT records at ${record.name} do not contain ${record.value}`,
     );
   }
-  if (!await deps.store.markOperatorVerified(id, deps.now())) {
+  const verified = auditEvent(deps, {
+    actor: id,
+    action: "operator.verify",
+    target: operator.domain,
+  });
+  if (!await deps.store.markOperatorVerified(id, deps.now(), verified)) {
     await audit(deps, {
       actor: id,
       action: "operator.verify",
@@ -154,11 +161,6 @@ export async function verifyDomain(
       `${operator.domain} is already verified by another operator`,
     );
   }
-  await audit(deps, {
-    actor: id,
-    action: "operator.verify",
-    target: operator.domain,
-  });
   return json({
     ...operatorView((await deps.store.getOperator(id))!),
     dns_record: record,

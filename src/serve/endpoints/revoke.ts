@@ -4,7 +4,7 @@
  * tokens get 200 as the RFC asks; a token held by someone else is refused.
  */
 import { fail } from "../../core/errors.ts";
-import { audit } from "../audit.ts";
+import { audit, auditEvent } from "../audit.ts";
 import { authenticateClient } from "../client_auth.ts";
 import { type AppDeps, PATHS } from "../context.ts";
 import {
@@ -48,16 +48,15 @@ export async function revokeEndpoint(
   }
   // `reason` is our extension (RFC 7009 §2.1 lets servers take more parameters).
   const reason = optionalString(params, "reason", 200);
-  await deps.store.revokeToken(found.claims.jti, {
-    at: deps.now(),
-    by: client.id,
-    reason,
-  });
-  await audit(deps, {
-    actor: client.id,
-    action: "token.revoke",
-    target: found.claims.jti,
-    reason,
-  });
+  await deps.store.revokeToken(
+    found.claims.jti,
+    { at: deps.now(), by: client.id, reason },
+    auditEvent(deps, {
+      actor: client.id,
+      action: "token.revoke",
+      target: found.claims.jti,
+      reason,
+    }),
+  );
   return json({ revoked: true, jti: found.claims.jti });
 }

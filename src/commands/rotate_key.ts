@@ -75,8 +75,19 @@ async function rotate(ctx: CommandContext): Promise<void> {
     await client.rotateAgentKey(file.did, statement, signer);
   } catch (error) {
     if (isRefusal(error)) {
-      await ctx.home.discardStagedKey("agent");
-      throw error;
+      // An earlier run's request may have landed meanwhile, so that this one
+      // is refused (its signing key is no longer the agent's): the staged key
+      // goes only when the issuer still holds the current one.
+      const held = await keyAtIssuer(client, file.did).catch(() => undefined);
+      if (held === next.publicJwk.x) {
+        await ctx.home.promoteStagedKey("agent");
+        await printRotated(ctx, file.did, next, true);
+        return;
+      }
+      if (held === current.publicJwk.x) {
+        await ctx.home.discardStagedKey("agent");
+        throw error;
+      }
     }
     const known = error instanceof Auth4AgentError;
     const reason = known

@@ -25,7 +25,8 @@ type Mode =
   | "forward-then-502"
   | "forward-then-403"
   | "forward-then-drop"
-  | "502";
+  | "502"
+  | "hold";
 
 interface World {
   home: string;
@@ -45,6 +46,8 @@ async function withWorld(body: (world: World) => Promise<void>) {
     dns.address,
   ]);
   let mode: Mode = "forward";
+  /** A rotation held back by "hold", delivered just before the next one. */
+  let held: (() => Promise<Response>) | undefined;
   const proxyPage = (status: number) =>
     new Response(`<html>${status}</html>`, {
       status,
@@ -57,6 +60,24 @@ async function withWorld(body: (world: World) => Promise<void>) {
       const url = new URL(request.url);
       const rotation = request.method === "POST" &&
         /^\/v1\/agents\/[^/]+\/key$/.test(url.pathname);
+      if (rotation && mode === "hold") {
+        // The client gives up (a timeout); its request is still on its way.
+        const headers = new Headers(request.headers);
+        headers.delete("host");
+        const body = await request.arrayBuffer();
+        held = () =>
+          fetch(server.origin + url.pathname, {
+            method: "POST",
+            headers,
+            body,
+          });
+        return badGateway();
+      }
+      if (rotation && held) {
+        const late = held;
+        held = undefined;
+        await (await late()).body?.cancel();
+      }
       if (rotation && mode === "502") {
         await request.body?.cancel();
         return badGateway();
@@ -182,6 +203,29 @@ for (const lostAnswer of LOST_ANSWERS) {
     });
   });
 }
+
+Deno.test("rotate-key: an earlier run's rotation lands just before the rerun's; the refused rerun promotes the staged key", async () => {
+  await withWorld(async ({ home, did, issuer, setMode }) => {
+    const keyFile = `${home}/keys/agent.key`;
+    setMode("hold");
+    refused(
+      await cli(["rotate-key"], { home }),
+      "ERR_ISSUER_RESPONSE",
+      EXIT.unavailable,
+    );
+    const staged = await readIfExists(`${keyFile}.next`);
+    assert.ok(staged);
+
+    // The rerun sees the old key in the DID document and sends the rotation
+    // again; the held one is delivered first, so the issuer refuses this one.
+    setMode("forward");
+    ok(await cli(["rotate-key"], { home }), "rerun");
+    assert.equal(await keyAtIssuer(issuer, did), await x(staged));
+    assert.equal(await Deno.readTextFile(keyFile), staged);
+    assert.equal(await readIfExists(`${keyFile}.next`), undefined);
+    ok(await cli(["issue"], { home }), "issue with the promoted key");
+  });
+});
 
 Deno.test("rotate-key: the rotation never reached the issuer; the next run retries with the same staged key", async () => {
   await withWorld(async ({ home, did, issuer, setMode }) => {

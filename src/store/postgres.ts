@@ -299,11 +299,11 @@ export class PostgresStore implements Store {
     // Two operators of one domain verifying at once must not both win: the
     // check and the update run under a lock on the domain, and the UPDATE's
     // fresh snapshot (READ COMMITTED) sees any verification committed before.
-    return this.#audited(event, async (tx) => {
-      const [operator] =
-        await tx`SELECT domain FROM operators WHERE id = ${id}`;
+    const verify = this.#audited(event, async (tx) => {
+      const [operator] = await tx`
+        SELECT domain, verified_at FROM operators WHERE id = ${id}`;
       // As in SQLite: nothing to mark, and no other operator holds the domain.
-      if (!operator) return true;
+      if (!operator) return { marked: true, newly: false };
       await tx`SELECT pg_advisory_xact_lock(${LOCK.verifyDomain}::int,
                  hashtext(current_schema() || ' ' || ${operator.domain}))`;
       const verifiedAt = ms(at);
@@ -313,8 +313,13 @@ export class PostgresStore implements Store {
           SELECT 1 FROM operators other
           WHERE other.domain = ${operator.domain} AND other.id <> ${id}
             AND other.verified_at IS NOT NULL)`;
-      return marked.count === 1;
-    }, (marked) => marked);
+      // Verified before: true again, but nothing changed to audit.
+      return {
+        marked: marked.count === 1,
+        newly: marked.count === 1 && operator.verified_at === null,
+      };
+    }, (result) => result.newly);
+    return verify.then((result) => result.marked);
   }
 
   async createAgent(agent: AgentRecord, event?: AuditEvent): Promise<void> {
@@ -452,17 +457,19 @@ export class PostgresStore implements Store {
     // The first revocation is kept; revoking again reports the token exists.
     const at = ms(change.at);
     const reason = change.reason ?? null;
-    return await this.#audited(event, async (tx) => {
+    const result = await this.#audited(event, async (tx) => {
       const [row] = await tx`
         WITH revoked AS (
           UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},
                             revoke_reason = ${reason}
           WHERE jti = ${jti} AND revoked_at IS NULL
           RETURNING 1)
-        SELECT EXISTS (SELECT 1 FROM revoked)
-            OR EXISTS (SELECT 1 FROM tokens WHERE jti = ${jti}) AS found`;
-      return row?.found === true;
-    }, (found) => found);
+        SELECT EXISTS (SELECT 1 FROM revoked) AS revoked,
+               EXISTS (SELECT 1 FROM tokens WHERE jti = ${jti}) AS found`;
+      return { revoked: row?.revoked === true, found: row?.found === true };
+    }, (result) => result.revoked);
+    // Revoked before (the first revocation is kept), or unknown.
+    return result.revoked || result.found;
   }
 
   changeAgentStatus(

@@ -121,10 +121,11 @@ export const WRITES = {
       "SELECT 1 FROM operators WHERE domain = (SELECT domain FROM operators WHERE id = ?) AND id <> ? AND verified_at IS NOT NULL",
     ).get(id, id);
     if (taken) return false;
-    c.stmt(
-      "UPDATE operators SET verified_at = COALESCE(verified_at, ?) WHERE id = ?",
+    const marked = c.stmt(
+      "UPDATE operators SET verified_at = ? WHERE id = ? AND verified_at IS NULL",
     ).run(ms(at), id);
-    if (event) appendAuditRow(c, event);
+    // Verified before: true again, but nothing changed to audit.
+    if (Number(marked.changes) === 1 && event) appendAuditRow(c, event);
     return true;
   },
 
@@ -223,10 +224,12 @@ export const WRITES = {
     const result = c.stmt(
       "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE jti = ? AND revoked_at IS NULL",
     ).run(ms(change.at), change.by, change.reason ?? null, jti);
-    const exists = Number(result.changes) === 1 ||
-      c.stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !== undefined;
-    if (exists && event) appendAuditRow(c, event);
-    return exists;
+    if (Number(result.changes) === 1) {
+      if (event) appendAuditRow(c, event);
+      return true;
+    }
+    // Revoked before (the first revocation is kept), or unknown.
+    return c.stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !== undefined;
   },
 
   changeAgentStatus(

@@ -1262,6 +1262,11 @@ export function storeConformance(
       await store.markOperatorVerified(rival.id, at(2), event({ action: "x" })),
       false,
     );
+    // Verified before: true, and nothing to audit.
+    assert.equal(
+      await store.markOperatorVerified(op.id, at(2), event({ action: "x" })),
+      true,
+    );
     const ag = agent(op);
     await store.createAgent(ag, event({ action: "agent.register" }));
     await assert.rejects(
@@ -1308,6 +1313,16 @@ export function storeConformance(
       ),
       true,
     );
+    // Revoked before: true, the first revocation kept, nothing to audit.
+    assert.equal(
+      await store.revokeToken(
+        t.jti,
+        { at: at(6), by: ag.did },
+        event({ action: "x" }),
+      ),
+      true,
+    );
+    assert.equal((await store.getToken(t.jti))?.revokedBy, op.id);
     const change = { at: at(6), by: op.id };
     assert.equal(
       await store.changeAgentStatus(

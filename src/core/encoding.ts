@@ -14,6 +14,11 @@ export function utf8(text: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(text);
 }
 
+/** The length of `text` in UTF-8 bytes, without encoding it. */
+export function utf8Length(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}
+
 /** Decodes UTF-8, throwing a TypeError on invalid sequences. */
 export function fromUtf8(bytes: ReadableBytes): string {
   return decoder.decode(bytes as Uint8Array);

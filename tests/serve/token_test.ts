@@ -168,6 +168,7 @@ Deno.test("token: audience takes any string, unchanged, but no control or format
         "urn:my service",
         "Café API",
         "x".repeat(512),
+        "€".repeat(170), // 510 bytes
       ]
     ) {
       await assertToken(fx, await ask(audience), agent, {
@@ -181,6 +182,7 @@ Deno.test("token: audience takes any string, unchanged, but no control or format
         "a\nb",
         "a\u007fb",
         "a\u202eb",
+        "€".repeat(171), // 513 bytes
         "x".repeat(513),
       ]
     ) {

@@ -8,6 +8,7 @@ import {
   newTokenId,
   signAccessToken,
 } from "../../core/access_token.ts";
+import { utf8Length } from "../../core/encoding.ts";
 import { Auth4AgentError, fail } from "../../core/errors.ts";
 import { nowSeconds } from "../../core/jws.ts";
 import {
@@ -28,7 +29,7 @@ import { type AppDeps, PATHS } from "../context.ts";
 import { coveredByItsWrite } from "../durability.ts";
 import { hasHiddenCharacters, json, readForm } from "../http.ts";
 
-const MAX_AUDIENCE_LENGTH = 512;
+const MAX_AUDIENCE_BYTES = 512;
 
 export async function tokenEndpoint(
   request: Request,
@@ -144,11 +145,12 @@ function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
     }
   }
   const value = resource?.split(" ")[0] ?? audience ?? deps.issuer;
-  // Any string (DESIGN), bounded, without hidden characters (http.ts).
-  if (value.length > MAX_AUDIENCE_LENGTH || hasHiddenCharacters(value)) {
+  // Any string (DESIGN), without hidden characters (http.ts), bounded in
+  // bytes: the token that carries it must stay under MAX_JWS_LENGTH.
+  if (utf8Length(value) > MAX_AUDIENCE_BYTES || hasHiddenCharacters(value)) {
     fail(
       "ERR_INVALID_AUDIENCE",
-      `audience must be at most ${MAX_AUDIENCE_LENGTH} characters, without control or format characters`,
+      `audience must be at most ${MAX_AUDIENCE_BYTES} bytes of UTF-8, without control or format characters`,
     );
   }
   return value;

@@ -15,7 +15,7 @@
  * const claims = await verifier.verify(access_token, { audience: "api.example.com", scopes: ["read:payments"] });
  * ```
  */
-export { IssuerClient } from "./src/client/issuer_client.ts";
+export { IssuerClient, IssuerError } from "./src/client/issuer_client.ts";
 export type {
   Challenge,
   DnsRecord,

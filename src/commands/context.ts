@@ -4,23 +4,27 @@
  * tests build one with string buffers and run commands in-process.
  *
  * Output is where a server's (or the audit log's) strings meet the terminal:
- * the human lines show their control characters as `\u001b` text, so a value
- * cannot move the cursor, erase or retitle, nor start a line of its own.
+ * the human lines show their control and format characters as `\u001b`
+ * text, so a value cannot move the cursor, erase or retitle, start a line of
+ * its own, nor reorder what is shown (bidi overrides).
  */
 import { IssuerClient } from "../client/issuer_client.ts";
 import { fail } from "../core/errors.ts";
 import { defaultHome, Home } from "../home/home.ts";
 
-/** C0, DEL and C1: the characters a terminal may act on instead of showing. */
-const CONTROL = /\p{Cc}/gu;
+/** C0, DEL, C1 and format characters: what a terminal may act on instead of showing. */
+const CONTROL = /[\p{Cc}\p{Cf}]/gu;
 /** What JSON.stringify leaves raw of them: DEL and C1. */
 const CONTROL_IN_JSON = /[\u007f-\u009f]/g;
 
 function escapeControl(char: string): string {
-  return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  const code = char.codePointAt(0)!;
+  return code > 0xffff
+    ? `\\u{${code.toString(16)}}`
+    : `\\u${code.toString(16).padStart(4, "0")}`;
 }
 
-/** `text` with every control character, line breaks too, written as `\u001b`. */
+/** `text` with every control and format character, line breaks too, written as `\u001b`. */
 export function visible(text: string): string {
   return text.replace(CONTROL, escapeControl);
 }

@@ -31,8 +31,13 @@ Deno.test("visible: every control character as \\u text, nothing else touched", 
     "ok\\u001b]0;pwned\\u0007\\u001b[2J\\u000d\\u000avalid: x\\u0000\\u007f\\u0085\\u009b1m\\u0009",
   );
   const ordinary =
-    "1  2026-01-02T03:04:05.000Z  DENIED agent.revoke  op_x → did:agent:é.example — «ok» 日本 \u00a0\u200b 🔑";
+    "1  2026-01-02T03:04:05.000Z  DENIED agent.revoke  op_x → did:agent:é.example — «ok» 日本 \u00a0 🔑";
   assert.equal(visible(ordinary), ordinary);
+  // Format characters too: a bidi override, a zero-width space, a tag.
+  assert.equal(
+    visible("a\u202eb\u200bc\u{e0001}d"),
+    "a\\u202eb\\u200bc\\u{e0001}d",
+  );
 });
 
 Deno.test("print: human lines escaped one by one, joined by the CLI's own line breaks", () => {

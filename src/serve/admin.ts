@@ -4,7 +4,7 @@
  * These open the database directly (as `serve` does); a running server picks
  * a rotation up within KEY_RELOAD_SECONDS.
  */
-import { isEncrypted } from "../core/key_encryption.ts";
+import { decryptPrivateKey, isEncrypted } from "../core/key_encryption.ts";
 import {
   type ChainCheck,
   checkChain,
@@ -35,7 +35,17 @@ export async function rotateKeys(
 ): Promise<{ kid: string; retired: string[] }> {
   const keys = await store.listSigningKeys();
   const before = keys.filter((key) => !key.retiredAt).map((key) => key.kid);
-  if (keys.some((key) => isEncrypted(key.privatePem))) requireKek(kek);
+  const encrypted = keys.find((key) => isEncrypted(key.privatePem));
+  if (encrypted) {
+    // The KEK must be the one the keys are under: a wrong one would encrypt
+    // the new current key so that no server could read it, and retire the
+    // keys they can (ERR_CONFIG, before anything is written).
+    await decryptPrivateKey(
+      encrypted.privatePem,
+      encrypted.kid,
+      requireKek(kek),
+    );
+  }
   const kid = await rotateSigningKey(store, now, kek);
   return { kid, retired: before };
 }

@@ -114,12 +114,19 @@ export class KeyRing {
     if ((await store.listSigningKeys()).length === 0) {
       await rotateSigningKey(store, now, options.kek);
     }
-    await ring.reload();
+    await ring.reload({ encryptPlaintext: true });
     return ring;
   }
 
-  /** Re-reads the keys (a rotation by `auth4agent serve keys rotate` is picked up here). */
-  async reload(): Promise<void> {
+  /**
+   * Re-reads the keys (a rotation by `auth4agent serve keys rotate` is picked
+   * up here). Under a KEK, keys stored in plaintext are encrypted in place at
+   * start (`encryptPlaintext`); one found later was not written by us and is
+   * refused, as is a key whose kid is not its own thumbprint.
+   */
+  async reload(
+    options: { encryptPlaintext?: boolean } = {},
+  ): Promise<void> {
     const records = await this.#store.listSigningKeys();
     const keys: SigningKey[] = [];
     for (const record of records) {
@@ -129,13 +136,25 @@ export class KeyRing {
         continue;
       }
       const pem = await fromStored(record, this.#options.kek);
+      const pair = await importPrivateKeyPem(pem);
+      if (await thumbprint(pair.publicJwk) !== record.kid) {
+        fail(
+          "ERR_CONFIG",
+          `signing key ${record.kid} is not the key its kid names (its thumbprint)`,
+        );
+      }
       if (this.#options.kek && !isEncrypted(record.privatePem)) {
+        if (!options.encryptPlaintext) {
+          fail(
+            "ERR_CONFIG",
+            `signing key ${record.kid} is stored unencrypted though a key-encryption key is in use; not loaded`,
+          );
+        }
         await this.#store.replaceSigningKeyMaterial(
           record.kid,
           await toStored(pem, record.kid, this.#options.kek),
         );
       }
-      const pair = await importPrivateKeyPem(pem);
       keys.push({
         kid: record.kid,
         privateKey: pair.privateKey,

@@ -52,6 +52,17 @@ import {
 
 type Sql = postgres.Sql;
 
+/**
+ * Every transaction's isolation, whatever the server's or the URL's default:
+ * statements must read what committed before each of them (the audit chain's
+ * head after its lock, a verification after the domain's lock).
+ */
+const READ_COMMITTED = "isolation level read committed";
+
+/** How long a statement waits for a lock, and how long it may run, in ms. */
+const LOCK_TIMEOUT_MS = 10_000;
+const STATEMENT_TIMEOUT_MS = 30_000;
+
 /** First keys of the two-key advisory locks (arbitrary, fixed forever). */
 const LOCK = {
   migrate: 0x0a4a_0001,
@@ -149,12 +160,19 @@ function isUniqueViolation(error: unknown): boolean {
     error.code === UNIQUE_VIOLATION;
 }
 
-/** Runs an insert; a unique or primary key violation becomes DuplicateError. */
+/**
+ * Runs an insert; a unique or primary key violation becomes DuplicateError —
+ * of the record inserted, not of the audit entry a transaction appends with it
+ * (that would be a broken chain, not an existing record).
+ */
 async function insert<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (isUniqueViolation(error)) {
+    if (
+      isUniqueViolation(error) &&
+      (error as postgres.PostgresError).table_name !== "audit"
+    ) {
       throw new DuplicateError(
         (error as postgres.PostgresError).detail ?? String(error),
       );
@@ -172,7 +190,8 @@ export function redactPostgresUrl(url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    return url.replace(/\/\/[^/?#]*@/, "//***@");
+    // Up to the last "@": an unencoded "/", "#" or "@" may be in the password.
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/).*@/is, "$1***@");
   }
   if (parsed.password) parsed.password = "***";
   for (const name of [...parsed.searchParams.keys()]) {
@@ -188,7 +207,7 @@ export function redactPostgresUrl(url: string): string {
  */
 async function migrate(sql: Sql): Promise<void> {
   for (;;) {
-    const done = await sql.begin(async (tx) => {
+    const done = await sql.begin(READ_COMMITTED, async (tx) => {
       const [where] = await tx`SELECT current_schema() AS schema`;
       if (where?.schema === null) {
         throw new Auth4AgentError(
@@ -232,24 +251,34 @@ export class PostgresStore implements Store {
    * `postgres` (e.g. `search_path`) are sent to the server as settings.
    */
   static async open(url: string): Promise<PostgresStore> {
-    const sql = postgres(url, {
-      // "relation already exists, skipping" and the like are not news.
-      onnotice: () => {},
-      // We use no array or custom types: skip the per-connection type query.
-      fetch_types: false,
-      connection: { application_name: "auth4agent" },
-    });
+    let sql: Sql | undefined;
     try {
+      sql = postgres(url, {
+        // "relation already exists, skipping" and the like are not news.
+        onnotice: () => {},
+        // We use no array or custom types: skip the per-connection type query.
+        fetch_types: false,
+        connection: {
+          application_name: "auth4agent",
+          // A stalled holder of a lock (the audit chain's, a row's) fails
+          // the requests waiting on it instead of taking the whole pool.
+          lock_timeout: LOCK_TIMEOUT_MS,
+          statement_timeout: STATEMENT_TIMEOUT_MS,
+          idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS,
+        },
+      });
       await migrate(sql);
     } catch (error) {
-      await sql.end({ timeout: 1 });
+      await sql?.end({ timeout: 1 });
       if (error instanceof Auth4AgentError) throw error;
+      // The driver's message may quote the URL, password and all.
+      const message = (error instanceof Error ? error.message : String(error))
+        .replaceAll(url, redactPostgresUrl(url));
       throw new Auth4AgentError(
         "ERR_CONFIG",
-        `cannot open the PostgreSQL database ${redactPostgresUrl(url)}: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        { cause: error },
+        `cannot open the PostgreSQL database ${
+          redactPostgresUrl(url)
+        }: ${message}`,
       );
     }
     return new PostgresStore(sql);
@@ -264,7 +293,7 @@ export class PostgresStore implements Store {
     write: (tx: postgres.TransactionSql) => Promise<T>,
     tookEffect: (result: T) => boolean = () => true,
   ): Promise<T> {
-    return this.#sql.begin(async (tx) => {
+    return this.#sql.begin(READ_COMMITTED, async (tx) => {
       const result = await write(tx);
       if (event && tookEffect(result)) await appendAuditIn(tx, event);
       return result;
@@ -422,7 +451,7 @@ export class PostgresStore implements Store {
     agentKey: Ed25519PublicJwk,
   ): Promise<IssuanceOutcome> {
     return await insert(() =>
-      this.#sql.begin(async (tx): Promise<IssuanceOutcome> => {
+      this.#sql.begin(READ_COMMITTED, async (tx): Promise<IssuanceOutcome> => {
         // FOR SHARE waits for a status change or rotation in flight and makes
         // the next one wait for this commit (a suspension then revokes it).
         const [agent] = await tx`
@@ -534,7 +563,7 @@ export class PostgresStore implements Store {
     const retiredAt = key.retiredAt ? ms(key.retiredAt) : null;
     const retireOthersAt = options.retireOthersAt && ms(options.retireOthersAt);
     await insert(() =>
-      this.#sql.begin(async (tx) => {
+      this.#sql.begin(READ_COMMITTED, async (tx) => {
         if (retireOthersAt !== undefined) {
           await tx`
             UPDATE signing_keys SET retired_at = ${retireOthersAt}
@@ -556,7 +585,7 @@ export class PostgresStore implements Store {
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {
-    await this.#sql.begin((tx) => appendAuditIn(tx, event));
+    await this.#sql.begin(READ_COMMITTED, (tx) => appendAuditIn(tx, event));
   }
 
   async listAudit(

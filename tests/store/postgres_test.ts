@@ -255,6 +255,60 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "postgres: the store's transactions read committed, whatever the database's default",
+  ignore,
+  fn: async () => {
+    await withSchema(async (schema) => {
+      // A default of REPEATABLE READ (from the URL here; a database or role
+      // default set by a DBA acts the same).
+      const url = new URL(schema.url);
+      url.searchParams.set("default_transaction_isolation", "repeatable read");
+      const [a, b] = [
+        await PostgresStore.open(url.href),
+        await PostgresStore.open(url.href),
+      ];
+      try {
+        // Appends from two instances at once: each must read the head the
+        // other committed, after taking the chain's lock.
+        const results = await Promise.allSettled(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 ? a : b).appendAudit({
+              at: new Date(),
+              actor: "x",
+              action: "test",
+              target: `t${i}`,
+              outcome: "success",
+            })),
+        );
+        assert.deepEqual(
+          results.filter((r) => r.status === "rejected"),
+          [],
+        );
+        assert.ok((await verifyAudit(a)).ok);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  },
+});
+
+Deno.test("postgres: an unparsable URL's password is not in the error", async () => {
+  for (
+    const url of [
+      "postgres://issuer:sec#ret@127.0.0.1:1/a4a",
+      "postgres://issuer:se/cret@127.0.0.1:1/a4a",
+    ]
+  ) {
+    const error = await openStore(url).then(() => undefined, (e) => e);
+    assert.ok(error instanceof Error, url);
+    assert.ok(!String(error.message).includes("cret"), error.message);
+    assert.ok(!String(error.stack).includes("cret"), error.stack);
+  }
+});
+
 Deno.test("postgres: describeDb masks a URL's password and leaves paths alone", () => {
   assert.equal(
     describeDb(

@@ -62,6 +62,8 @@ const READ_COMMITTED = "isolation level read committed";
 /** How long a statement waits for a lock, and how long it may run, in ms. */
 const LOCK_TIMEOUT_MS = 10_000;
 const STATEMENT_TIMEOUT_MS = 30_000;
+/** Expired rows of each table deleted per sweep statement. */
+const SWEEP_CHUNK = 1_000;
 
 /** First keys of the two-key advisory locks (arbitrary, fixed forever). */
 const LOCK = {
@@ -597,16 +599,32 @@ export class PostgresStore implements Store {
     return rows.map(auditEntryFromRow);
   }
 
+  /**
+   * Deletes expired challenges and replay entries in chunks, so that a large
+   * backlog (after an outage) never holds a statement past its timeout.
+   */
   async sweep(now: Date): Promise<number> {
     const nowMs = ms(now);
-    const [row] = await this.#sql`
-      WITH challenges_gone AS (
-        DELETE FROM challenges WHERE expires_at <= ${nowMs} RETURNING 1),
-      replay_gone AS (
-        DELETE FROM replay WHERE expires_at <= ${nowMs} RETURNING 1)
-      SELECT (SELECT count(*) FROM challenges_gone)
-           + (SELECT count(*) FROM replay_gone) AS swept`;
-    return Number(row?.swept ?? 0);
+    let total = 0;
+    for (;;) {
+      const [row] = await this.#sql`
+        WITH challenges_gone AS (
+          DELETE FROM challenges WHERE ctid IN (
+            SELECT ctid FROM challenges WHERE expires_at <= ${nowMs}
+            LIMIT ${SWEEP_CHUNK})
+          RETURNING 1),
+        replay_gone AS (
+          DELETE FROM replay WHERE ctid IN (
+            SELECT ctid FROM replay WHERE expires_at <= ${nowMs}
+            LIMIT ${SWEEP_CHUNK})
+          RETURNING 1)
+        SELECT (SELECT count(*) FROM challenges_gone) AS challenges,
+               (SELECT count(*) FROM replay_gone) AS replay`;
+      const challenges = Number(row?.challenges ?? 0);
+      const replay = Number(row?.replay ?? 0);
+      total += challenges + replay;
+      if (challenges < SWEEP_CHUNK && replay < SWEEP_CHUNK) return total;
+    }
   }
 
   async ping(): Promise<void> {

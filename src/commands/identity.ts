@@ -27,11 +27,6 @@ export async function agentIdentity(
   };
 }
 
-/**
- * A client identity for introspection and revocation: this home's registered
- * operator when there is one (it may revoke any token of its domain), else
- * its registered agent.
- */
 /** Who this home folder authenticates as, with the issuer it is registered at. */
 export interface ClientIdentity {
   clientId: string;
@@ -39,6 +34,11 @@ export interface ClientIdentity {
   server: string;
 }
 
+/**
+ * A client identity for introspection and revocation: this home's registered
+ * operator when there is one (it may revoke any token of its domain), else
+ * its registered agent.
+ */
 export async function anyClientIdentity(
   ctx: CommandContext,
 ): Promise<ClientIdentity | undefined> {

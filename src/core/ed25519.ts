@@ -7,7 +7,7 @@
  * Each CryptoKey is converted to a KeyObject once and cached.
  */
 import { KeyObject, sign, verify } from "node:crypto";
-import type { ReadableBytes } from "./encoding.ts";
+import { plainView, type ReadableBytes } from "./encoding.ts";
 
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
 
@@ -30,14 +30,9 @@ export function signEd25519(
   if (privateKey.type !== "private" || !privateKey.usages.includes("sign")) {
     throw new TypeError("not an Ed25519 signing key");
   }
-  // node:crypto answers with a Buffer; a plain view of it, not a copy.
-  // node:crypto reads the bytes of the view only (its byteOffset and length).
-  const signature = sign(null, data as Uint8Array, keyObject(privateKey));
-  return new Uint8Array(
-    signature.buffer,
-    signature.byteOffset,
-    signature.byteLength,
-  );
+  // node:crypto reads the bytes of the view only (its byteOffset and length)
+  // and answers with a Buffer.
+  return plainView(sign(null, data as Uint8Array, keyObject(privateKey)));
 }
 
 export function verifyEd25519(

@@ -86,17 +86,21 @@ export function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
 
 /** `utf8(text)` as a scratch view: read it now, keep nothing, no key material. */
 export function utf8Scratch(text: string): ReadableBytes {
-  return scratchView(Buffer.from(text, "utf8"));
+  return plainView(Buffer.from(text, "utf8"));
 }
 
 /** `fromBase64url(text)`, as strict, as a scratch view: read it now, keep nothing, no key material. */
 export function fromBase64urlScratch(text: string): ReadableBytes {
   checkBase64url(text);
-  return scratchView(Buffer.from(text, "base64url"));
+  return plainView(Buffer.from(text, "base64url"));
 }
 
-/** The bytes of a Buffer as a plain Uint8Array (a Buffer's slice() is a view, a Uint8Array's a copy). */
-function scratchView(bytes: Buffer): ReadableBytes {
+/**
+ * The bytes of a Buffer (node:buffer's, node:crypto's answers) as a plain
+ * Uint8Array view, not a copy: a Buffer's slice() is a view, a Uint8Array's
+ * a copy, so callers must not get one for the other.
+ */
+export function plainView(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

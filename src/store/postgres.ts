@@ -453,7 +453,7 @@ export class PostgresStore implements Store {
     agentKey: Ed25519PublicJwk,
   ): Promise<IssuanceOutcome> {
     return await insert(() =>
-      this.#sql.begin(READ_COMMITTED, async (tx): Promise<IssuanceOutcome> => {
+      this.#audited(event, async (tx): Promise<IssuanceOutcome> => {
         // FOR SHARE waits for a status change or rotation in flight and makes
         // the next one wait for this commit (a suspension then revokes it).
         const [agent] = await tx`
@@ -465,9 +465,8 @@ export class PostgresStore implements Store {
         if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
         if (!await consumeSingleUseIn(tx, singleUse)) return "replayed";
         await insertTokenIn(tx, token);
-        await appendAuditIn(tx, event);
         return "recorded";
-      })
+      }, (outcome) => outcome === "recorded")
     );
   }
 

@@ -101,7 +101,9 @@ export function register(program: Command, run: Run): void {
     );
 
   keys.command("list")
-    .description("list signing keys: kid, created, retired, encrypted at rest")
+    .description(
+      "list signing keys: kid, created, retired, longest token lifetime, encrypted at rest",
+    )
     .action((_options, command) =>
       run(command, async (ctx) => {
         const config = resolveServeConfig(adminConfig(command), ctx.io.env);
@@ -111,6 +113,10 @@ export function register(program: Command, run: Run): void {
           list.map((key) =>
             `${key.kid}  created ${key.created_at}  ${
               key.retired_at ? `retired ${key.retired_at}` : "current"
+            }  tokens ${
+              key.token_ttl === null
+                ? "of unknown lifetime"
+                : `≤ ${key.token_ttl} s`
             }${key.encrypted ? "  encrypted" : ""}`
           ),
         );

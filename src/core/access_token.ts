@@ -25,8 +25,10 @@ const REQUIRED_CLAIMS = [
 import { parseScopeParam } from "./scope.ts";
 
 export const ACCESS_TOKEN_TYP = "at+jwt";
-/** Default and maximum lifetime of an access token, in seconds. */
+/** The lifetime of an access token unless `serve --token-ttl` says otherwise, in seconds. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 900;
+/** The longest `--token-ttl` a server accepts, in seconds. */
+export const MAX_TOKEN_TTL_SECONDS = 86_400;
 
 export interface AccessTokenClaims {
   iss: string;

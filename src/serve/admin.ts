@@ -55,6 +55,8 @@ export async function listKeys(store: Store) {
     kid: key.kid,
     created_at: key.createdAt.toISOString(),
     retired_at: key.retiredAt?.toISOString() ?? null,
+    /** The longest lifetime of a token it signed, in seconds; null: not known. */
+    token_ttl: key.tokenTtl ?? null,
     encrypted: isEncrypted(key.privatePem),
   }));
 }

@@ -4,7 +4,10 @@
  * at start-up so a bad value fails at boot with one clear message.
  */
 import { Auth4AgentError } from "../core/errors.ts";
-import { DEFAULT_TOKEN_TTL_SECONDS } from "../core/access_token.ts";
+import {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  MAX_TOKEN_TTL_SECONDS,
+} from "../core/access_token.ts";
 import { type NameServer, parseNameServer } from "./dns.ts";
 
 export interface ServeConfig {
@@ -132,7 +135,7 @@ export function resolveServeConfig(
     "--token-ttl",
     pick("tokenTtl") ?? String(DEFAULTS.tokenTtl),
     10,
-    86_400,
+    MAX_TOKEN_TTL_SECONDS,
   );
   return {
     host,

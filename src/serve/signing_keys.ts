@@ -1,7 +1,10 @@
 /**
  * The issuer's signing keys: made on first start and kept in the store, so a
  * restart never invalidates tokens. The newest key that is not retired signs;
- * a retired key stays in the JWKS until every token it signed has expired.
+ * a retired key stays in the JWKS until every token it signed has expired:
+ * each server records its token lifetime on a key before signing with it
+ * (the key's `tokenTtl`), so a restart with a shorter --token-ttl does not
+ * unpublish a key whose longer-lived tokens are still out.
  * With a key-encryption key (KEK) the private keys rest encrypted; plaintext
  * keys found at start are encrypted in place.
  */
@@ -18,7 +21,10 @@ import {
   isEncrypted,
 } from "../core/key_encryption.ts";
 import type { SigningKeyRecord, Store } from "../store/store.ts";
-import { DEFAULT_TOKEN_TTL_SECONDS } from "../core/access_token.ts";
+import {
+  DEFAULT_TOKEN_TTL_SECONDS,
+  MAX_TOKEN_TTL_SECONDS,
+} from "../core/access_token.ts";
 import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
 
 /** Running servers re-read the keys this often, so a rotation spreads to every instance. */
@@ -33,11 +39,13 @@ export interface SigningKey {
   publicJwk: Ed25519PublicJwk;
   createdAt: Date;
   retiredAt?: Date;
+  /** The longest lifetime of a token it signed, in seconds; undefined: not known. */
+  tokenTtl?: number;
 }
 
 export interface KeyRingOptions {
   kek?: CryptoKey;
-  /** The longest token lifetime, in seconds: a retired key stays published that long plus a margin. */
+  /** This server's token lifetime, in seconds (recorded on the key it signs with). */
   tokenTtl?: number;
 }
 
@@ -76,11 +84,16 @@ async function fromStored(
   );
 }
 
-/** Creates a new signing key in the store; the previous current key is retired at `now`. */
+/**
+ * Creates a new signing key in the store; the previous current key is retired
+ * at `now`. `tokenTtl`: the lifetime of the tokens the caller will sign with
+ * it (0 for an administrator's rotation: the servers record theirs).
+ */
 export async function rotateSigningKey(
   store: Store,
   now: Date,
   kek?: CryptoKey,
+  tokenTtl = 0,
 ): Promise<string> {
   const pair = await generateKeyPair();
   const kid = await thumbprint(pair.publicJwk);
@@ -89,8 +102,13 @@ export async function rotateSigningKey(
     privatePem: await toStored(pair.pem, kid, kek),
     publicJwk: pair.publicJwk,
     createdAt: now,
+    tokenTtl,
   }, { retireOthersAt: now });
   return kid;
+}
+
+function currentOf(keys: SigningKey[]): SigningKey | undefined {
+  return keys.find((key) => !key.retiredAt) ?? keys[0];
 }
 
 export class KeyRing {
@@ -112,7 +130,7 @@ export class KeyRing {
   ): Promise<KeyRing> {
     const ring = new KeyRing(store, options);
     if ((await store.listSigningKeys()).length === 0) {
-      await rotateSigningKey(store, now, options.kek);
+      await rotateSigningKey(store, now, options.kek, ring.#tokenTtl);
     }
     await ring.reload({ encryptPlaintext: true });
     return ring;
@@ -132,7 +150,11 @@ export class KeyRing {
     for (const record of records) {
       const known = this.#keys.find((key) => key.kid === record.kid);
       if (known) {
-        keys.push({ ...known, retiredAt: record.retiredAt });
+        keys.push({
+          ...known,
+          retiredAt: record.retiredAt,
+          tokenTtl: record.tokenTtl,
+        });
         continue;
       }
       const pem = await fromStored(record, this.#options.kek);
@@ -162,22 +184,33 @@ export class KeyRing {
         publicJwk: pair.publicJwk,
         createdAt: record.createdAt,
         retiredAt: record.retiredAt,
+        tokenTtl: record.tokenTtl,
       });
+    }
+    // Before this server signs with a key, the key records this server's
+    // token lifetime (once written, it only grows).
+    const signing = currentOf(keys);
+    if (signing?.tokenTtl !== undefined && signing.tokenTtl < this.#tokenTtl) {
+      await this.#store.raiseSigningKeyTokenTtl(signing.kid, this.#tokenTtl);
+      signing.tokenTtl = this.#tokenTtl;
     }
     this.#keys = keys;
   }
 
+  get #tokenTtl(): number {
+    return this.#options.tokenTtl ?? DEFAULT_TOKEN_TTL_SECONDS;
+  }
+
   /** The key that signs new tokens: the newest one not retired. */
   get current(): SigningKey {
-    return this.#keys.find((key) => !key.retiredAt) ?? this.#keys[0]!;
+    return currentOf(this.#keys)!;
   }
 
   #published(now: Date): SigningKey[] {
     return this.#keys.filter((key) =>
       !key.retiredAt ||
       now.getTime() - key.retiredAt.getTime() <
-        (this.#options.tokenTtl ?? DEFAULT_TOKEN_TTL_SECONDS) * 1000 +
-          RETIRED_KEY_MARGIN_MS
+        (key.tokenTtl ?? MAX_TOKEN_TTL_SECONDS) * 1000 + RETIRED_KEY_MARGIN_MS
     );
   }
 

@@ -91,6 +91,13 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_revoked ON tokens (domain, revoked_at)
     WHERE revoked_at IS NOT NULL;
   `,
+  // 3: each signing key records the longest lifetime of the tokens it signed
+  // (seconds; raised by every server that signs with it), so a retired key
+  // stays published until they expire whatever the servers' --token-ttl is
+  // now. NULL for keys from before: not known, the longest a server allows.
+  `
+  ALTER TABLE signing_keys ADD COLUMN token_ttl BIGINT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -562,6 +562,7 @@ export class PostgresStore implements Store {
     const jwk = JSON.stringify(key.publicJwk);
     const createdAt = ms(key.createdAt);
     const retiredAt = key.retiredAt ? ms(key.retiredAt) : null;
+    const tokenTtl = key.tokenTtl ?? null;
     const retireOthersAt = options.retireOthersAt && ms(options.retireOthersAt);
     await insert(() =>
       this.#sql.begin(READ_COMMITTED, async (tx) => {
@@ -571,8 +572,8 @@ export class PostgresStore implements Store {
             WHERE retired_at IS NULL`;
         }
         await tx`
-          INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at)
-          VALUES (${key.kid}, ${key.privatePem}, ${jwk}, ${createdAt}, ${retiredAt})`;
+          INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at, token_ttl)
+          VALUES (${key.kid}, ${key.privatePem}, ${jwk}, ${createdAt}, ${retiredAt}, ${tokenTtl})`;
       })
     );
   }
@@ -583,6 +584,12 @@ export class PostgresStore implements Store {
   ): Promise<void> {
     await this
       .#sql`UPDATE signing_keys SET private_pem = ${privatePem} WHERE kid = ${kid}`;
+  }
+
+  async raiseSigningKeyTokenTtl(kid: string, seconds: number): Promise<void> {
+    await this.#sql`
+      UPDATE signing_keys SET token_ttl = ${seconds}
+      WHERE kid = ${kid} AND token_ttl < ${seconds}`;
   }
 
   async appendAudit(event: AuditEvent): Promise<void> {

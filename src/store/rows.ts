@@ -123,6 +123,9 @@ export function signingKeyFromRow(row: Row): SigningKeyRecord {
     publicJwk: JSON.parse(String(row.public_jwk)),
     createdAt: date(row.created_at),
     retiredAt: optionalDate(row.retired_at),
+    tokenTtl: row.token_ttl === null || row.token_ttl === undefined
+      ? undefined
+      : Number(row.token_ttl),
   };
 }
 

@@ -224,6 +224,10 @@ export class SqliteStore implements Store {
     return this.#writer.submit("replaceSigningKeyMaterial", [kid, privatePem]);
   }
 
+  raiseSigningKeyTokenTtl(kid: string, seconds: number): Promise<void> {
+    return this.#writer.submit("raiseSigningKeyTokenTtl", [kid, seconds]);
+  }
+
   appendAudit(event: AuditEvent): Promise<void> {
     return this.#writer.submit("appendAudit", [event]);
   }

@@ -261,13 +261,24 @@ export const WRITES = {
         .run(ms(options.retireOthersAt));
     }
     c.insert(
-      "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at, token_ttl) VALUES (?, ?, ?, ?, ?, ?)",
       key.kid,
       key.privatePem,
       JSON.stringify(key.publicJwk),
       ms(key.createdAt),
       key.retiredAt ? ms(key.retiredAt) : null,
+      key.tokenTtl ?? null,
     );
+  },
+
+  raiseSigningKeyTokenTtl(
+    c: SqliteConnection,
+    kid: string,
+    seconds: number,
+  ): void {
+    c.stmt(
+      "UPDATE signing_keys SET token_ttl = ? WHERE kid = ? AND token_ttl < ?",
+    ).run(seconds, kid, seconds);
   },
 
   replaceSigningKeyMaterial(

@@ -80,6 +80,12 @@ export interface SigningKeyRecord {
   createdAt: Date;
   /** Set when a newer key took over signing; published until its tokens expire. */
   retiredAt?: Date;
+  /**
+   * The longest lifetime, in seconds, of a token signed with this key (0:
+   * none signed yet), raised by each server before it signs with the key.
+   * Absent for keys made before it was recorded: not known.
+   */
+  tokenTtl?: number;
 }
 
 export interface AuditEvent {
@@ -228,6 +234,8 @@ export interface Store {
   ): Promise<void>;
   /** Rewrites a key's stored private material (encryption at rest). */
   replaceSigningKeyMaterial(kid: string, privatePem: string): Promise<void>;
+  /** Raises a key's `tokenTtl` to at least `seconds`; an unknown one stays unknown. */
+  raiseSigningKeyTokenTtl(kid: string, seconds: number): Promise<void>;
 
   appendAudit(event: AuditEvent): Promise<void>;
   /** Audit entries in order, from `afterSeq` on, at most `limit`. */

@@ -75,6 +75,7 @@ Deno.test("admin: encrypted signing keys, rotation, audit log", async (t) => {
         );
         assert.equal(keys.length, 1);
         assert.equal(keys[0].encrypted, true);
+        assert.equal(keys[0].token_ttl, 900); // recorded by the server that signs with it
         const raw = new DatabaseSync(db, { readOnly: true });
         const stored = raw.prepare("SELECT private_pem FROM signing_keys")
           .get() as { private_pem: string };

@@ -1,7 +1,8 @@
 /**
  * A database as auth4agent schema version 1 left it, for the tests that
  * upgrade one: the first migration, then two tokens of one domain, one live
- * and one revoked, written with raw SQL as version 1 wrote them.
+ * and one revoked, and a signing key, written with raw SQL as version 1 wrote
+ * them.
  */
 import assert from "node:assert/strict";
 import { MIGRATIONS } from "../../src/store/migrations.ts";
@@ -21,9 +22,14 @@ export const V1_DATABASE: readonly string[] = [
    VALUES ('live', 'did:web:v1.example:agents:a', '${V1_DOMAIN}', 'api', 'read', ${ISSUED}, ${EXPIRES})`,
   `INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at, revoked_by, revoke_reason)
    VALUES ('revoked', 'did:web:v1.example:agents:a', '${V1_DOMAIN}', 'api', 'read', ${ISSUED}, ${EXPIRES}, ${REVOKED}, 'op', 'lost')`,
+  `INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at)
+   VALUES ('v1-key', 'pem', '{}', ${ISSUED}, ${REVOKED})`,
 ];
 
-/** The upgraded store still has both tokens, and lists the revoked one. */
+/**
+ * The upgraded store still has both tokens, and lists the revoked one; its
+ * signing key's token lifetime is not known (so it stays published longest).
+ */
 export async function assertV1Upgraded(store: Store): Promise<void> {
   assert.equal((await store.getToken("live"))?.revokedAt, undefined);
   assert.deepEqual(
@@ -35,4 +41,9 @@ export async function assertV1Upgraded(store: Store): Promise<void> {
     new Date(ISSUED + 120_000),
   );
   assert.deepEqual(list.tokens.map((token) => token.jti), ["revoked"]);
+  const [key] = await store.listSigningKeys();
+  assert.equal(key?.kid, "v1-key");
+  assert.equal(key.tokenTtl, undefined);
+  await store.raiseSigningKeyTokenTtl("v1-key", 900);
+  assert.equal((await store.listSigningKeys())[0]?.tokenTtl, undefined);
 }

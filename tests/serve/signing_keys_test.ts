@@ -1,8 +1,9 @@
 /**
- * Signing keys at rest (src/serve/signing_keys.ts, admin.ts): a rotation
- * under the wrong key-encryption key writes nothing, and the key ring loads
- * no key it did not write itself — a plaintext key planted under a KEK, or a
- * key under another key's kid.
+ * Signing keys (src/serve/signing_keys.ts, admin.ts): a rotation under the
+ * wrong key-encryption key writes nothing; the key ring loads no key it did
+ * not write itself — a plaintext key planted under a KEK, or a key under
+ * another key's kid; a retired key stays published as long as the longest
+ * token it signed may live, whatever the token lifetime after a restart.
  */
 import assert from "node:assert/strict";
 import { Auth4AgentError } from "../../src/core/errors.ts";
@@ -73,5 +74,41 @@ Deno.test("signing keys: a key stored under a kid that is not its thumbprint sto
       createdAt: NOW,
     });
     await assert.rejects(KeyRing.open(store, NOW), code("ERR_CONFIG"));
+  });
+});
+
+Deno.test("signing keys: a retired key stays published for the longest lifetime it signed with, across a restart with a shorter one", async () => {
+  await withStore(async (store) => {
+    const DAY_S = 86_400;
+    const long = await KeyRing.open(store, NOW, { tokenTtl: DAY_S });
+    const old = long.current.kid;
+    await rotateKeys(store, LATER);
+    // The restart: a fresh ring with a 15-minute lifetime takes over the new key.
+    const short = await KeyRing.open(store, LATER, { tokenTtl: 900 });
+    const fresh = short.current.kid;
+    assert.notEqual(fresh, old);
+    const published = (seconds: number) =>
+      short.jwks(new Date(LATER.getTime() + seconds * 1000)).keys
+        .map((key) => key.kid);
+    // Tokens of the old key live up to a day after its retirement.
+    assert.deepEqual(published(3_600), [fresh, old]);
+    assert.deepEqual(published(DAY_S - 1), [fresh, old]);
+    assert.ok(short.publicKey(old, new Date(LATER.getTime() + 3_600_000)));
+    assert.deepEqual(published(DAY_S + 3_600), [fresh]);
+    // The key made by the administrator's rotation now records 900 s.
+    const keys = await store.listSigningKeys();
+    assert.deepEqual(keys.map((key) => [key.kid, key.tokenTtl]), [
+      [fresh, 900],
+      [old, DAY_S],
+    ]);
+    // After a second rotation, the 900 s key is unpublished soon after.
+    const later = new Date(LATER.getTime() + 60_000);
+    await rotateKeys(store, later);
+    await short.reload();
+    const kids = (seconds: number) =>
+      short.jwks(new Date(later.getTime() + seconds * 1000)).keys
+        .map((key) => key.kid);
+    assert.ok(kids(900).includes(fresh));
+    assert.ok(!kids(3_600).includes(fresh));
   });
 });

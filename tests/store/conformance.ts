@@ -74,6 +74,7 @@ const COVERED: Record<keyof Store, string> = {
   listSigningKeys: "signing keys",
   addSigningKey: "signing keys",
   replaceSigningKeyMaterial: "signing keys",
+  raiseSigningKeyTokenTtl: "signing keys: token lifetime",
   appendAudit: "audit",
   listAudit: "audit",
   sweep: "sweep",
@@ -152,6 +153,7 @@ function signingKey(overrides: Partial<SigningKeyRecord> = {}) {
     publicJwk: jwk(),
     createdAt: at(0),
     retiredAt: undefined,
+    tokenTtl: undefined,
     ...overrides,
   } satisfies SigningKeyRecord;
 }
@@ -1243,6 +1245,23 @@ export function storeConformance(
       privatePem: "encrypted:v1:abc",
       retiredAt: at(3),
     });
+  });
+
+  test("signing keys: token lifetime only grows, and an unknown one stays unknown", async ({ store }) => {
+    const fresh = signingKey({ tokenTtl: 0 });
+    const unknown = signingKey({ createdAt: at(1) });
+    await store.addSigningKey(fresh);
+    await store.addSigningKey(unknown);
+    const ttlOf = async (kid: string) =>
+      (await store.listSigningKeys()).find((key) => key.kid === kid)!.tokenTtl;
+    assert.equal(await ttlOf(fresh.kid), 0);
+    assert.equal(await ttlOf(unknown.kid), undefined);
+    await store.raiseSigningKeyTokenTtl(fresh.kid, 86_400);
+    await store.raiseSigningKeyTokenTtl(fresh.kid, 900);
+    await store.raiseSigningKeyTokenTtl(unknown.kid, 900);
+    await store.raiseSigningKeyTokenTtl("no-such-kid", 900);
+    assert.equal(await ttlOf(fresh.kid), 86_400);
+    assert.equal(await ttlOf(unknown.kid), undefined);
   });
 
   // --- audit ----------------------------------------------------------------

@@ -10,6 +10,7 @@ import {
   resolveServeConfig,
 } from "../serve/config.ts";
 import { loadKek } from "../serve/kek.ts";
+import { KEY_PREPUBLISH_SECONDS } from "../serve/signing_keys.ts";
 import { defaultLog, startServer } from "../serve/server.ts";
 import type { Run } from "./registry.ts";
 
@@ -80,29 +81,37 @@ export function register(program: Command, run: Run): void {
 
   keys.command("rotate")
     .description(
-      "make a new signing key current; the old one stays in the JWKS until its tokens expire",
+      `publish a new signing key that signs ${
+        KEY_PREPUBLISH_SECONDS / 60
+      } minutes later (verifiers' cached key sets hold it by then); the old one stays in the JWKS until its tokens expire`,
     )
-    .action((_options, command) =>
+    .option(
+      "--now",
+      "sign with the new key at once (after a compromise of the old one): verifiers refetch the key set for the unknown kid",
+    )
+    .action((rotateOptions, command) =>
       run(command, async (ctx) => {
         const options = adminConfig(command);
         const config = resolveServeConfig(options, ctx.io.env);
         const kek = await loadKek(config.kekFile, ctx.io.env);
         const result = await withStore(config.db ?? DEFAULTS.db, (store) =>
-          rotateKeys(store, ctx.io.now(), kek));
+          rotateKeys(store, ctx.io.now(), kek, {
+            immediately: rotateOptions.now === true,
+          }));
         ctx.print(result, [
-          `New signing key ${result.kid} is current${
+          `New signing key ${result.kid} is published and signs from ${result.active_from}${
             result.retired.length
-              ? `; retired ${result.retired.join(", ")}`
+              ? `; retired then: ${result.retired.join(", ")}`
               : ""
           }.`,
-          "Running servers switch to it within 30 s (at once on SIGHUP); retired keys stay published until their tokens expire.",
+          "Running servers load it within 30 s (at once on SIGHUP); retired keys stay published until their tokens expire.",
         ]);
       })
     );
 
   keys.command("list")
     .description(
-      "list signing keys: kid, created, retired, longest token lifetime, encrypted at rest",
+      "list signing keys: kid, created, signing from/until, longest token lifetime, encrypted at rest",
     )
     .action((_options, command) =>
       run(command, async (ctx) => {
@@ -112,7 +121,7 @@ export function register(program: Command, run: Run): void {
           list,
           list.map((key) =>
             `${key.kid}  created ${key.created_at}  ${
-              key.retired_at ? `retired ${key.retired_at}` : "current"
+              keyState(key, ctx.io.now())
             }  tokens ${
               key.token_ttl === null
                 ? "of unknown lifetime"
@@ -122,4 +131,16 @@ export function register(program: Command, run: Run): void {
         );
       })
     );
+}
+
+function keyState(
+  key: { active_from: string; retired_at: string | null },
+  now: Date,
+): string {
+  const retired = key.retired_at && new Date(key.retired_at) <= now;
+  if (retired) return `retired ${key.retired_at}`;
+  const until = key.retired_at ? ` until ${key.retired_at}` : "";
+  return new Date(key.active_from) > now
+    ? `signs from ${key.active_from}${until}`
+    : `signing${until}`;
 }

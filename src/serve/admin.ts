@@ -12,7 +12,11 @@ import {
 } from "../store/audit_chain.ts";
 import { openStore } from "../store/open.ts";
 import type { AuditEntry, Store } from "../store/store.ts";
-import { requireKek, rotateSigningKey } from "./signing_keys.ts";
+import {
+  KEY_PREPUBLISH_SECONDS,
+  requireKek,
+  rotateSigningKey,
+} from "./signing_keys.ts";
 
 const PAGE = 1000;
 
@@ -28,13 +32,27 @@ export async function withStore<T>(
   }
 }
 
+/**
+ * A new signing key, published at once; it signs from KEY_PREPUBLISH_SECONDS
+ * later (verifiers' cached key sets hold it by then), or at once with
+ * `immediately` (after a compromise: verifiers that cached the key set
+ * refetch it on the unknown kid). The keys that would still sign then are
+ * retired then.
+ */
 export async function rotateKeys(
   store: Store,
   now: Date,
   kek?: CryptoKey,
-): Promise<{ kid: string; retired: string[] }> {
+  options: { immediately?: boolean } = {},
+): Promise<{ kid: string; active_from: string; retired: string[] }> {
+  const activeFrom = options.immediately
+    ? now
+    : new Date(now.getTime() + KEY_PREPUBLISH_SECONDS * 1000);
   const keys = await store.listSigningKeys();
-  const before = keys.filter((key) => !key.retiredAt).map((key) => key.kid);
+  const before = keys.filter((key) =>
+    !key.retiredAt || key.retiredAt > activeFrom
+  )
+    .map((key) => key.kid);
   const encrypted = keys.find((key) => isEncrypted(key.privatePem));
   if (encrypted) {
     // The KEK must be the one the keys are under: a wrong one would encrypt
@@ -46,14 +64,15 @@ export async function rotateKeys(
       requireKek(kek),
     );
   }
-  const kid = await rotateSigningKey(store, now, kek);
-  return { kid, retired: before };
+  const kid = await rotateSigningKey(store, now, kek, { activeFrom });
+  return { kid, active_from: activeFrom.toISOString(), retired: before };
 }
 
 export async function listKeys(store: Store) {
   return (await store.listSigningKeys()).map((key) => ({
     kid: key.kid,
     created_at: key.createdAt.toISOString(),
+    active_from: (key.activeFrom ?? key.createdAt).toISOString(),
     retired_at: key.retiredAt?.toISOString() ?? null,
     /** The longest lifetime of a token it signed, in seconds; null: not known. */
     token_ttl: key.tokenTtl ?? null,

@@ -85,7 +85,7 @@ export async function startServer(
     );
   }, SWEEP_INTERVAL_MS);
   const reloader = setInterval(() => {
-    keys.reload().catch((error) =>
+    keys.reload(deps.now()).catch((error) =>
       log({ level: "error", msg: "key reload failed", error: String(error) })
     );
   }, KEY_RELOAD_SECONDS * 1000);
@@ -114,11 +114,11 @@ export async function startServer(
     finished: server.finished.then(() => stopping),
     shutdown,
     reloadKeys: async () => {
-      await keys.reload();
+      await keys.reload(deps.now());
       log({
         level: "info",
         msg: "signing keys reloaded",
-        current: keys.current.kid,
+        current: keys.signingKey(deps.now()).kid,
       });
     },
   };

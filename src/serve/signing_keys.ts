@@ -1,7 +1,10 @@
 /**
  * The issuer's signing keys: made on first start and kept in the store, so a
- * restart never invalidates tokens. The newest key that is not retired signs;
- * a retired key stays in the JWKS until every token it signed has expired:
+ * restart never invalidates tokens. The newest active key that is not retired
+ * signs. A rotated-in key is published KEY_PREPUBLISH_SECONDS before it signs,
+ * so that every verifier's cached key set holds it by then (unless the
+ * rotation is immediate, after a compromise). A retired key stays in the JWKS
+ * until every token it signed has expired:
  * each server records its token lifetime on a key before signing with it
  * (the key's `tokenTtl`), so a restart with a shorter --token-ttl does not
  * unpublish a key whose longer-lived tokens are still out.
@@ -29,6 +32,15 @@ import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
 
 /** Running servers re-read the keys this often, so a rotation spreads to every instance. */
 export const KEY_RELOAD_SECONDS = 30;
+/** How long verifiers may keep the JWKS (its `Cache-Control: max-age`). */
+export const JWKS_MAX_AGE_SECONDS = 300;
+/**
+ * How long a rotated-in key is published before it signs: every server has
+ * reloaded the keys, then every verifier has refetched its cached key set,
+ * with clock leeway on top.
+ */
+export const KEY_PREPUBLISH_SECONDS = KEY_RELOAD_SECONDS +
+  JWKS_MAX_AGE_SECONDS + CLOCK_LEEWAY_SECONDS;
 /** A token naming an unknown kid re-reads the keys at most this often. */
 const UNKNOWN_KID_RELOAD_MS = 5_000;
 
@@ -38,6 +50,8 @@ export interface SigningKey {
   publicKey: CryptoKey;
   publicJwk: Ed25519PublicJwk;
   createdAt: Date;
+  /** When it starts signing. */
+  activeFrom: Date;
   retiredAt?: Date;
   /** The longest lifetime of a token it signed, in seconds; undefined: not known. */
   tokenTtl?: number;
@@ -85,16 +99,18 @@ async function fromStored(
 }
 
 /**
- * Creates a new signing key in the store; the previous current key is retired
- * at `now`. `tokenTtl`: the lifetime of the tokens the caller will sign with
- * it (0 for an administrator's rotation: the servers record theirs).
+ * Creates a new signing key in the store, to sign from `activeFrom` (default
+ * `now`); every other key is retired then. `tokenTtl`: the lifetime of the
+ * tokens the caller will sign with it (0 for an administrator's rotation: the
+ * servers record theirs).
  */
 export async function rotateSigningKey(
   store: Store,
   now: Date,
   kek?: CryptoKey,
-  tokenTtl = 0,
+  options: { activeFrom?: Date; tokenTtl?: number } = {},
 ): Promise<string> {
+  const activeFrom = options.activeFrom ?? now;
   const pair = await generateKeyPair();
   const kid = await thumbprint(pair.publicJwk);
   await store.addSigningKey({
@@ -102,13 +118,14 @@ export async function rotateSigningKey(
     privatePem: await toStored(pair.pem, kid, kek),
     publicJwk: pair.publicJwk,
     createdAt: now,
-    tokenTtl,
-  }, { retireOthersAt: now });
+    activeFrom,
+    tokenTtl: options.tokenTtl ?? 0,
+  }, { retireOthersAt: activeFrom });
   return kid;
 }
 
-function currentOf(keys: SigningKey[]): SigningKey | undefined {
-  return keys.find((key) => !key.retiredAt) ?? keys[0];
+function signsAt(key: SigningKey, now: Date): boolean {
+  return key.activeFrom <= now && !(key.retiredAt && key.retiredAt <= now);
 }
 
 export class KeyRing {
@@ -130,9 +147,11 @@ export class KeyRing {
   ): Promise<KeyRing> {
     const ring = new KeyRing(store, options);
     if ((await store.listSigningKeys()).length === 0) {
-      await rotateSigningKey(store, now, options.kek, ring.#tokenTtl);
+      await rotateSigningKey(store, now, options.kek, {
+        tokenTtl: ring.#tokenTtl,
+      });
     }
-    await ring.reload({ encryptPlaintext: true });
+    await ring.reload(now, { encryptPlaintext: true });
     return ring;
   }
 
@@ -143,6 +162,7 @@ export class KeyRing {
    * refused, as is a key whose kid is not its own thumbprint.
    */
   async reload(
+    now: Date,
     options: { encryptPlaintext?: boolean } = {},
   ): Promise<void> {
     const records = await this.#store.listSigningKeys();
@@ -152,6 +172,7 @@ export class KeyRing {
       if (known) {
         keys.push({
           ...known,
+          activeFrom: record.activeFrom ?? record.createdAt,
           retiredAt: record.retiredAt,
           tokenTtl: record.tokenTtl,
         });
@@ -183,16 +204,22 @@ export class KeyRing {
         publicKey: pair.publicKey,
         publicJwk: pair.publicJwk,
         createdAt: record.createdAt,
+        activeFrom: record.activeFrom ?? record.createdAt,
         retiredAt: record.retiredAt,
         tokenTtl: record.tokenTtl,
       });
     }
-    // Before this server signs with a key, the key records this server's
-    // token lifetime (once written, it only grows).
-    const signing = currentOf(keys);
-    if (signing?.tokenTtl !== undefined && signing.tokenTtl < this.#tokenTtl) {
-      await this.#store.raiseSigningKeyTokenTtl(signing.kid, this.#tokenTtl);
-      signing.tokenTtl = this.#tokenTtl;
+    // Before this server signs with a key, now or once it becomes active, the
+    // key records this server's token lifetime (once written, it only grows).
+    for (const key of keys) {
+      const mayStillSign = !key.retiredAt || key.retiredAt > now;
+      if (
+        mayStillSign && key.tokenTtl !== undefined &&
+        key.tokenTtl < this.#tokenTtl
+      ) {
+        await this.#store.raiseSigningKeyTokenTtl(key.kid, this.#tokenTtl);
+        key.tokenTtl = this.#tokenTtl;
+      }
     }
     this.#keys = keys;
   }
@@ -201,9 +228,12 @@ export class KeyRing {
     return this.#options.tokenTtl ?? DEFAULT_TOKEN_TTL_SECONDS;
   }
 
-  /** The key that signs new tokens: the newest one not retired. */
-  get current(): SigningKey {
-    return currentOf(this.#keys)!;
+  /**
+   * The key that signs tokens at `now`: the newest one active and not
+   * retired (failing that, as a last resort, the newest one).
+   */
+  signingKey(now: Date): SigningKey {
+    return this.#keys.find((key) => signsAt(key, now)) ?? this.#keys[0]!;
   }
 
   #published(now: Date): SigningKey[] {
@@ -228,7 +258,7 @@ export class KeyRing {
       return known;
     }
     this.#lastUnknownKidReload = now.getTime();
-    await this.reload();
+    await this.reload(now);
     return this.publicKey(kid, now);
   }
 

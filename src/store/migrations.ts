@@ -94,9 +94,12 @@ export const MIGRATIONS: readonly string[] = [
   // 3: each signing key records the longest lifetime of the tokens it signed
   // (seconds; raised by every server that signs with it), so a retired key
   // stays published until they expire whatever the servers' --token-ttl is
-  // now. NULL for keys from before: not known, the longest a server allows.
+  // now; NULL for keys from before: not known, the longest a server allows.
+  // And when it starts signing: a rotated-in key is published first, so that
+  // verifiers' cached key sets hold it by then; NULL: since created_at.
   `
   ALTER TABLE signing_keys ADD COLUMN token_ttl BIGINT;
+  ALTER TABLE signing_keys ADD COLUMN active_from BIGINT;
   `,
 ];
 

@@ -561,6 +561,7 @@ export class PostgresStore implements Store {
   ): Promise<void> {
     const jwk = JSON.stringify(key.publicJwk);
     const createdAt = ms(key.createdAt);
+    const activeFrom = key.activeFrom ? ms(key.activeFrom) : null;
     const retiredAt = key.retiredAt ? ms(key.retiredAt) : null;
     const tokenTtl = key.tokenTtl ?? null;
     const retireOthersAt = options.retireOthersAt && ms(options.retireOthersAt);
@@ -569,11 +570,13 @@ export class PostgresStore implements Store {
         if (retireOthersAt !== undefined) {
           await tx`
             UPDATE signing_keys SET retired_at = ${retireOthersAt}
-            WHERE retired_at IS NULL`;
+            WHERE retired_at IS NULL OR retired_at > ${retireOthersAt}`;
         }
         await tx`
-          INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at, token_ttl)
-          VALUES (${key.kid}, ${key.privatePem}, ${jwk}, ${createdAt}, ${retiredAt}, ${tokenTtl})`;
+          INSERT INTO signing_keys
+            (kid, private_pem, public_jwk, created_at, active_from, retired_at, token_ttl)
+          VALUES (${key.kid}, ${key.privatePem}, ${jwk}, ${createdAt},
+            ${activeFrom}, ${retiredAt}, ${tokenTtl})`;
       })
     );
   }

@@ -122,6 +122,7 @@ export function signingKeyFromRow(row: Row): SigningKeyRecord {
     privatePem: String(row.private_pem),
     publicJwk: JSON.parse(String(row.public_jwk)),
     createdAt: date(row.created_at),
+    activeFrom: optionalDate(row.active_from),
     retiredAt: optionalDate(row.retired_at),
     tokenTtl: row.token_ttl === null || row.token_ttl === undefined
       ? undefined

@@ -257,15 +257,18 @@ export const WRITES = {
     options: { retireOthersAt?: Date } = {},
   ): void {
     if (options.retireOthersAt) {
-      c.stmt("UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL")
-        .run(ms(options.retireOthersAt));
+      const at = ms(options.retireOthersAt);
+      c.stmt(
+        "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL OR retired_at > ?",
+      ).run(at, at);
     }
     c.insert(
-      "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, retired_at, token_ttl) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, active_from, retired_at, token_ttl) VALUES (?, ?, ?, ?, ?, ?, ?)",
       key.kid,
       key.privatePem,
       JSON.stringify(key.publicJwk),
       ms(key.createdAt),
+      key.activeFrom ? ms(key.activeFrom) : null,
       key.retiredAt ? ms(key.retiredAt) : null,
       key.tokenTtl ?? null,
     );

@@ -78,7 +78,15 @@ export interface SigningKeyRecord {
   privatePem: string;
   publicJwk: Ed25519PublicJwk;
   createdAt: Date;
-  /** Set when a newer key took over signing; published until its tokens expire. */
+  /**
+   * When it starts signing; absent: since `createdAt`. A rotated-in key is
+   * published before, so that verifiers' cached key sets hold it by then.
+   */
+  activeFrom?: Date;
+  /**
+   * When a newer key takes (or took) over signing; published until its
+   * tokens expire.
+   */
   retiredAt?: Date;
   /**
    * The longest lifetime, in seconds, of a token signed with this key (0:
@@ -227,7 +235,10 @@ export interface Store {
 
   /** Newest first. */
   listSigningKeys(): Promise<SigningKeyRecord[]>;
-  /** Adds a key; with `retireOthersAt`, every key not yet retired is retired then, atomically. */
+  /**
+   * Adds a key; with `retireOthersAt`, every key not retired by then is
+   * retired then, atomically.
+   */
   addSigningKey(
     key: SigningKeyRecord,
     options?: { retireOthersAt?: Date },

@@ -106,43 +106,62 @@ Deno.test("admin: encrypted signing keys, rotation, audit log", async (t) => {
     );
 
     await t.step(
-      "rotation: a new key signs, the old one stays published, old tokens stay valid",
+      "rotation: a new key is published before it signs (at once with --now), the old one stays published, old tokens stay valid",
       async () => {
         const oldKid = kidOf(before);
-        const rotated = JSON.parse(
-          ok(
-            await admin(
-              "serve",
-              "keys",
+        const rotate = async (...flags: string[]) =>
+          JSON.parse(
+            ok(
+              await admin(
+                "serve",
+                "keys",
+                "rotate",
+                "--db",
+                db,
+                "--key-encryption-key-file",
+                kekFile,
+                "--json",
+                ...flags,
+              ),
               "rotate",
-              "--db",
-              db,
-              "--key-encryption-key-file",
-              kekFile,
-              "--json",
-            ),
-            "rotate",
-          ).stdout,
-        );
-        assert.notEqual(rotated.kid, oldKid);
-        assert.deepEqual(rotated.retired, [oldKid]);
-        // Restart (a running server would also pick it up within 30 s or on SIGHUP).
-        assert.equal(await server.stop(), 0);
-        server = await startServerProcess([
-          "--db",
-          db,
-          "--dns-server",
-          dns.address,
-          "--key-encryption-key-file",
-          kekFile,
-        ]);
-        const newUrl = `http://localhost:${server.port}`;
-        ok(await cli(["set-server", "--url", newUrl], { home }), "set-server");
-        const jwks =
-          await (await fetch(`${server.issuer}/.well-known/jwks.json`)).json();
+            ).stdout,
+          );
+        const restart = async () => {
+          // A running server would also pick the keys up within 30 s or on SIGHUP.
+          assert.equal(await server.stop(), 0);
+          server = await startServerProcess([
+            "--db",
+            db,
+            "--dns-server",
+            dns.address,
+            "--key-encryption-key-file",
+            kekFile,
+          ]);
+          const url = `http://localhost:${server.port}`;
+          ok(await cli(["set-server", "--url", url], { home }), "set-server");
+        };
+        const published = async () =>
+          (await (await fetch(`${server.issuer}/.well-known/jwks.json`)).json())
+            .keys.map((k: { kid: string }) => k.kid).sort();
+
+        const pending = await rotate();
+        assert.notEqual(pending.kid, oldKid);
+        assert.deepEqual(pending.retired, [oldKid]);
+        const activeIn = Date.parse(pending.active_from) - Date.now();
+        assert.ok(activeIn > 5 * 60_000 && activeIn <= 6 * 60_000, pending);
+        await restart();
+        assert.deepEqual(await published(), [oldKid, pending.kid].sort());
+        const stillOld = ok(await cli(["issue"], { home }), "issue").stdout
+          .trim();
+        assert.equal(kidOf(stillOld), oldKid, "the new key does not sign yet");
+
+        const rotated = await rotate("--now");
+        assert.deepEqual(rotated.retired.sort(), [oldKid, pending.kid].sort());
+        assert.ok(Date.parse(rotated.active_from) <= Date.now());
+        await restart();
         assert.deepEqual(
-          jwks.keys.map((k: { kid: string }) => k.kid).sort(),
-          [oldKid, rotated.kid].sort(),
+          await published(),
+          [oldKid, pending.kid, rotated.kid].sort(),
         );
         const after = ok(await cli(["issue"], { home }), "issue").stdout.trim();
         assert.equal(kidOf(after), rotated.kid);

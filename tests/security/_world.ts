@@ -45,7 +45,7 @@ export async function world(fx: Fixture): Promise<World> {
     await issueToken(fx, agent, { scope: "read:data", audience: AUDIENCE }),
     await issueToken(fx, agent, { scope: "write:data", audience: AUDIENCE }),
   ] as const;
-  const { kid, privateKey, publicJwk } = fx.keys.current;
+  const { kid, privateKey, publicJwk } = fx.keys.signingKey(fx.clock.now());
   return {
     fx,
     operator,

@@ -60,8 +60,8 @@ Deno.test("forged access tokens (library, introspection): parts spliced across a
     const w = await world(fx);
     const [hOld, pOld, sOld] = split(w.target.tokens[0]);
     await rotateSigningKey(fx.store, fx.clock.now());
-    await fx.keys.reload();
-    assert.notEqual(fx.keys.current.kid, w.target.key.kid);
+    await fx.keys.reload(fx.clock.now());
+    assert.notEqual(fx.keys.signingKey(fx.clock.now()).kid, w.target.key.kid);
     const fresh = await issueToken(fx, w.agent, { audience: AUDIENCE });
     const [hNew, pNew, sNew] = split(fresh);
     assert.notEqual(hNew, hOld);
@@ -104,7 +104,7 @@ Deno.test("forged access tokens (library, introspection): a retired key, once un
     // A resource server's long-lived verifier, which has seen the old key.
     await w.verifier.verify(w.target.tokens[0], { now: fx.clock.now() });
     await rotateSigningKey(fx.store, fx.clock.now());
-    await fx.keys.reload();
+    await fx.keys.reload(fx.clock.now());
     // The retired key stays published while its tokens may live (token TTL +
     // leeway + two reload periods, about 16 minutes), then goes; a day later
     // no cache of any age should hold it.

@@ -60,12 +60,12 @@ Deno.test("discovery: the JWKS holds the signing key (kid, alg EdDSA, use sig) a
     const jwks = await response.json() as { keys: Record<string, unknown>[] };
     assert.equal(jwks.keys.length, 1);
     const [key] = jwks.keys;
-    assert.equal(key!.kid, fx.keys.current.kid);
+    assert.equal(key!.kid, fx.keys.signingKey(fx.clock.now()).kid);
     assert.equal(key!.kty, "OKP");
     assert.equal(key!.crv, "Ed25519");
     assert.equal(key!.alg, "EdDSA");
     assert.equal(key!.use, "sig");
-    assert.equal(key!.x, fx.keys.current.publicJwk.x);
+    assert.equal(key!.x, fx.keys.signingKey(fx.clock.now()).publicJwk.x);
     assert.ok(!("d" in key!), "no private part is published");
 
     const { agent } = await setup(fx);

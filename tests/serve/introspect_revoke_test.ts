@@ -108,7 +108,10 @@ Deno.test("introspection: forged, foreign, unknown and garbage tokens are {activ
     const rogue = await generateKeyPair();
     const forged = await signAccessToken(
       claims as never,
-      { kid: fx.keys.current.kid, privateKey: rogue.privateKey },
+      {
+        kid: fx.keys.signingKey(fx.clock.now()).kid,
+        privateKey: rogue.privateKey,
+      },
     );
     // Validly signed by the issuer's key, but never issued (no record).
     const unrecorded = await signAccessToken({
@@ -121,12 +124,12 @@ Deno.test("introspection: forged, foreign, unknown and garbage tokens are {activ
       exp: now + 900,
       jti: "never-issued",
       domain: "example.com",
-    }, fx.keys.current);
+    }, fx.keys.signingKey(fx.clock.now()));
     // Issuer's key, another issuer identifier.
     const foreign = await signAccessToken({
       ...(claims as never as Parameters<typeof signAccessToken>[0]),
       iss: "https://other.example",
-    }, fx.keys.current);
+    }, fx.keys.signingKey(fx.clock.now()));
     const [header, payload, signature] = token.split(".");
     const tampered = [
       header,

@@ -2,15 +2,19 @@
  * Signing keys (src/serve/signing_keys.ts, admin.ts): a rotation under the
  * wrong key-encryption key writes nothing; the key ring loads no key it did
  * not write itself — a plaintext key planted under a KEK, or a key under
- * another key's kid; a retired key stays published as long as the longest
- * token it signed may live, whatever the token lifetime after a restart.
+ * another key's kid; a rotated-in key is published before it signs; a
+ * retired key stays published as long as the longest token it signed may
+ * live, whatever the token lifetime after a restart.
  */
 import assert from "node:assert/strict";
 import { Auth4AgentError } from "../../src/core/errors.ts";
 import { importKek } from "../../src/core/key_encryption.ts";
 import { generateKeyPair, thumbprint } from "../../src/core/keys.ts";
 import { rotateKeys } from "../../src/serve/admin.ts";
-import { KeyRing } from "../../src/serve/signing_keys.ts";
+import {
+  KEY_PREPUBLISH_SECONDS,
+  KeyRing,
+} from "../../src/serve/signing_keys.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
 const NOW = new Date(Date.UTC(2026, 10, 28));
@@ -51,7 +55,7 @@ Deno.test("signing keys: a rotation under the wrong KEK is refused before anythi
 Deno.test("signing keys: under a KEK, a plaintext key that appears after start is not loaded", async () => {
   await withStore(async (store) => {
     const ring = await KeyRing.open(store, NOW, { kek: await newKek() });
-    const current = ring.current.kid;
+    const current = ring.signingKey(NOW).kid;
     const planted = await generateKeyPair();
     await store.addSigningKey({
       kid: await thumbprint(planted.publicJwk),
@@ -59,8 +63,8 @@ Deno.test("signing keys: under a KEK, a plaintext key that appears after start i
       publicJwk: planted.publicJwk,
       createdAt: LATER,
     }, { retireOthersAt: LATER });
-    await assert.rejects(ring.reload(), code("ERR_CONFIG"));
-    assert.equal(ring.current.kid, current);
+    await assert.rejects(ring.reload(LATER), code("ERR_CONFIG"));
+    assert.equal(ring.signingKey(LATER).kid, current);
   });
 });
 
@@ -81,11 +85,11 @@ Deno.test("signing keys: a retired key stays published for the longest lifetime 
   await withStore(async (store) => {
     const DAY_S = 86_400;
     const long = await KeyRing.open(store, NOW, { tokenTtl: DAY_S });
-    const old = long.current.kid;
-    await rotateKeys(store, LATER);
+    const old = long.signingKey(NOW).kid;
+    await rotateKeys(store, LATER, undefined, { immediately: true });
     // The restart: a fresh ring with a 15-minute lifetime takes over the new key.
     const short = await KeyRing.open(store, LATER, { tokenTtl: 900 });
-    const fresh = short.current.kid;
+    const fresh = short.signingKey(LATER).kid;
     assert.notEqual(fresh, old);
     const published = (seconds: number) =>
       short.jwks(new Date(LATER.getTime() + seconds * 1000)).keys
@@ -103,12 +107,62 @@ Deno.test("signing keys: a retired key stays published for the longest lifetime 
     ]);
     // After a second rotation, the 900 s key is unpublished soon after.
     const later = new Date(LATER.getTime() + 60_000);
-    await rotateKeys(store, later);
-    await short.reload();
+    await rotateKeys(store, later, undefined, { immediately: true });
+    await short.reload(later);
     const kids = (seconds: number) =>
       short.jwks(new Date(later.getTime() + seconds * 1000)).keys
         .map((key) => key.kid);
     assert.ok(kids(900).includes(fresh));
     assert.ok(!kids(3_600).includes(fresh));
+  });
+});
+
+Deno.test("signing keys: a rotated-in key is published KEY_PREPUBLISH_SECONDS before it signs; --now retires every other key at once", async () => {
+  await withStore(async (store) => {
+    const ring = await KeyRing.open(store, NOW, { tokenTtl: 900 });
+    const old = ring.signingKey(NOW).kid;
+    const rotated = await rotateKeys(store, LATER);
+    const activeFrom = new Date(
+      LATER.getTime() + KEY_PREPUBLISH_SECONDS * 1000,
+    );
+    assert.equal(rotated.active_from, activeFrom.toISOString());
+    assert.deepEqual(rotated.retired, [old]);
+    await ring.reload(LATER);
+    const pending = rotated.kid;
+    const at = (ms: number) => new Date(activeFrom.getTime() + ms);
+    // Published at once, signing only from activeFrom; the old key signs until then.
+    assert.deepEqual(ring.jwks(LATER).keys.map((key) => key.kid), [
+      pending,
+      old,
+    ]);
+    assert.equal(ring.signingKey(LATER).kid, old);
+    assert.equal(ring.signingKey(at(-1)).kid, old);
+    assert.equal(ring.signingKey(at(0)).kid, pending);
+    // The pending key recorded this server's lifetime before it could sign.
+    const ttls = Object.fromEntries(
+      (await store.listSigningKeys()).map((key) => [key.kid, key.tokenTtl]),
+    );
+    assert.deepEqual(ttls, { [pending]: 900, [old]: 900 });
+    // The old key's last tokens (signed just before activeFrom) outlive it.
+    assert.ok(ring.publicKey(old, at(900_000)));
+    assert.equal(ring.publicKey(old, at(3_600_000)), undefined);
+
+    // An immediate rotation (a compromise) retires the signing and the pending key now.
+    const now = new Date(LATER.getTime() + 10_000);
+    const urgent = await rotateKeys(store, now, undefined, {
+      immediately: true,
+    });
+    assert.deepEqual(urgent.retired.sort(), [old, pending].sort());
+    await ring.reload(now);
+    assert.equal(ring.signingKey(now).kid, urgent.kid);
+    assert.equal(ring.signingKey(at(0)).kid, urgent.kid);
+    const retiredAt = Object.fromEntries(
+      (await store.listSigningKeys()).map((key) => [key.kid, key.retiredAt]),
+    );
+    assert.deepEqual(retiredAt, {
+      [urgent.kid]: undefined,
+      [pending]: now,
+      [old]: now,
+    });
   });
 });

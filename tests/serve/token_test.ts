@@ -58,11 +58,11 @@ async function assertToken(
   assert.deepEqual(header, {
     alg: "EdDSA",
     typ: "at+jwt",
-    kid: fx.keys.current.kid,
+    kid: fx.keys.signingKey(fx.clock.now()).kid,
   });
   const { payload } = await jose.jwtVerify(
     body.access_token,
-    fx.keys.current.publicKey,
+    fx.keys.signingKey(fx.clock.now()).publicKey,
     { algorithms: ["EdDSA"], typ: "at+jwt", currentDate: fx.clock.now() },
   );
   const iat = nowSeconds(fx.clock.now());

@@ -152,6 +152,7 @@ function signingKey(overrides: Partial<SigningKeyRecord> = {}) {
     }\n-----END PRIVATE KEY-----\n`,
     publicJwk: jwk(),
     createdAt: at(0),
+    activeFrom: undefined,
     retiredAt: undefined,
     tokenTtl: undefined,
     ...overrides,
@@ -1245,6 +1246,25 @@ export function storeConformance(
       privatePem: "encrypted:v1:abc",
       retiredAt: at(3),
     });
+  });
+
+  test("signing keys: a pending key signs from its activeFrom; retiring at an earlier time reaches keys retiring later", async ({ store }) => {
+    const current = signingKey({ createdAt: at(1) });
+    await store.addSigningKey(current);
+    const pending = signingKey({ createdAt: at(2), activeFrom: at(100) });
+    await store.addSigningKey(pending, { retireOthersAt: at(100) });
+    assert.deepEqual(await store.listSigningKeys(), [
+      pending,
+      { ...current, retiredAt: at(100) },
+    ]);
+    // An immediate rotation at 10 retires both the current and the pending key then.
+    const urgent = signingKey({ createdAt: at(10), activeFrom: at(10) });
+    await store.addSigningKey(urgent, { retireOthersAt: at(10) });
+    assert.deepEqual(await store.listSigningKeys(), [
+      urgent,
+      { ...pending, retiredAt: at(10) },
+      { ...current, retiredAt: at(10) },
+    ]);
   });
 
   test("signing keys: token lifetime only grows, and an unknown one stays unknown", async ({ store }) => {

@@ -3,8 +3,11 @@ import { issuerDidDocument } from "../../core/did_document.ts";
 import { ACCEPTED_ALGS } from "../../core/jws.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { json } from "../http.ts";
+import { JWKS_MAX_AGE_SECONDS } from "../signing_keys.ts";
 
-const PUBLIC_CACHE = { "Cache-Control": "public, max-age=300" };
+const PUBLIC_CACHE = {
+  "Cache-Control": `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
+};
 
 export function metadataEndpoint(deps: AppDeps): Response {
   const auth = {

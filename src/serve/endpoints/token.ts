@@ -227,7 +227,10 @@ async function issue(
   }
   // Suspended or revoked while this request was in flight.
   if (outcome !== "recorded") requireActive({ ...agent, status: outcome });
-  const accessToken = await signAccessToken(claims, deps.keys.current);
+  const accessToken = await signAccessToken(
+    claims,
+    deps.keys.signingKey(deps.now()),
+  );
   // Everything read for this token was read before the write that recorded
   // it, and that write is durable: no need to wait for later commits.
   return coveredByItsWrite(json(

@@ -40,7 +40,7 @@ export function register(program: Command, run: Run): void {
           listAudit(store, {
             afterSeq: count("--after", options.after, 0),
             limit: count("--limit", options.limit, 100),
-          }));
+          }), { create: false });
         ctx.print(
           entries.map((e) => ({ ...e, at: e.at.toISOString() })),
           entries.length === 0
@@ -65,7 +65,9 @@ export function register(program: Command, run: Run): void {
         const config = resolveServeConfig({
           db: (command.optsWithGlobals() as { db?: string }).db,
         }, ctx.io.env);
-        const result = await withStore(config.db, verifyAudit);
+        const result = await withStore(config.db, verifyAudit, {
+          create: false,
+        });
         ctx.print(
           result,
           result.ok

@@ -116,7 +116,7 @@ export function register(program: Command, run: Run): void {
     .action((_options, command) =>
       run(command, async (ctx) => {
         const config = resolveServeConfig(adminConfig(command), ctx.io.env);
-        const list = await withStore(config.db, listKeys);
+        const list = await withStore(config.db, listKeys, { create: false });
         ctx.print(
           list,
           list.map((key) =>

@@ -20,11 +20,13 @@ import {
 
 const PAGE = 1000;
 
+/** `create: false`: a SQLite file that does not exist is an error (reads, checks). */
 export async function withStore<T>(
   db: string,
   work: (store: Store) => Promise<T>,
+  options: { create?: boolean } = {},
 ): Promise<T> {
-  const store = await openStore(db);
+  const store = await openStore(db, options);
   try {
     return await work(store);
   } finally {

@@ -13,9 +13,17 @@ export function isPostgresUrl(db: string): boolean {
   return POSTGRES_URL.test(db);
 }
 
-/** Opens (and migrates) the store that `db` names. */
-export async function openStore(db: string): Promise<Store> {
-  return isPostgresUrl(db) ? await PostgresStore.open(db) : new SqliteStore(db);
+/**
+ * Opens (and migrates) the store that `db` names; `create: false` refuses a
+ * SQLite file that does not exist (for commands that only read it).
+ */
+export async function openStore(
+  db: string,
+  options: { create?: boolean } = {},
+): Promise<Store> {
+  return isPostgresUrl(db)
+    ? await PostgresStore.open(db)
+    : new SqliteStore(db, { create: options.create });
 }
 
 /** `db` as it may be logged or shown: a URL's password is masked. */

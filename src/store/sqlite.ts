@@ -24,6 +24,7 @@ import {
 } from "./rows.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
 import { StandingCache } from "./standing_cache.ts";
+import { prepareDatabaseFile } from "./sqlite_file.ts";
 import { CommitSync, FileSyncer } from "./wal_sync.ts";
 import type {
   AgentRecord,
@@ -60,11 +61,18 @@ export class SqliteStore implements Store {
   #holdTimer?: ReturnType<typeof setTimeout>;
   #checkpointerStopped?: () => void;
 
-  /** `syncFile` (fdatasync of the WAL) is for tests to replace. */
+  /**
+   * `create: false` refuses a missing file (commands that only read);
+   * `syncFile` (fdatasync of the WAL) is for tests to replace.
+   */
   constructor(
     path: string,
-    options: { syncFile?: (path: string) => Promise<void> } = {},
+    options: {
+      create?: boolean;
+      syncFile?: (path: string) => Promise<void>;
+    } = {},
   ) {
+    prepareDatabaseFile(path, { create: options.create ?? true });
     this.#c = new SqliteConnection(path);
     this.#c.migrate();
     const walFile = this.#c.walFile();

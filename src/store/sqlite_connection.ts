@@ -20,9 +20,20 @@ export class SqliteConnection {
   auditHead?: { seq: number; hash: string };
 
   constructor(path: string) {
-    this.db = new DatabaseSync(path);
-    this.db.exec("PRAGMA busy_timeout = 5000");
-    if (path !== ":memory:") this.db.exec("PRAGMA journal_mode = WAL");
+    try {
+      this.db = new DatabaseSync(path);
+      this.db.exec("PRAGMA busy_timeout = 5000");
+      if (path !== ":memory:") this.db.exec("PRAGMA journal_mode = WAL");
+    } catch (error) {
+      // Not a database, or not one SQLite can open: the operator's --db.
+      throw new Auth4AgentError(
+        "ERR_CONFIG",
+        `cannot open the database ${path}: ${
+          error instanceof Error ? error.message : error
+        }`,
+        { cause: error },
+      );
+    }
     this.db.exec("PRAGMA synchronous = FULL");
     // No checkpoints inside commits: the checkpointer thread copies the WAL
     // back (sqlite_checkpointer.ts), off the event loop.

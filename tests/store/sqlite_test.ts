@@ -46,6 +46,7 @@ Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's
     const raw = new DatabaseSync(path);
     for (const statement of V1_DATABASE) raw.exec(statement);
     raw.close();
+    Deno.chmodSync(path, 0o600);
 
     const store = new SqliteStore(path);
     try {

@@ -247,10 +247,27 @@ export class IssuerClient {
   }
 
   async metadata(): Promise<ServerMetadata> {
-    this.#metadata ??= parseMetadata(
+    this.#metadata ??= this.#ownIssuer(parseMetadata(
       await this.#getJson("/.well-known/oauth-authorization-server"),
-    );
+    ));
     return this.#metadata;
+  }
+
+  /**
+   * RFC 8414 §3.3: the metadata's `issuer` must be identical to the URL it
+   * was fetched from, else it is not used: a server naming another issuer
+   * would have its keys trusted for that issuer's tokens.
+   */
+  #ownIssuer(metadata: ServerMetadata): ServerMetadata {
+    if (metadata.issuer !== this.server) {
+      fail(
+        "ERR_ISSUER_RESPONSE",
+        `the server at ${this.server} says its issuer identifier is ${
+          JSON.stringify(metadata.issuer)
+        }; they must be identical (RFC 8414): use that URL as the server`,
+      );
+    }
+    return metadata;
   }
 
   async jwks(): Promise<Jwks> {

@@ -29,7 +29,7 @@ export interface ServeConfig {
 }
 
 export const DEFAULTS = {
-  host: "127.0.0.1",
+  host: "localhost",
   port: 8080,
   db: "auth4agent.db",
   rateLimit: 20,
@@ -150,8 +150,21 @@ export function resolveServeConfig(
   };
 }
 
-/** The issuer identifier for a bound address: exactly `http://HOST:PORT`. */
-export function issuerForAddress(hostname: string, port: number): string {
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return `http://${host}:${port}`;
+/**
+ * The issuer identifier of a server bound without --issuer: exactly
+ * `http://HOST:PORT`, HOST being --host as given when it is a name (clients
+ * use that name, and RFC 8414 §3.3 has them compare the identifier with the
+ * URL they used), else the address bound; PORT is the port bound.
+ */
+export function issuerForAddress(
+  host: string,
+  bound: { hostname: string; port: number },
+): string {
+  const name = isIpAddress(host) ? bound.hostname : host;
+  const authority = name.includes(":") ? `[${name}]` : name;
+  return `http://${authority}:${bound.port}`;
+}
+
+function isIpAddress(host: string): boolean {
+  return host.includes(":") || /^[0-9.]+$/.test(host);
 }

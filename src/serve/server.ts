@@ -66,7 +66,7 @@ export async function startServer(
   const deps: AppDeps = {
     store,
     keys,
-    issuer: config.issuer ?? issuerForAddress(addr.hostname, addr.port),
+    issuer: config.issuer ?? issuerForAddress(config.host, addr),
     now,
     resolveTxt: options.resolveTxt ?? systemTxtResolver(config.dnsServer),
     limits: {

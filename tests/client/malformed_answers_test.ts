@@ -105,6 +105,48 @@ Deno.test("IssuerClient: metadata without the URLs the client uses is ERR_ISSUER
   }
 });
 
+Deno.test("IssuerClient: metadata naming another issuer than its URL is not used (RFC 8414 §3.3); the verifier trusts none of its keys", async () => {
+  const pair = await generateKeyPair();
+  const jwk = { ...pair.publicJwk, kid: "k1", alg: "EdDSA", use: "sig" };
+  for (
+    const issuer of [
+      "https://issuer.example",
+      (origin: string) => origin.replace("127.0.0.1", "localhost"),
+      (origin: string) => `${origin}/`,
+    ]
+  ) {
+    await withIssuer(
+      (origin) => ({
+        [METADATA_PATH]: metadata(origin, {
+          issuer: typeof issuer === "string" ? issuer : issuer(origin),
+        }),
+        [JWKS_PATH]: { keys: [jwk] },
+      }),
+      async (origin) => {
+        await assert.rejects(
+          new IssuerClient(origin).metadata(),
+          isIssuerResponse,
+        );
+        const token = await signAccessToken({
+          iss: "https://issuer.example",
+          sub: "did:agent:example.com:" + "ab".repeat(16),
+          aud: "api",
+          scope: "read",
+          client_id: "did:agent:example.com:" + "ab".repeat(16),
+          iat: nowSeconds(new Date()),
+          exp: nowSeconds(new Date()) + 60,
+          jti: "t1",
+        }, { kid: "k1", privateKey: pair.privateKey });
+        await assert.rejects(
+          new TokenVerifier(new IssuerClient(origin)).verify(token, {
+            audience: "api",
+          }),
+        );
+      },
+    );
+  }
+});
+
 Deno.test("IssuerClient: a JWKS that is not an object, or whose keys are no array, is ERR_ISSUER_RESPONSE", async () => {
   for (const body of [null, [], { keys: null }, { keys: {} }]) {
     await withIssuer(

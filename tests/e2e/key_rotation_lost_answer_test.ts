@@ -17,7 +17,11 @@ import {
   registeredAgent,
   verifiedOperator,
 } from "../helpers/identities.ts";
-import { cli, startServerProcess } from "../helpers/process.ts";
+import {
+  cli,
+  type ServerProcess,
+  startServerProcess,
+} from "../helpers/process.ts";
 
 /** What the proxy does with `POST /v1/agents/{did}/key`; everything else it forwards. */
 type Mode =
@@ -39,12 +43,9 @@ interface World {
 async function withWorld(body: (world: World) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "a4a-rotate-lost-" });
   const dns = await startDnsServer();
-  const server = await startServerProcess([
-    "--db",
-    `${dir}/issuer.db`,
-    "--dns-server",
-    dns.address,
-  ]);
+  // The proxy starts first: the server's issuer identifier is the proxy's
+  // URL, as behind a real reverse proxy (RFC 8414: clients use exactly it).
+  let server: ServerProcess | undefined;
   let mode: Mode = "forward";
   /** A rotation held back by "hold", delivered just before the next one. */
   let held: (() => Promise<Response>) | undefined;
@@ -66,7 +67,7 @@ async function withWorld(body: (world: World) => Promise<void>) {
         headers.delete("host");
         const body = await request.arrayBuffer();
         held = () =>
-          fetch(server.origin + url.pathname, {
+          fetch(server!.origin + url.pathname, {
             method: "POST",
             headers,
             body,
@@ -84,7 +85,7 @@ async function withWorld(body: (world: World) => Promise<void>) {
       }
       const headers = new Headers(request.headers);
       headers.delete("host");
-      const upstream = await fetch(server.origin + url.pathname + url.search, {
+      const upstream = await fetch(server!.origin + url.pathname + url.search, {
         method: request.method,
         headers,
         body: request.body ? await request.arrayBuffer() : undefined,
@@ -105,9 +106,17 @@ async function withWorld(body: (world: World) => Promise<void>) {
       });
     },
   );
+  const url = `http://127.0.0.1:${proxy.addr.port}`;
+  server = await startServerProcess([
+    "--db",
+    `${dir}/issuer.db`,
+    "--dns-server",
+    dns.address,
+    "--issuer",
+    url,
+  ]);
   const home = `${dir}/home`;
   try {
-    const url = `http://127.0.0.1:${proxy.addr.port}`;
     const operatorId = await verifiedOperator(home, "example.com", url, dns);
     const did = await registeredAgent(home, "example.com", url, operatorId);
     ok(

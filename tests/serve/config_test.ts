@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { Auth4AgentError } from "../../src/core/errors.ts";
-import { resolveServeConfig } from "../../src/serve/config.ts";
+import {
+  issuerForAddress,
+  resolveServeConfig,
+} from "../../src/serve/config.ts";
 
 const noEnv = () => undefined;
 
@@ -49,4 +52,18 @@ Deno.test("config: --issuer with credentials, path, query or fragment is ERR_CON
       value,
     );
   }
+});
+
+Deno.test("config: without --issuer the identifier is http://HOST:PORT, HOST as given when it is a name", () => {
+  const bound = (hostname: string) => ({ hostname, port: 8080 });
+  assert.equal(
+    issuerForAddress("localhost", bound("127.0.0.1")),
+    "http://localhost:8080",
+  );
+  assert.equal(
+    issuerForAddress("127.0.0.1", bound("127.0.0.1")),
+    "http://127.0.0.1:8080",
+  );
+  assert.equal(issuerForAddress("::1", bound("::1")), "http://[::1]:8080");
+  assert.equal(resolveServeConfig({}, () => undefined).host, "localhost");
 });

@@ -136,6 +136,7 @@ Deno.test("IssuerClient: metadata naming another issuer than its URL is not used
           iat: nowSeconds(new Date()),
           exp: nowSeconds(new Date()) + 60,
           jti: "t1",
+          domain: "example.com",
         }, { kid: "k1", privateKey: pair.privateKey });
         await assert.rejects(
           new TokenVerifier(new IssuerClient(origin)).verify(token, {

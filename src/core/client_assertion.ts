@@ -7,6 +7,7 @@ import { randomToken } from "./encoding.ts";
 import { fail } from "./errors.ts";
 import {
   CLOCK_LEEWAY_SECONDS,
+  hasTyp,
   inspectJws,
   type JwsParts,
   nowSeconds,
@@ -20,6 +21,11 @@ export const CLIENT_ASSERTION_TYPE =
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 const DEFAULT_ASSERTION_LIFETIME_SECONDS = 60;
 const MAX_JTI_LENGTH = 256;
+
+/** RFC 7519 §2 NumericDate: seconds, which may have a fraction (float clocks). */
+function isNumericDate(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+}
 
 export interface ClientAssertionInput {
   clientId: string;
@@ -84,8 +90,7 @@ export async function verifyClientAssertion(
   const { header, payload } = parts;
   if (
     header.typ !== undefined &&
-    !(typeof header.typ === "string" &&
-      /^(JWT|client-authentication\+jwt)$/i.test(header.typ))
+    !(hasTyp(header, "JWT") || hasTyp(header, "client-authentication+jwt"))
   ) {
     fail(
       "ERR_ASSERTION_INVALID",
@@ -120,13 +125,13 @@ export async function verifyClientAssertion(
       "client assertion needs a jti of 1-256 characters",
     );
   }
-  if (!Number.isInteger(payload.exp)) {
-    fail("ERR_ASSERTION_INVALID", "client assertion needs an integer exp");
+  if (!isNumericDate(payload.exp)) {
+    fail("ERR_ASSERTION_INVALID", "client assertion needs a numeric exp");
   }
-  const exp = payload.exp as number;
+  const exp = payload.exp;
   const now = nowSeconds(options.now);
-  if (payload.iat !== undefined && !Number.isInteger(payload.iat)) {
-    fail("ERR_ASSERTION_INVALID", "client assertion iat must be an integer");
+  if (payload.iat !== undefined && !isNumericDate(payload.iat)) {
+    fail("ERR_ASSERTION_INVALID", "client assertion iat must be a number");
   }
   const iat = (payload.iat as number | undefined) ?? now;
   if (iat > now + CLOCK_LEEWAY_SECONDS) {
@@ -146,8 +151,7 @@ export async function verifyClientAssertion(
   }
   if (
     payload.nbf !== undefined &&
-    (!Number.isInteger(payload.nbf) ||
-      (payload.nbf as number) > now + CLOCK_LEEWAY_SECONDS)
+    (!isNumericDate(payload.nbf) || payload.nbf > now + CLOCK_LEEWAY_SECONDS)
   ) {
     fail("ERR_ASSERTION_INVALID", "client assertion is not yet valid");
   }

@@ -186,6 +186,11 @@ const CODES = {
     status: 400,
     exit: EXIT.failed,
   },
+  ERR_NOT_AN_AGENT: {
+    oauth: "unauthorized_client",
+    status: 400,
+    exit: EXIT.failed,
+  },
 
   // Authorization.
   ERR_SCOPE_NOT_GRANTED: {

@@ -26,15 +26,20 @@ export async function verifyClient(
   deps: AppDeps,
   endpointPath: string,
 ): Promise<{ principal: Principal; singleUse: SingleUse }> {
-  if (request.headers.has("Authorization")) {
-    // RFC 6749 §5.2: a client that tried the Authorization header gets 401 with WWW-Authenticate.
+  const authorization = request.headers.get("Authorization");
+  if (authorization !== null) {
+    // RFC 6749 §5.2: a client that tried the Authorization header gets 401
+    // with WWW-Authenticate "matching the authentication scheme used by the
+    // client" (Basic for anything that is not a scheme name).
+    const scheme = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?= |$)/.exec(authorization)
+      ?.[0] ?? "Basic";
     throw new Auth4AgentError(
       "ERR_INVALID_CLIENT",
-      "HTTP authentication (client_secret_basic) is not supported; authenticate with private_key_jwt",
+      "HTTP authentication (the Authorization header) is not supported; authenticate with private_key_jwt",
       {
         headers: {
           "WWW-Authenticate":
-            'Basic realm="auth4agent", error="invalid_client"',
+            `${scheme} realm="auth4agent", error="invalid_client"`,
         },
       },
     );

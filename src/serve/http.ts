@@ -48,12 +48,25 @@ function setStandardHeaders(sent: Headers): void {
   for (const [name, value] of SECURITY_HEADERS) sent.set(name, value);
 }
 
+/**
+ * RFC 6749 §5.2: `error_description` holds only %x20-21 / %x23-5B / %x5D-7E.
+ * Double quotes become single ones; any other character outside that set
+ * (a backslash, non-ASCII echoed from the request) is percent-encoded as its
+ * UTF-8 bytes, so nothing is lost.
+ */
+export function oauthDescription(message: string): string {
+  return message.replaceAll('"', "'").replace(
+    /[^\x20-\x21\x23-\x5b\x5d-\x7e]+/gu,
+    (run) => encodeURIComponent(run.toWellFormed()),
+  );
+}
+
 /** OAuth 2 error body (RFC 6749 §5.2) plus our stable `error_code`. */
 export function errorResponse(error: Auth4AgentError): Response {
   return json(
     {
       error: error.oauthError,
-      error_description: error.message,
+      error_description: oauthDescription(error.message),
       error_code: error.code,
     },
     error.status,

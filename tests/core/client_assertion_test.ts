@@ -71,6 +71,10 @@ Deno.test("client assertion: what standard clients send is accepted", async () =
     await assertion({}, { alg: "Ed25519" }), // RFC 9864
     await assertion({}, { typ: undefined }),
     await assertion({}, { typ: "client-authentication+jwt" }),
+    await assertion({}, { typ: "application/client-authentication+jwt" }), // RFC 7515 §4.1.9
+    await assertion({}, { typ: "application/jwt" }),
+    await assertion({ exp: NOW_S + 60.5 }), // RFC 7519 §2: a NumericDate may have a fraction
+    await assertion({ iat: NOW_S - 0.25, nbf: NOW_S - 0.25 }),
     await assertion({ aud: ["https://other.example", ISSUER] }),
     await assertion({ aud: TOKEN_ENDPOINT }),
     await assertion({ iat: undefined }),
@@ -104,7 +108,10 @@ Deno.test("client assertion: jti, exp and a short lifetime are required", async 
     { jti: "" },
     { jti: "j".repeat(257) },
     { exp: undefined },
-    { exp: NOW_S + 60.5 },
+    { exp: String(NOW_S + 60) },
+    { exp: -1 },
+    { iat: "now" },
+    { nbf: NOW_S + 30.5 },
     { exp: NOW_S + 301 }, // lifetime 301 s
     { iat: undefined, exp: NOW_S + 331 },
     { iat: NOW_S + 31, exp: NOW_S + 90 }, // issued in the future

@@ -160,6 +160,34 @@ Deno.test("http: malformed JSON and non-object JSON are 400 ERR_INVALID_REQUEST"
   });
 });
 
+Deno.test("http: error_description holds only RFC 6749 §5.2's characters; request text echoed in it is percent-encoded, not lost", async () => {
+  await withFixture(async (fx) => {
+    const { agent } = await setup(fx);
+    const params = await tokenParams(fx, agent);
+    for (
+      const [name, value] of [
+        ["grant_type", "p\u00e4ssword"],
+        ["scope", "read:data\\x"],
+        ["grant_type", 'say "hi"'],
+      ]
+    ) {
+      const response = await postForm(fx, "/oauth/token", {
+        ...params,
+        [name!]: value!,
+      });
+      const body = await response.json();
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.match(body.error_description, /^[\x20-\x21\x23-\x5b\x5d-\x7e]+$/);
+      if (value!.includes("\u00e4")) {
+        assert.ok(body.error_description.includes("p%C3%A4ssword"));
+      }
+      if (value!.includes("\\")) {
+        assert.ok(body.error_description.includes("read:data%5C"));
+      }
+    }
+  });
+});
+
 Deno.test("http: an unknown path is 404 ERR_NOT_FOUND", async () => {
   await withFixture(async (fx) => {
     for (
@@ -337,6 +365,29 @@ Deno.test("http: responses carry no-store and security headers", async () => {
       ...common,
       "www-authenticate": 'Basic realm="auth4agent", error="invalid_client"',
     });
+    // The challenge names the scheme the client tried (RFC 6749 §5.2), e.g.
+    // a resource server introspecting with a bearer token.
+    for (
+      const [authorization, scheme] of [
+        ["Bearer abc", "Bearer"],
+        ["DPoP abc", "DPoP"],
+        ["Negotiate", "Negotiate"],
+        ['"bogus" x', "Basic"],
+      ] as const
+    ) {
+      const tried = await postForm(
+        fx,
+        "/oauth/introspect",
+        { token: "x" },
+        { Authorization: authorization },
+      );
+      assert.equal(tried.status, 401);
+      assert.equal(
+        tried.headers.get("www-authenticate"),
+        `${scheme} realm="auth4agent", error="invalid_client"`,
+      );
+      await tried.body?.cancel();
+    }
     // Revoking an unknown token is an empty 200 (RFC 7009 §2.2): no
     // Content-Type, every other header as above.
     const unknown = await revoke(fx, "garbage", asCaller(agent));

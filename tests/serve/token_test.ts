@@ -210,15 +210,28 @@ Deno.test("token: client_id may be omitted (taken from the assertion's iss)", as
 Deno.test("token: resource (RFC 8707) sets the audience; a relative resource is invalid_target", async () => {
   await withFixture(async (fx) => {
     const { agent } = await setup(fx);
-    const ok = await requestTokenWithChallenge(fx, agent, {
-      resource: "https://api.example.com/mcp",
-    });
-    await assertToken(fx, ok, agent, {
-      scope: "read:data write:data",
-      aud: "https://api.example.com/mcp",
-    });
     for (
-      const resource of ["api.example.com", "https://api.example.com/#frag"]
+      const resource of [
+        "https://api.example.com/mcp",
+        "https://[::1]:8443/a%20b?x=1&y=(2)",
+        "urn:example:api",
+      ]
+    ) {
+      const ok = await requestTokenWithChallenge(fx, agent, { resource });
+      await assertToken(fx, ok, agent, {
+        scope: "read:data write:data",
+        aud: resource,
+      });
+    }
+    for (
+      const resource of [
+        "api.example.com",
+        "https://api.example.com/#frag",
+        "https://api.example.com/#", // an empty fragment is still one
+        "https:\\api.example.com\\x", // backslashes are no URI characters
+        "https://api.example.com/%zz", // nor is a malformed escape
+        "https://api.example.com/\u00fc", // nor raw non-ASCII (an IRI)
+      ]
     ) {
       await assertError(
         await requestTokenWithChallenge(fx, agent, { resource }),
@@ -409,7 +422,7 @@ Deno.test("token: a proof signed by another key is 401 invalid_client", async ()
   });
 });
 
-Deno.test("token: unknown clients, operators and mismatched client_id are 401 invalid_client", async () => {
+Deno.test("token: unknown clients and mismatched client_id are 401 invalid_client; an operator, authenticated, is 400 unauthorized_client", async () => {
   await withFixture(async (fx) => {
     const { operator, agent } = await setup(fx);
     const unregistered = await agentIdentity("example.com");
@@ -424,9 +437,9 @@ Deno.test("token: unknown clients, operators and mismatched client_id are 401 in
         grant_type: "client_credentials",
         ...(await clientAuth(fx, operator.id, operator.pair.privateKey)),
       }),
-      401,
-      "ERR_INVALID_CLIENT",
-      "invalid_client",
+      400,
+      "ERR_NOT_AN_AGENT",
+      "unauthorized_client",
     );
     const other = await createAgent(fx, operator);
     await assertError(

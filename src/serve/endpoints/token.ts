@@ -44,7 +44,11 @@ export async function tokenEndpoint(
     PATHS.token,
   );
   if (principal.kind !== "agent") {
-    fail("ERR_INVALID_CLIENT", "only agents are issued tokens");
+    // Authenticated, but not a client this grant is for (RFC 6749 §5.2).
+    fail(
+      "ERR_NOT_AN_AGENT",
+      "only agents are issued tokens; an operator's key signs its requests to /v1",
+    );
   }
   const { agent, operator, grant } = principal;
   try {
@@ -133,11 +137,7 @@ function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
         "a token is issued for one resource at a time",
       );
     }
-    let url: URL | undefined;
-    try {
-      url = new URL(resource);
-    } catch { /* reported below */ }
-    if (!url || url.hash || !/^[a-z][a-z0-9+.-]*:/i.test(resource)) {
+    if (!ABSOLUTE_URI.test(resource) || !URL.canParse(resource)) {
       fail(
         "ERR_INVALID_AUDIENCE",
         "resource must be an absolute URI without a fragment (RFC 8707)",
@@ -155,6 +155,15 @@ function resolveAudience(params: Map<string, string>, deps: AppDeps): string {
   }
   return value;
 }
+
+/**
+ * RFC 3986 §4.3 absolute-URI by its characters: a scheme, then only URI
+ * characters and well-formed %HH escapes, and no fragment (RFC 8707 §2). A
+ * WHATWG URL parser alone would take backslashes, raw non-ASCII, a bad %zz
+ * and an empty `#`.
+ */
+const ABSOLUTE_URI =
+  /^[a-z][a-z0-9+.-]*:(?:[a-z0-9\-._~!$&'()*+,;=:@/?[\]]|%[0-9a-f]{2})*$/i;
 
 /** `expires_in` may ask for a shorter token; the server's --token-ttl caps it. */
 function resolveLifetime(params: Map<string, string>, deps: AppDeps): number {

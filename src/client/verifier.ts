@@ -67,8 +67,17 @@ export class TokenVerifier {
       fetched_at: now.toISOString(),
     };
     await this.#use(value);
-    await this.#cache?.save(value);
+    await this.#save(value);
     return value;
+  }
+
+  /** A cache that cannot be written (a read-only home, …) costs a refetch later, never the verification. */
+  async #save(value: CachedJwks): Promise<void> {
+    try {
+      await this.#cache?.save(value);
+    } catch {
+      // Nothing to do: the keys in memory serve this verifier.
+    }
   }
 
   async #use(value: CachedJwks): Promise<void> {

@@ -57,6 +57,7 @@ export class CommandContext {
 
   constructor(readonly io: CommandIO, options: GlobalOptions) {
     this.json = options.json ?? false;
+    if (options.home === "") fail("ERR_USAGE", "--home must name a folder");
     this.home = new Home(options.home ?? defaultHome(io.env));
   }
 

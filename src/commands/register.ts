@@ -3,6 +3,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { parseAgentDid } from "../core/did.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { OPERATOR_ID } from "../serve/clients.ts";
+import type { CommandContext } from "./context.ts";
 import type { Run } from "./registry.ts";
 
 /**
@@ -44,36 +45,7 @@ export function register(program: Command, run: Run): void {
   registerCmd.command("operator")
     .description("register the operator key and domain; prints the operator id")
     .action((_options, command) =>
-      run(command, async (ctx) => {
-        const file = await ctx.home.requireOperator();
-        if (file.operator_id) {
-          fail(
-            "ERR_OPERATOR_EXISTS",
-            `already registered as ${file.operator_id}`,
-          );
-        }
-        const key = await ctx.home.readKey("operator");
-        const status = await ctx.client(file.server).registerOperator(
-          file.domain,
-          {
-            privateKey: key.privateKey,
-            publicJwk: key.publicJwk,
-          },
-        );
-        const operatorId = issuerOperatorId(status.operator_id);
-        await ctx.home.writeJson("operator.json", {
-          ...file,
-          operator_id: operatorId,
-        }, true);
-        ctx.print({
-          operator_id: operatorId,
-          domain: status.domain,
-          verified: status.verified,
-        }, [
-          `Operator registered: ${operatorId} (${status.domain}, not yet verified)`,
-          "Next: auth4agent verify-operator instructions",
-        ]);
-      })
+      run(command, (ctx) => ctx.home.withLock(() => registerOperator(ctx)))
     );
 
   registerCmd.command("agent")
@@ -85,33 +57,78 @@ export function register(program: Command, run: Run): void {
       "the operator id printed by `register operator`",
     )
     .action((options, command) =>
-      run(command, async (ctx) => {
-        const file = await ctx.home.requireAgent();
-        const key = await ctx.home.readKey("agent");
-        const status = await ctx.client(file.server).registerAgent(
-          file.did,
-          options.operatorId,
-          {
-            privateKey: key.privateKey,
-            publicJwk: key.publicJwk,
-          },
-        );
-        const did = issuerDid(status.did);
-        const operatorId = issuerOperatorId(status.operator_id);
-        if (did !== file.did || operatorId !== options.operatorId) {
-          fail(
-            "ERR_ISSUER_RESPONSE",
-            `the issuer answered the registration of ${did} under ${operatorId}, not of ${file.did} under ${options.operatorId}`,
-          );
-        }
-        await ctx.home.writeJson("agent.json", {
-          ...file,
-          operator_id: operatorId,
-        }, true);
-        ctx.print(status, [
-          `Agent registered: ${did} under operator ${operatorId}`,
-          "Next (as the operator): auth4agent agent-scopes set --scopes SCOPES",
-        ]);
-      })
+      run(
+        command,
+        (ctx) =>
+          ctx.home.withLock(() => registerAgent(ctx, options.operatorId)),
+      )
     );
+}
+
+/**
+ * Under the home's lock, held through the issuer's answer: operator.json is
+ * read and rewritten with no other identity change in between.
+ */
+async function registerOperator(ctx: CommandContext): Promise<void> {
+  const file = await ctx.home.requireOperator();
+  if (file.operator_id) {
+    fail(
+      "ERR_OPERATOR_EXISTS",
+      `already registered as ${file.operator_id}`,
+    );
+  }
+  const key = await ctx.home.readKey("operator");
+  const status = await ctx.client(file.server).registerOperator(
+    file.domain,
+    {
+      privateKey: key.privateKey,
+      publicJwk: key.publicJwk,
+    },
+  );
+  const operatorId = issuerOperatorId(status.operator_id);
+  await ctx.home.writeJson("operator.json", {
+    ...file,
+    operator_id: operatorId,
+  }, true);
+  ctx.print({
+    operator_id: operatorId,
+    domain: status.domain,
+    verified: status.verified,
+  }, [
+    `Operator registered: ${operatorId} (${status.domain}, not yet verified)`,
+    "Next: auth4agent verify-operator instructions",
+  ]);
+}
+
+/** Under the home's lock, as registerOperator. */
+async function registerAgent(
+  ctx: CommandContext,
+  operatorIdGiven: string,
+): Promise<void> {
+  const file = await ctx.home.requireAgent();
+  const key = await ctx.home.readKey("agent");
+  const status = await ctx.client(file.server).registerAgent(
+    file.did,
+    operatorIdGiven,
+    {
+      privateKey: key.privateKey,
+      publicJwk: key.publicJwk,
+    },
+  );
+  const did = issuerDid(status.did);
+  const operatorId = issuerOperatorId(status.operator_id);
+  if (did !== file.did || operatorId !== operatorIdGiven) {
+    fail(
+      "ERR_ISSUER_RESPONSE",
+      `the issuer answered the registration of ${did} under ${operatorId}, not of ${file.did} under ${operatorIdGiven}`,
+    );
+  }
+  await ctx.home.writeJson("agent.json", {
+    ...file,
+    operator_id: operatorId,
+  }, true);
+  ctx.print(status, [
+    `Agent registered: ${did} under operator ${operatorId}`,
+    "Next (as the operator): auth4agent agent-scopes set --scopes SCOPES",
+  ]);
 }

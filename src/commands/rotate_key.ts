@@ -25,13 +25,15 @@ export function register(program: Command, run: Run): void {
       "replace this home's agent key (the DID stays); the old key signs the change",
     )
     .action((_options, command) =>
-      run(command, async (ctx) => {
-        const file = await ctx.home.requireAgent();
-        if (!file.operator_id) {
-          fail("ERR_HOME_MISSING", "the agent is not registered yet");
-        }
-        await ctx.home.withKeyLock("agent", () => rotate(ctx));
-      })
+      run(command, (ctx) =>
+        // The home's lock: no other rotation, init or register acts meanwhile.
+        ctx.home.withLock(async () => {
+          const file = await ctx.home.requireAgent();
+          if (!file.operator_id) {
+            fail("ERR_HOME_MISSING", "the agent is not registered yet");
+          }
+          await rotate(ctx);
+        }))
     );
 }
 

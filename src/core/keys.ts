@@ -42,13 +42,19 @@ function toPem(pkcs8: Uint8Array): string {
   }\n-----END PRIVATE KEY-----\n`;
 }
 
-/** Imports a PKCS#8 PEM Ed25519 private key (as written by us or by `openssl genpkey -algorithm ed25519`). */
-export async function importPrivateKeyPem(pem: string): Promise<KeyPair> {
+/**
+ * Imports a PKCS#8 PEM Ed25519 private key (as written by us or by `openssl
+ * genpkey -algorithm ed25519`); errors name it as `source` (e.g. its path).
+ */
+export async function importPrivateKeyPem(
+  pem: string,
+  source = "key file",
+): Promise<KeyPair> {
   const match =
     /^-----BEGIN PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END PRIVATE KEY-----\s*$/
       .exec(pem.trim() + "\n");
   if (!match) {
-    fail("ERR_INVALID_KEY", "key file is not a PKCS#8 PEM private key");
+    fail("ERR_INVALID_KEY", `${source} is not a PKCS#8 PEM private key`);
   }
   let der: Uint8Array<ArrayBuffer>;
   try {
@@ -57,7 +63,7 @@ export async function importPrivateKeyPem(pem: string): Promise<KeyPair> {
       (c) => c.charCodeAt(0),
     );
   } catch {
-    fail("ERR_INVALID_KEY", "key file has invalid base64");
+    fail("ERR_INVALID_KEY", `${source} has invalid base64`);
   }
   let extractable: CryptoKey;
   try {
@@ -67,7 +73,7 @@ export async function importPrivateKeyPem(pem: string): Promise<KeyPair> {
   } catch (cause) {
     throw new Auth4AgentError(
       "ERR_INVALID_KEY",
-      "key file does not hold an Ed25519 private key",
+      `${source} does not hold an Ed25519 private key`,
       { cause },
     );
   }

@@ -2,12 +2,28 @@
  * The local home folder (`--home`, `AUTH4AGENT_HOME`, default
  * `~/.auth4agent`): identity files and private keys. Keys are PKCS#8 PEM,
  * mode 0600 in a 0700 folder; a key readable by group or others is refused,
- * as ssh does. Files are written atomically and never overwritten without
- * `force`.
+ * as ssh does, and so is a home, `keys/` or `cache/` folder that group or
+ * others may write to or that another user owns (see files.ts). Files are
+ * written atomically and never overwritten without `force`; commands that
+ * change the identity hold the home's lock (withLock).
  */
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { requireOwnerOnly } from "../core/file_mode.ts";
 import { importPrivateKeyPem, type KeyPair } from "../core/keys.ts";
+import {
+  cannotWrite,
+  checkDir,
+  commitTemp,
+  currentUid,
+  ensureDir,
+  readSmallFile,
+  removeQuietly,
+  requireOwn,
+  SMALL_FILE_BYTES,
+  syncDir,
+  writeFileAtomic,
+  writeTemp,
+} from "./files.ts";
 
 export type Role = "operator" | "agent";
 
@@ -40,6 +56,8 @@ export function defaultHome(env: (name: string) => string | undefined): string {
 }
 
 export class Home {
+  #checked = false;
+
   constructor(readonly dir: string) {}
 
   path(...parts: string[]): string {
@@ -55,56 +73,125 @@ export class Home {
     return this.keyPath(role) + ".next";
   }
 
-  async #ensureDirs(): Promise<void> {
-    for (const dir of [this.dir, this.path("keys")]) {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-      await Deno.chmod(dir, 0o700);
-    }
+  /** Whether the home folder exists, once checked (see checkDir). */
+  async #homeExists(): Promise<boolean> {
+    this.#checked ||= await checkDir(this.dir, true);
+    return this.#checked;
+  }
+
+  /**
+   * Whether the folders holding `file` (a path inside the home: the home,
+   * and `keys/` or `cache/`) exist, each checked; a link is followed for
+   * the home only.
+   */
+  async #foldersOf(file: string): Promise<boolean> {
+    if (!await this.#homeExists()) return false;
+    const slash = file.lastIndexOf("/");
+    return slash < 0 || await checkDir(this.path(file.slice(0, slash)), false);
+  }
+
+  /**
+   * The folders holding `file`, made (0700) where missing. A folder that is
+   * already there is never changed: a loose one is refused instead.
+   */
+  async #makeFoldersOf(file: string): Promise<void> {
+    if (!this.#checked) await ensureDir(this.dir, true);
+    this.#checked = true;
+    const slash = file.lastIndexOf("/");
+    if (slash >= 0) await ensureDir(this.path(file.slice(0, slash)), false);
   }
 
   async exists(file: string): Promise<boolean> {
+    if (!await this.#foldersOf(file)) return false;
     try {
       await Deno.lstat(this.path(file));
       return true;
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
-      throw error;
+      throw cannotRead(this.path(file), error);
     }
   }
 
-  /** Writes via a temporary file and rename, so a crash leaves the old file or the new one. */
-  async #writeAtomic(
-    path: string,
-    data: string,
-    force: boolean,
-  ): Promise<void> {
-    await this.#ensureDirs();
-    if (!force) {
-      try {
-        await Deno.lstat(path);
-        fail("ERR_HOME_EXISTS", `${path} exists; pass --force to replace it`);
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
-    }
-    const temp = `${path}.tmp-${crypto.randomUUID()}`;
-    const file = await Deno.open(temp, {
-      write: true,
-      createNew: true,
-      mode: 0o600,
-    });
+  /**
+   * Runs `work` holding an exclusive lock on `home.lock`, so that commands
+   * that change this home's identity (init, register, set-server,
+   * rotate-key) run one at a time, each reading the files afresh. The lock
+   * goes with the process, so a crash leaves nothing to clean up. Without
+   * `create`, a home that does not exist is not made: there is nothing to
+   * protect, and `work` says what is missing.
+   */
+  async withLock<T>(
+    work: () => Promise<T>,
+    options: { create?: boolean } = {},
+  ): Promise<T> {
+    if (options.create) await this.#makeFoldersOf("home.lock");
+    else if (!await this.#homeExists()) return await work();
+    const path = this.path("home.lock");
+    let file: Deno.FsFile;
     try {
-      await file.write(new TextEncoder().encode(data));
-      await file.sync();
+      file = await Deno.open(path, { write: true, create: true, mode: 0o600 });
+    } catch (error) {
+      throw cannotWrite(path, error);
+    }
+    try {
+      await file.lock(true);
+      return await work();
     } finally {
       file.close();
     }
-    await Deno.rename(temp, path);
-    await syncDir(path);
+  }
+
+  async #write(file: string, data: string, force: boolean): Promise<void> {
+    await this.#makeFoldersOf(file);
+    await writeFileAtomic(this.path(file), data, force);
   }
 
   async writeKey(role: Role, pem: string, force: boolean): Promise<void> {
-    await this.#writeAtomic(this.keyPath(role), pem, force);
+    await this.#write(`keys/${role}.key`, pem, force);
+  }
+
+  /**
+   * A new identity: key and identity file, both or neither. Both are
+   * written to temporary files first (where a full disk fails), then moved
+   * in place; without `force` each name is taken exclusively
+   * (ERR_HOME_EXISTS), and the key goes again if the identity file cannot
+   * follow it.
+   */
+  async writeIdentity(
+    role: Role,
+    pem: string,
+    identity: OperatorFile | AgentFile,
+    force: boolean,
+  ): Promise<void> {
+    await this.#makeFoldersOf(`keys/${role}.key`);
+    const keyPath = this.keyPath(role);
+    const filePath = this.path(`${role}.json`);
+    if (force) {
+      await replaceable(keyPath);
+      await replaceable(filePath);
+    }
+    const keyTemp = await writeTemp(keyPath, pem);
+    let fileTemp: string;
+    try {
+      fileTemp = await writeTemp(filePath, jsonFileText(identity));
+    } catch (error) {
+      await removeQuietly(keyTemp);
+      throw error;
+    }
+    try {
+      await commitTemp(keyTemp, keyPath, force);
+    } catch (error) {
+      await removeQuietly(fileTemp);
+      throw error;
+    }
+    try {
+      await commitTemp(fileTemp, filePath, force);
+    } catch (error) {
+      if (!force) await removeQuietly(keyPath);
+      throw error;
+    }
+    await syncDir(keyPath);
+    await syncDir(filePath);
   }
 
   /**
@@ -114,46 +201,30 @@ export class Home {
    * never overwritten: the issuer may already hold it.
    */
   async stageKey(role: Role, pem: string): Promise<void> {
-    await this.#writeAtomic(this.stagedKeyPath(role), pem, false);
+    await this.#write(`keys/${role}.key.next`, pem, false);
   }
 
   /** The key staged by a rotation not yet finished, if any. */
   async readStagedKey(role: Role): Promise<KeyPair | undefined> {
-    return await this.#readKeyFile(this.stagedKeyPath(role));
+    return await this.#readKeyFile(`keys/${role}.key.next`);
   }
 
   async promoteStagedKey(role: Role): Promise<void> {
-    await Deno.rename(this.stagedKeyPath(role), this.keyPath(role));
+    try {
+      await Deno.rename(this.stagedKeyPath(role), this.keyPath(role));
+    } catch (error) {
+      throw cannotWrite(this.keyPath(role), error);
+    }
     await syncDir(this.keyPath(role));
   }
 
   async discardStagedKey(role: Role): Promise<void> {
-    await Deno.remove(this.stagedKeyPath(role)).catch(() => {});
-  }
-
-  /**
-   * Runs `work` holding an exclusive lock on `<role>.key.lock`, so that two
-   * rotations from this home never act on one staged key at once. The lock
-   * goes with the process, so a crash leaves nothing to clean up.
-   */
-  async withKeyLock<T>(role: Role, work: () => Promise<T>): Promise<T> {
-    await this.#ensureDirs();
-    const file = await Deno.open(this.keyPath(role) + ".lock", {
-      write: true,
-      create: true,
-      mode: 0o600,
-    });
-    try {
-      await file.lock(true);
-      return await work();
-    } finally {
-      file.close();
-    }
+    await removeQuietly(this.stagedKeyPath(role));
   }
 
   async readKey(role: Role): Promise<KeyPair> {
     const path = this.keyPath(role);
-    const key = await this.#readKeyFile(path);
+    const key = await this.#readKeyFile(`keys/${role}.key`);
     if (!key) {
       fail(
         "ERR_HOME_MISSING",
@@ -165,44 +236,51 @@ export class Home {
     return key;
   }
 
-  async #readKeyFile(path: string): Promise<KeyPair | undefined> {
+  /** A key file: the user's own, readable by no one else, as ssh demands. */
+  async #readKeyFile(file: string): Promise<KeyPair | undefined> {
+    if (!await this.#foldersOf(file)) return undefined;
+    const path = this.path(file);
+    const read = await readSmallFile(path, SMALL_FILE_BYTES);
+    if (!read) return undefined;
+    requireOwnerOnly(path, read.info.mode, "ERR_KEY_PERMISSIONS");
+    await requireOwn(path, read.info);
+    return await importPrivateKeyPem(read.text, path);
+  }
+
+  /**
+   * A file only this user could have written (regular, the user's own, no
+   * access for group or others), or undefined: for what is trusted when
+   * present but may as well be absent, as the JWKS cache.
+   */
+  async readPrivateFile(
+    file: string,
+    max: number,
+  ): Promise<string | undefined> {
+    if (!await this.#foldersOf(file)) return undefined;
+    const path = this.path(file);
     let info: Deno.FileInfo;
     try {
-      info = await Deno.stat(path);
+      info = await Deno.lstat(path);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
+      throw cannotRead(path, error);
     }
-    requireOwnerOnly(path, info.mode, "ERR_KEY_PERMISSIONS");
-    return await importPrivateKeyPem(await Deno.readTextFile(path));
+    const uid = await currentUid();
+    const trusted = info.isFile && info.size <= max &&
+      (info.mode === null || (info.mode & 0o077) === 0) &&
+      (uid === null || info.uid === uid);
+    return trusted ? (await readSmallFile(path, max))?.text : undefined;
   }
 
   async writeJson(name: string, value: unknown, force: boolean): Promise<void> {
-    await this.#writeAtomic(
-      this.path(name),
-      JSON.stringify(value, null, 2) + "\n",
-      force,
-    );
+    await this.#write(name, jsonFileText(value), force);
   }
 
   async readJson(name: string): Promise<Record<string, unknown> | undefined> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(this.path(name));
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return undefined;
-      throw error;
-    }
-    try {
-      const value = JSON.parse(text);
-      if (
-        typeof value === "object" && value !== null && !Array.isArray(value)
-      ) return value;
-    } catch { /* reported below */ }
-    throw new Auth4AgentError(
-      "ERR_HOME_INVALID",
-      `${this.path(name)} is not a JSON object`,
-    );
+    if (!await this.#foldersOf(name)) return undefined;
+    const read = await readSmallFile(this.path(name), SMALL_FILE_BYTES);
+    if (!read) return undefined;
+    return parseJsonObject(read.text, this.path(name));
   }
 
   async readOperator(): Promise<OperatorFile | undefined> {
@@ -268,12 +346,41 @@ export class Home {
   }
 }
 
-/** Makes a rename in the folder of `path` durable: a crash after it must not bring the old file back. */
-async function syncDir(path: string): Promise<void> {
-  const dir = await Deno.open(path.slice(0, path.lastIndexOf("/")));
+function jsonFileText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
+function cannotRead(path: string, error: unknown): Error {
+  return new Auth4AgentError(
+    "ERR_HOME_INVALID",
+    `cannot read ${path}: ${(error as Error)?.message ?? String(error)}`,
+    { cause: error },
+  );
+}
+
+export function parseJsonObject(
+  text: string,
+  path: string,
+): Record<string, unknown> {
   try {
-    await dir.sync();
-  } finally {
-    dir.close();
+    const value = JSON.parse(text);
+    if (
+      typeof value === "object" && value !== null && !Array.isArray(value)
+    ) return value;
+  } catch { /* reported below */ }
+  throw new Auth4AgentError("ERR_HOME_INVALID", `${path} is not a JSON object`);
+}
+
+/** With --force, what is there is replaced: a file or a link, never a folder. */
+async function replaceable(path: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw cannotRead(path, error);
+  }
+  if (info.isDirectory) {
+    fail("ERR_HOME_INVALID", `${path} is a folder, not a file`);
   }
 }

@@ -1,34 +1,45 @@
-/** The JWKS cache in the home folder (`cache/jwks.json`), one entry per issuer URL. */
+/**
+ * The JWKS cache in the home folder (`cache/jwks.json`), one entry per issuer
+ * URL. Whoever can write it decides which tokens offline `verify` accepts, so
+ * a cache file is used only when this user alone could have written it (a
+ * regular file, the user's own, mode 0600 or stricter); otherwise it is as
+ * if absent and the keys are fetched again.
+ */
 import type { CachedJwks, JwksCache } from "../client/verifier.ts";
 import type { Home } from "./home.ts";
 
 const FILE = "cache/jwks.json";
+/** Room for many issuers' key sets. */
+const MAX_BYTES = 1024 * 1024;
+
+/** Every issuer's entry, or none when the file is absent, untrusted or corrupt. */
+async function loadAll(home: Home): Promise<Record<string, unknown>> {
+  const text = await home.readPrivateFile(FILE, MAX_BYTES);
+  try {
+    const value = text === undefined ? undefined : JSON.parse(text);
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+      return value;
+    }
+  } catch {
+    // A corrupt cache is ignored and rewritten.
+  }
+  return {};
+}
 
 export function homeJwksCache(home: Home, server: string): JwksCache {
   return {
     async load() {
-      try {
-        const all = await home.readJson(FILE);
-        const entry = all?.[server] as CachedJwks | undefined;
-        if (
-          entry && typeof entry.issuer === "string" &&
-          Array.isArray(entry.keys) && typeof entry.fetched_at === "string"
-        ) {
-          return entry;
-        }
-      } catch {
-        // A corrupt cache is ignored and rewritten.
+      const entry = (await loadAll(home))[server] as CachedJwks | undefined;
+      if (
+        entry && typeof entry.issuer === "string" &&
+        Array.isArray(entry.keys) && typeof entry.fetched_at === "string"
+      ) {
+        return entry;
       }
       return undefined;
     },
     async save(value) {
-      await Deno.mkdir(home.path("cache"), { recursive: true, mode: 0o700 });
-      let all: Record<string, unknown> = {};
-      try {
-        all = (await home.readJson(FILE)) ?? {};
-      } catch {
-        all = {};
-      }
+      const all = await loadAll(home);
       await home.writeJson(FILE, { ...all, [server]: value }, true);
     },
   };

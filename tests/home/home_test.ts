@@ -1,4 +1,4 @@
-/** The home folder's key rotation steps: stage, read, promote, discard, and the rotation lock. */
+/** The home folder's key rotation steps: stage, read, promote, discard, and the home's lock. */
 import assert from "node:assert/strict";
 import { Auth4AgentError, type ErrorCode } from "../../src/core/errors.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
@@ -74,24 +74,24 @@ Deno.test("Home: promoting moves the staged key over the key; discarding deletes
   });
 });
 
-Deno.test("Home: withKeyLock lets one holder in at a time", async () => {
+Deno.test("Home: withLock lets one holder in at a time", async () => {
   await withHome(async (home) => {
     const events: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((resolve) => release = resolve);
     let entered!: () => void;
     const firstIn = new Promise<void>((resolve) => entered = resolve);
-    const first = home.withKeyLock("agent", async () => {
+    const first = home.withLock(async () => {
       events.push("first in");
       entered();
       await held;
       events.push("first out");
-    });
+    }, { create: true });
     await firstIn;
-    const second = home.withKeyLock("agent", () => {
+    const second = home.withLock(() => {
       events.push("second in");
       return Promise.resolve();
-    });
+    }, { create: true });
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.deepEqual(events, ["first in"]);
     release();

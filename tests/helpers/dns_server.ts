@@ -3,8 +3,10 @@
  *
  * Built on npm `dns2`: a UDP server plus a TCP server on the same port, since
  * resolvers retry over TCP when a UDP answer comes back truncated (TC=1).
+ * `startRawDnsServer` below sends replies a test crafts byte by byte.
  */
-import type { Socket } from "node:net";
+import dgram from "node:dgram";
+import net, { type Socket } from "node:net";
 import dns2 from "dns2";
 
 const { Packet } = dns2;
@@ -112,4 +114,180 @@ export async function startDnsServer(): Promise<TestDnsServer> {
       ]);
     },
   };
+}
+
+// ---------------------------------------------------------------------------
+// A raw DNS server: replies crafted byte by byte, for what dns2 cannot send
+// (any RCODE, another ID or question, TC=1, records for other names).
+
+export interface RawQuery {
+  id: number;
+  /** As asked, labels joined by "." (no trailing dot). */
+  name: string;
+  type: number;
+  /** The question section as received (QNAME, QTYPE, QCLASS). */
+  question: Uint8Array;
+  transport: "udp" | "tcp";
+}
+
+/** The reply to send (or several, in order), or null to stay silent. */
+export type RawHandler = (
+  query: RawQuery,
+) => Uint8Array | Uint8Array[] | null;
+
+export interface RawDnsServer {
+  readonly port: number;
+  /** Every query received, in order. */
+  readonly queries: RawQuery[];
+  close(): Promise<void>;
+}
+
+export interface RawRecord {
+  name: string;
+  type: number;
+  class?: number;
+  rdata: Uint8Array;
+}
+
+export const DNS_TYPE = { A: 1, CNAME: 5, TXT: 16 } as const;
+export const DNS_RCODE = {
+  NOERROR: 0,
+  FORMERR: 1,
+  SERVFAIL: 2,
+  NXDOMAIN: 3,
+  NOTIMP: 4,
+  REFUSED: 5,
+} as const;
+
+export function dnsName(name: string): Uint8Array {
+  const labels = name.replace(/\.$/, "").split(".").filter(Boolean);
+  const bytes = labels.flatMap((
+    l,
+  ) => [l.length, ...new TextEncoder().encode(l)]);
+  return new Uint8Array([...bytes, 0]);
+}
+
+export function txtRdata(strings: string[]): Uint8Array {
+  return new Uint8Array(strings.flatMap((s) => {
+    const bytes = new TextEncoder().encode(s);
+    return [bytes.length, ...bytes];
+  }));
+}
+
+const u16 = (n: number) => [(n >> 8) & 0xff, n & 0xff];
+
+/** A reply to `query`: its ID and question unless overridden. */
+export function rawReply(query: RawQuery, options: {
+  rcode?: number;
+  truncated?: boolean;
+  id?: number;
+  question?: Uint8Array;
+  answers?: RawRecord[];
+} = {}): Uint8Array {
+  const answers = options.answers ?? [];
+  const flags = 0x8180 | (options.truncated ? 0x0200 : 0) |
+    (options.rcode ?? 0);
+  const records = answers.flatMap((r) => [
+    ...dnsName(r.name),
+    ...u16(r.type),
+    ...u16(r.class ?? 1),
+    0,
+    0,
+    0,
+    60,
+    ...u16(r.rdata.length),
+    ...r.rdata,
+  ]);
+  return new Uint8Array([
+    ...u16(options.id ?? query.id),
+    ...u16(flags),
+    ...u16(1),
+    ...u16(answers.length),
+    ...u16(0),
+    ...u16(0),
+    ...(options.question ?? query.question),
+    ...records,
+  ]);
+}
+
+function parseRawQuery(msg: Uint8Array, transport: "udp" | "tcp"): RawQuery {
+  const labels: string[] = [];
+  let offset = 12;
+  while (msg[offset]) {
+    const length = msg[offset]!;
+    labels.push(
+      new TextDecoder().decode(msg.subarray(offset + 1, offset + 1 + length)),
+    );
+    offset += 1 + length;
+  }
+  return {
+    id: (msg[0]! << 8) | msg[1]!,
+    name: labels.join("."),
+    type: (msg[offset + 1]! << 8) | msg[offset + 2]!,
+    question: msg.slice(12, offset + 5),
+    transport,
+  };
+}
+
+/** UDP and TCP on one loopback port: 0 for any free one, or a given one. */
+export async function startRawDnsServer(
+  handler: RawHandler,
+  port = 0,
+): Promise<RawDnsServer> {
+  const queries: RawQuery[] = [];
+  const answer = (msg: Uint8Array, transport: "udp" | "tcp") => {
+    const query = parseRawQuery(msg, transport);
+    queries.push(query);
+    const replies = handler(query);
+    return replies instanceof Uint8Array ? [replies] : replies ?? [];
+  };
+  for (let attempt = 1;; attempt++) {
+    const udp = dgram.createSocket("udp4");
+    udp.on("message", (msg, from) => {
+      for (const reply of answer(new Uint8Array(msg), "udp")) {
+        udp.send(reply, from.port, from.address);
+      }
+    });
+    await new Promise<void>((resolve) => udp.bind(port, "127.0.0.1", resolve));
+    const bound = udp.address().port;
+    const sockets = new Set<Socket>();
+    const tcp = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+      let buffered = new Uint8Array(0);
+      socket.on("data", (data) => {
+        buffered = new Uint8Array([...buffered, ...data]);
+        const length = (buffered[0]! << 8) | buffered[1]!;
+        if (buffered.length < 2 + length) return;
+        const replies = answer(buffered.slice(2, 2 + length), "tcp");
+        buffered = buffered.slice(2 + length);
+        for (const reply of replies) {
+          socket.write(new Uint8Array([...u16(reply.length), ...reply]));
+        }
+      });
+    });
+    const closeUdp = () =>
+      new Promise<void>((resolve) => udp.close(() => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once("error", reject);
+        tcp.listen(bound, "127.0.0.1", resolve);
+      });
+    } catch (error) {
+      // The TCP port is taken (only possible when the kernel picked it).
+      await closeUdp();
+      if (port !== 0 || attempt >= 10) throw error;
+      continue;
+    }
+    return {
+      port: bound,
+      queries,
+      async close() {
+        for (const socket of sockets) socket.destroy();
+        await closeUdp();
+        await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      },
+    };
+  }
 }

@@ -5,6 +5,7 @@ import {
   dnsRecordValue,
   MAX_TXT_LENGTH,
   MAX_TXT_RECORDS,
+  txtAnswerRefusal,
   txtRecordsContain,
 } from "../../src/core/dns_challenge.ts";
 import { base64url, sha256 } from "../../src/core/encoding.ts";
@@ -65,16 +66,15 @@ Deno.test("txtRecordsContain joins split strings and ignores surrounding whitesp
   assert.equal(found([[expected.toUpperCase()]]), false);
 });
 
-Deno.test("txtRecordsContain caps the number and size of records it reads", async () => {
+Deno.test("txtRecordsContain compares every record, and caps the size of each", async () => {
   const expected = await dnsRecordValue("c1", THUMBPRINT);
   const noise = (n: number) => Array.from({ length: n }, (_, i) => [`r${i}`]);
-  assert.equal(
-    txtRecordsContain([...noise(MAX_TXT_RECORDS - 1), [expected]], expected),
-    true,
-  );
+  const records = noise(40);
+  records[35] = [expected];
+  assert.equal(txtRecordsContain(records, expected), true);
   assert.equal(
     txtRecordsContain([...noise(MAX_TXT_RECORDS), [expected]], expected),
-    false,
+    true,
   );
   const pad = (n: number) => " ".repeat(n - expected.length);
   assert.equal(
@@ -84,5 +84,28 @@ Deno.test("txtRecordsContain caps the number and size of records it reads", asyn
   assert.equal(
     txtRecordsContain([[pad(MAX_TXT_LENGTH + 1), expected]], expected),
     false,
+  );
+});
+
+Deno.test("txtAnswerRefusal: missing, too many records (refused even with a match), mismatch, or proof", async () => {
+  const name = dnsRecordName("example.com");
+  const expected = await dnsRecordValue("c1", THUMBPRINT);
+  const noise = (n: number) => Array.from({ length: n }, (_, i) => [`r${i}`]);
+  const refusal = (records: string[][]) =>
+    txtAnswerRefusal(name, records, expected);
+
+  assert.equal(refusal([])?.code, "ERR_DNS_RECORD_MISSING");
+  assert.equal(refusal([["v=spf1 -all"]])?.code, "ERR_DNS_RECORD_MISMATCH");
+  assert.equal(refusal([...noise(MAX_TXT_RECORDS - 1), [expected]]), undefined);
+
+  const tooMany = noise(MAX_TXT_RECORDS + 8);
+  tooMany[35] = [expected];
+  const refused = refusal(tooMany);
+  assert.equal(refused?.code, "ERR_DNS_RECORD_MISMATCH");
+  assert.match(
+    refused!.message,
+    new RegExp(
+      `${MAX_TXT_RECORDS + 8} TXT records, more than the ${MAX_TXT_RECORDS}`,
+    ),
   );
 });

@@ -5,7 +5,7 @@
 import {
   dnsRecordName,
   dnsRecordValue,
-  txtRecordsContain,
+  txtAnswerRefusal,
 } from "../../core/dns_challenge.ts";
 import { parseDomain } from "../../core/domain.ts";
 import { hex, randomToken } from "../../core/encoding.ts";
@@ -48,7 +48,13 @@ export async function registerOperator(
     await authenticateRequest(request, raw, deps),
     "operator registration",
   );
-  const domain = parseDomain(requireString(value, "domain", 253));
+  // Every malformed domain (too long, control or format characters) is
+  // ERR_INVALID_DOMAIN from parseDomain, which checks the length first and
+  // takes ASCII letters, digits and hyphens only: hence `opaque` here, and a
+  // raw cap that only refuses absurd input.
+  const domain = parseDomain(
+    requireString(value, "domain", 1024, { opaque: true }),
+  );
   const operator: OperatorRecord = {
     id: "op_" + hex(crypto.getRandomValues(new Uint8Array(16))),
     domain,
@@ -125,23 +131,16 @@ export async function verifyDomain(
   const operator = await signedByOperator(id, request, deps);
   const record = await dnsRecord(operator);
   const answers = await deps.resolveTxt(record.name);
-  if (!txtRecordsContain(answers, record.value)) {
-    const code = answers.length === 0
-      ? "ERR_DNS_RECORD_MISSING"
-      : "ERR_DNS_RECORD_MISMATCH";
+  const refusal = txtAnswerRefusal(record.name, answers, record.value);
+  if (refusal) {
     await audit(deps, {
       actor: id,
       action: "operator.verify",
       target: operator.domain,
       outcome: "denied",
-      reason: code,
+      reason: refusal.code,
     });
-    fail(
-      code,
-      answers.length === 0
-        ? `no TXT record found at ${record.name}`
-        : `the TXT records at ${record.name} do not contain ${record.value}`,
-    );
+    fail(refusal.code, refusal.message);
   }
   const verified = auditEvent(deps, {
     actor: id,

@@ -45,7 +45,7 @@ async function withWorld(body: (world: World) => Promise<void>) {
   const dns = await startDnsServer();
   // The proxy starts first: the server's issuer identifier is the proxy's
   // URL, as behind a real reverse proxy (RFC 8414: clients use exactly it).
-  let server: ServerProcess | undefined;
+  const issuerBehind: { server?: ServerProcess } = {};
   let mode: Mode = "forward";
   /** A rotation held back by "hold", delivered just before the next one. */
   let held: (() => Promise<Response>) | undefined;
@@ -67,7 +67,7 @@ async function withWorld(body: (world: World) => Promise<void>) {
         headers.delete("host");
         const body = await request.arrayBuffer();
         held = () =>
-          fetch(server!.origin + url.pathname, {
+          fetch(issuerBehind.server!.origin + url.pathname, {
             method: "POST",
             headers,
             body,
@@ -85,11 +85,14 @@ async function withWorld(body: (world: World) => Promise<void>) {
       }
       const headers = new Headers(request.headers);
       headers.delete("host");
-      const upstream = await fetch(server!.origin + url.pathname + url.search, {
-        method: request.method,
-        headers,
-        body: request.body ? await request.arrayBuffer() : undefined,
-      });
+      const upstream = await fetch(
+        issuerBehind.server!.origin + url.pathname + url.search,
+        {
+          method: request.method,
+          headers,
+          body: request.body ? await request.arrayBuffer() : undefined,
+        },
+      );
       const answer = await upstream.arrayBuffer();
       if (rotation && mode === "forward-then-502") return badGateway();
       if (rotation && mode === "forward-then-403") return proxyPage(403);
@@ -107,7 +110,7 @@ async function withWorld(body: (world: World) => Promise<void>) {
     },
   );
   const url = `http://127.0.0.1:${proxy.addr.port}`;
-  server = await startServerProcess([
+  const server = await startServerProcess([
     "--db",
     `${dir}/issuer.db`,
     "--dns-server",
@@ -115,6 +118,7 @@ async function withWorld(body: (world: World) => Promise<void>) {
     "--issuer",
     url,
   ]);
+  issuerBehind.server = server;
   const home = `${dir}/home`;
   try {
     const operatorId = await verifiedOperator(home, "example.com", url, dns);

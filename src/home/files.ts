@@ -19,11 +19,8 @@ export function currentUid(): Promise<number | null> {
 }
 
 async function probeUid(): Promise<number | null> {
-  try {
-    return Deno.uid();
-  } catch {
-    // Deno.uid() needs --allow-sys, which the CLI does not ask for.
-  }
+  // Not Deno.uid(): it needs --allow-sys, which the CLI does not ask for (and
+  // `deno run` in a terminal would prompt for it).
   try {
     // The owner of a file this process creates is this process's user.
     const probe = await Deno.makeTempFile({ prefix: "auth4agent-uid-" });

@@ -10,8 +10,9 @@
 import assert from "node:assert/strict";
 import { generateKeyPair } from "../../src/core/keys.ts";
 import { fakeIssuer, ISSUER, run, withTempDir } from "./_home_cli.ts";
+import { currentUid } from "../../src/home/files.ts";
 
-const ROOT = Deno.uid() === 0;
+const ROOT = (await currentUid()) === 0;
 /** Someone else: as root, files can be given to another user. */
 const OTHER_UID = 65534;
 

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { fakeIssuer, ISSUER, run, withTempDir } from "./_home_cli.ts";
+import { currentUid } from "../../src/home/files.ts";
 
 function names(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((entry) => entry.name).sort();
@@ -62,7 +63,7 @@ Deno.test({
   name:
     "init: a full disk is ERR_HOME_INVALID, leaves no key, identity or temporary file, and a rerun with room completes",
   // Needs a tmpfs mount: root on Linux.
-  ignore: Deno.build.os !== "linux" || Deno.uid() !== 0,
+  ignore: Deno.build.os !== "linux" || (await currentUid()) !== 0,
   fn: async () => {
     await withTempDir(async (dir) => {
       const disk = `${dir}/disk`;

@@ -33,14 +33,15 @@ Deno.test("admin: encrypted signing keys, rotation, audit log", async (t) => {
   const dns = await startDnsServer();
   const home = `${dir}/home`;
   const admin = (...args: string[]) => cli(args, { home: `${dir}/admin` });
-  let server = await startServerProcess([
+  const serverArgs = [
     "--db",
     db,
     "--dns-server",
     dns.address,
     "--key-encryption-key-file",
     kekFile,
-  ]);
+  ];
+  let server = await startServerProcess(serverArgs);
   try {
     const url = `http://localhost:${server.port}`;
     const operatorId = await verifiedOperator(home, "example.com", url, dns);
@@ -129,14 +130,7 @@ Deno.test("admin: encrypted signing keys, rotation, audit log", async (t) => {
         const restart = async () => {
           // A running server would also pick the keys up within 30 s or on SIGHUP.
           assert.equal(await server.stop(), 0);
-          server = await startServerProcess([
-            "--db",
-            db,
-            "--dns-server",
-            dns.address,
-            "--key-encryption-key-file",
-            kekFile,
-          ]);
+          server = await startServerProcess(serverArgs);
           const url = `http://localhost:${server.port}`;
           ok(await cli(["set-server", "--url", url], { home }), "set-server");
         };

@@ -78,5 +78,10 @@ function stackText(error: unknown): string {
 }
 
 if (import.meta.main) {
+  // `deno task` runs its command in the repository folder and names the
+  // folder it was typed in as INIT_CWD (as npm does): relative paths (--home,
+  // --db, key files) are the user's, so they resolve from there.
+  const invokedFrom = Deno.env.get("INIT_CWD");
+  if (invokedFrom) Deno.chdir(invokedFrom);
   Deno.exit(await main(Deno.args));
 }

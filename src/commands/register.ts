@@ -1,4 +1,4 @@
-/** `auth4agent register operator` and `auth4agent register agent --operator-id ID`. */
+/** `auth4agent register operator` and `auth4agent register agent [--operator-id ID]`. */
 import type { Command } from "@commander-js/extra-typings";
 import { parseAgentDid } from "../core/did.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
@@ -52,9 +52,9 @@ export function register(program: Command, run: Run): void {
     .description(
       "register the agent key and DID under an operator of the same domain",
     )
-    .requiredOption(
+    .option(
       "--operator-id <id>",
-      "the operator id printed by `register operator`",
+      "the operator id printed by `register operator` (default: this home's operator, if it holds one)",
     )
     .action((options, command) =>
       run(
@@ -78,6 +78,9 @@ async function registerOperator(ctx: CommandContext): Promise<void> {
     );
   }
   const key = await ctx.home.readKey("operator");
+  // The issuer must call itself by the home's server URL (RFC 8414 §3.3):
+  // better refused now than at the first token.
+  await ctx.client(file.server).metadata();
   const status = await ctx.client(file.server).registerOperator(
     file.domain,
     {
@@ -103,10 +106,19 @@ async function registerOperator(ctx: CommandContext): Promise<void> {
 /** Under the home's lock, as registerOperator. */
 async function registerAgent(
   ctx: CommandContext,
-  operatorIdGiven: string,
+  operatorIdFlag: string | undefined,
 ): Promise<void> {
   const file = await ctx.home.requireAgent();
+  const operatorIdGiven = operatorIdFlag ??
+    (await ctx.home.readOperator())?.operator_id;
+  if (operatorIdGiven === undefined) {
+    fail(
+      "ERR_USAGE",
+      "give --operator-id: the id `register operator` printed in the operator's home",
+    );
+  }
   const key = await ctx.home.readKey("agent");
+  await ctx.client(file.server).metadata(); // as for operators
   const status = await ctx.client(file.server).registerAgent(
     file.did,
     operatorIdGiven,
@@ -129,6 +141,6 @@ async function registerAgent(
   }, true);
   ctx.print(status, [
     `Agent registered: ${did} under operator ${operatorId}`,
-    "Next (as the operator): auth4agent agent-scopes set --scopes SCOPES",
+    `Next, in the operator's home: auth4agent agent-scopes set --agent ${did} --scopes SCOPES`,
   ]);
 }

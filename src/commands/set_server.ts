@@ -20,6 +20,7 @@ export function register(program: Command, run: Run): void {
             `${server} is not a healthy auth4agent issuer`,
           );
         }
+        await ctx.client(server).metadata(); // it calls itself by this URL (RFC 8414 §3.3)
         await ctx.home.withLock(() => pointAt(ctx, server));
       })
     );

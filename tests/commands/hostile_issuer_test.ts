@@ -51,9 +51,19 @@ async function withHostileIssuer(
       return answer ? answer(request) : json({ error: "not_found" }, 404);
     },
   );
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  // Well-formed metadata, naming itself: the hostility is elsewhere.
+  answers.set("/.well-known/oauth-authorization-server", () =>
+    json({
+      issuer: url,
+      token_endpoint: `${url}/oauth/token`,
+      jwks_uri: `${url}/.well-known/jwks.json`,
+      introspection_endpoint: `${url}/oauth/introspect`,
+      revocation_endpoint: `${url}/oauth/revoke`,
+    }));
   const dir = await Deno.makeTempDir({ prefix: "a4a-hostile-" });
   try {
-    await work({ url: `http://127.0.0.1:${server.addr.port}`, answers }, dir);
+    await work({ url, answers }, dir);
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });

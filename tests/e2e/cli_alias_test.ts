@@ -1,0 +1,55 @@
+/**
+ * The README's alias runs the CLI through `deno task --config <repo>/deno.json`
+ * from any folder; `deno task` runs in the repository folder, so main.ts
+ * moves back to where the command was typed (INIT_CWD): a relative --home is
+ * the user's, not the repository's.
+ */
+import assert from "node:assert/strict";
+
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+
+function withoutInitCwd(env: Record<string, string>): Record<string, string> {
+  const { INIT_CWD: _, ...rest } = env;
+  return rest;
+}
+
+Deno.test("cli alias: deno task --config from another folder takes relative paths from that folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a4a-alias-" });
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "--quiet",
+        "--config",
+        CONFIG,
+        "auth4agent",
+        "--home",
+        "rel-home",
+        "init",
+        "--domain",
+        "example.com",
+        "--server",
+        "http://localhost:8080",
+      ],
+      cwd: dir,
+      // As typed in a shell in `dir`: whatever launched this test (npm's npx
+      // sets INIT_CWD too) is not the folder the user is in.
+      clearEnv: true,
+      env: { ...withoutInitCwd(Deno.env.toObject()), NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    assert.equal(
+      output.code,
+      0,
+      new TextDecoder().decode(output.stderr),
+    );
+    const key = await Deno.stat(`${dir}/rel-home/keys/agent.key`);
+    assert.ok(key.isFile);
+    await assert.rejects(
+      Deno.stat(new URL("../../rel-home", import.meta.url)),
+      Deno.errors.NotFound,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

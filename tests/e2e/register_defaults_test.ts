@@ -1,0 +1,98 @@
+/**
+ * Registration as a newcomer meets it: a home whose server URL is not the
+ * issuer's identifier (127.0.0.1 for localhost) is told so at `register` and
+ * `set-server`, not at the first token; `register agent` in a home that
+ * holds the operator takes its id without --operator-id, and its hint names
+ * the agent to grant.
+ */
+import assert from "node:assert/strict";
+import { startDnsServer } from "../helpers/dns_server.ts";
+import { ok, refused, verifiedOperator } from "../helpers/identities.ts";
+import { cli, startServerProcess } from "../helpers/process.ts";
+
+Deno.test("register: the issuer's identifier is checked first; register agent defaults to this home's operator", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a4a-register-" });
+  const dns = await startDnsServer();
+  const server = await startServerProcess([
+    "--db",
+    `${dir}/issuer.db`,
+    "--dns-server",
+    dns.address,
+  ]);
+  try {
+    const byAddress = `http://127.0.0.1:${server.port}`;
+    assert.equal(server.issuer, `http://localhost:${server.port}`);
+    const wrong = `${dir}/wrong`;
+    ok(
+      await cli([
+        "init",
+        "--operator",
+        "--domain",
+        "example.com",
+        "--server",
+        byAddress,
+      ], { home: wrong }),
+      "init",
+    );
+    const refusal = await cli(["register", "operator"], { home: wrong });
+    refused(refusal, "ERR_ISSUER_RESPONSE", 4);
+    assert.match(refusal.stderr, new RegExp(server.issuer));
+    refused(
+      await cli(["set-server", "--url", byAddress], { home: wrong }),
+      "ERR_ISSUER_RESPONSE",
+      4,
+    );
+    ok(
+      await cli(["set-server", "--url", server.issuer], { home: wrong }),
+      "set-server to the issuer's own URL",
+    );
+
+    const home = `${dir}/home`;
+    const operatorId = await verifiedOperator(
+      home,
+      "example.com",
+      server.issuer,
+      dns,
+    );
+    ok(
+      await cli([
+        "init",
+        "--domain",
+        "example.com",
+        "--server",
+        server.issuer,
+      ], { home }),
+      "init agent",
+    );
+    const registered = ok(
+      await cli(["register", "agent"], { home }),
+      "register agent without --operator-id",
+    );
+    const did = JSON.parse(await Deno.readTextFile(`${home}/agent.json`)).did;
+    assert.match(registered.stdout, new RegExp(`under operator ${operatorId}`));
+    assert.match(
+      registered.stdout,
+      new RegExp(`agent-scopes set --agent ${did} --scopes`),
+    );
+    const agentOnly = `${dir}/agent-only`;
+    ok(
+      await cli([
+        "init",
+        "--domain",
+        "example.com",
+        "--server",
+        server.issuer,
+      ], { home: agentOnly }),
+      "init agent",
+    );
+    refused(
+      await cli(["register", "agent"], { home: agentOnly }),
+      "ERR_USAGE",
+      2,
+    );
+  } finally {
+    assert.equal(await server.stop(), 0);
+    await dns.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

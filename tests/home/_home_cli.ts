@@ -50,15 +50,17 @@ export async function fakeIssuer(
 ): Promise<FakeIssuer> {
   const key = await generateKeyPair();
   const fetch = async (input: string | URL | Request) => {
-    const path = new URL(input instanceof Request ? input.url : input)
-      .pathname;
+    const url = new URL(input instanceof Request ? input.url : input);
+    const path = url.pathname;
     if (path === "/.well-known/oauth-authorization-server") {
+      // It names itself by whatever URL it is asked at (RFC 8414 §3.3).
+      const issuer = url.origin;
       return Response.json({
-        issuer: ISSUER,
-        token_endpoint: `${ISSUER}/oauth/token`,
-        jwks_uri: `${ISSUER}/jwks`,
-        introspection_endpoint: `${ISSUER}/oauth/introspect`,
-        revocation_endpoint: `${ISSUER}/oauth/revoke`,
+        issuer,
+        token_endpoint: `${issuer}/oauth/token`,
+        jwks_uri: `${issuer}/jwks`,
+        introspection_endpoint: `${issuer}/oauth/introspect`,
+        revocation_endpoint: `${issuer}/oauth/revoke`,
       });
     }
     if (path === "/jwks") {

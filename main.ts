@@ -12,6 +12,9 @@ import {
 } from "./src/commands/context.ts";
 import { Auth4AgentError, EXIT } from "./src/core/errors.ts";
 
+/** Set by the `auth4agent` and `serve` tasks of deno.json: the folder the task was typed in. */
+const TASK_CWD = "AUTH4AGENT_TASK_CWD";
+
 const PROCESS_IO: CommandIO = {
   stdout: (text: string) =>
     void Deno.stdout.writeSync(new TextEncoder().encode(text)),
@@ -78,10 +81,20 @@ function stackText(error: unknown): string {
 }
 
 if (import.meta.main) {
-  // `deno task` runs its command in the repository folder and names the
-  // folder it was typed in as INIT_CWD (as npm does): relative paths (--home,
-  // --db, key files) are the user's, so they resolve from there.
-  const invokedFrom = Deno.env.get("INIT_CWD");
-  if (invokedFrom) Deno.chdir(invokedFrom);
+  // `deno task auth4agent|serve` runs in the repository folder; the task hands
+  // over the folder it was typed in (deno.json: AUTH4AGENT_TASK_CWD, from
+  // INIT_CWD), so relative paths (--home, --db, key files) are the user's.
+  // Only our tasks set it: an INIT_CWD inherited from some npm script never
+  // moves a plain `deno run` or the compiled binary.
+  const typedIn = Deno.env.get(TASK_CWD);
+  Deno.env.delete(TASK_CWD);
+  if (typedIn) {
+    try {
+      Deno.chdir(typedIn);
+    } catch (error) {
+      console.error(`error: cannot work in ${typedIn}: ${error}`);
+      Deno.exit(EXIT.usage);
+    }
+  }
   Deno.exit(await main(Deno.args));
 }

@@ -12,6 +12,8 @@ const PERMISSIONS = [
   "--allow-read",
   "--allow-write",
   "--allow-env",
+  // Deno.uid(): the home folder's files must be this user's (src/home/files.ts).
+  "--allow-sys=uid",
 ];
 /**
  * A 2 MB young generation: with V8's default the server's RSS grows by ~100 MB

@@ -12,15 +12,24 @@ export const SMALL_FILE_BYTES = 64 * 1024;
 
 let uidProbe: Promise<number | null> | undefined;
 
-/** The user this process runs as; null when it cannot be told. */
+/**
+ * The user this process runs as; null where files have no owner (Windows).
+ * When it cannot be told, the owner checks cannot be made, and that fails
+ * (ERR_KEY_PERMISSIONS) rather than trusting files of any owner.
+ */
 export function currentUid(): Promise<number | null> {
   uidProbe ??= probeUid();
   return uidProbe;
 }
 
 async function probeUid(): Promise<number | null> {
-  // Not Deno.uid(): it needs --allow-sys, which the CLI does not ask for (and
-  // `deno run` in a terminal would prompt for it).
+  // Deno.uid() needs --allow-sys=uid (the tasks and the binary grant it);
+  // asked without it, `deno run` in a terminal would prompt, so ask first.
+  if (
+    Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted"
+  ) {
+    return Deno.uid();
+  }
   try {
     // The owner of a file this process creates is this process's user.
     const probe = await Deno.makeTempFile({ prefix: "auth4agent-uid-" });
@@ -29,8 +38,14 @@ async function probeUid(): Promise<number | null> {
     } finally {
       await removeQuietly(probe);
     }
-  } catch {
-    return null;
+  } catch (error) {
+    throw new Auth4AgentError(
+      "ERR_KEY_PERMISSIONS",
+      `cannot tell which user runs auth4agent, so the home folder's owner cannot be checked: grant --allow-sys=uid or a writable temporary folder (${
+        reason(error)
+      })`,
+      { cause: error },
+    );
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * The README's alias runs the CLI through `deno task --config <repo>/deno.json`
- * from any folder; `deno task` runs in the repository folder, so main.ts
- * moves back to where the command was typed (INIT_CWD): a relative --home is
- * the user's, not the repository's.
+ * from any folder; `deno task` runs in the repository folder, so the task
+ * hands main.ts the folder the command was typed in (AUTH4AGENT_TASK_CWD,
+ * from INIT_CWD): a relative --home is the user's, not the repository's. An
+ * INIT_CWD inherited from elsewhere (an npm script) moves nothing else.
  */
 import assert from "node:assert/strict";
 
@@ -47,6 +48,45 @@ Deno.test("cli alias: deno task --config from another folder takes relative path
     assert.ok(key.isFile);
     await assert.rejects(
       Deno.stat(new URL("../../rel-home", import.meta.url)),
+      Deno.errors.NotFound,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli alias: an INIT_CWD inherited from an npm script does not move a plain deno run", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a4a-alias-" });
+  try {
+    await Deno.mkdir(`${dir}/here`);
+    await Deno.mkdir(`${dir}/elsewhere`);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--config",
+        CONFIG,
+        new URL("../../main.ts", import.meta.url).pathname,
+        "--home",
+        "rel-home",
+        "init",
+        "--domain",
+        "example.com",
+        "--server",
+        "http://localhost:8080",
+      ],
+      cwd: `${dir}/here`,
+      env: { INIT_CWD: `${dir}/elsewhere`, NO_COLOR: "1" },
+      stdin: "null",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    assert.ok((await Deno.stat(`${dir}/here/rel-home/agent.json`)).isFile);
+    await assert.rejects(
+      Deno.stat(`${dir}/elsewhere/rel-home`),
       Deno.errors.NotFound,
     );
   } finally {

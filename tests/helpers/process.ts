@@ -4,11 +4,13 @@
  * subprocesses with their own home folder.
  */
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/** The permissions of `deno task auth4agent` (deno.json). */
 const PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-env",
+  "--allow-sys=uid",
 ];
 
 export interface CliResult {

@@ -23,7 +23,7 @@ async function inTempDir(work: (dir: string) => Promise<void>) {
 
 const modeOf = (path: string) => Deno.statSync(path).mode! & 0o777;
 
-Deno.test("sqlite file: a new database, its -wal and -shm are 0600 whatever the umask", async () => {
+Deno.test("sqlite file: a new database, its -wal and -shm are 0600 (the usual umask 022 alone would leave them 0644)", async () => {
   await inTempDir(async (dir) => {
     const path = `${dir}/issuer.db`;
     const store = new SqliteStore(path);

@@ -59,6 +59,13 @@ const EXCHANGE_TIMEOUT_MS = 2000;
 /** The whole lookup: every server tried, twice, and CNAMEs followed. */
 const LOOKUP_TIMEOUT_MS = 5000;
 const MAX_CNAME_HOPS = 8;
+/**
+ * More answer records than a verification can use (32 TXT records are the
+ * most compared, dns_challenge.ts, plus a CNAME chain): a bigger reply is
+ * refused before its names are expanded, which would cost the event loop
+ * tens of milliseconds for a 64 KiB reply of compressed names.
+ */
+const MAX_ANSWERS = 64;
 /** As the C library reads it (MAXNS). */
 const MAX_NAME_SERVERS = 3;
 const RESOLV_CONF = "/etc/resolv.conf";
@@ -216,15 +223,15 @@ interface ResourceRecord {
   name: string;
   type: number;
   class: number;
-  rdata: Uint8Array;
-  /** Where the RDATA starts in the message, for names compressed in it. */
-  rdataOffset: number;
+  /** A TXT record's character-strings. */
+  txt?: string[];
+  /** A CNAME record's target. */
+  target?: string;
 }
 
 interface Reply {
   rcode: number;
   answers: ResourceRecord[];
-  message: Uint8Array;
 }
 
 function u16(msg: Uint8Array, offset: number): number {
@@ -252,22 +259,33 @@ function replyHeader(msg: Uint8Array, id: number, name: string) {
   }
 }
 
+/**
+ * The answer section, each TXT and CNAME record's data decoded here, so that
+ * a malformed one makes the whole reply malformed (and the next server is
+ * asked) rather than failing the lookup later.
+ */
 function readAnswers(msg: Uint8Array, start: number): ResourceRecord[] {
+  const count = u16(msg, 6);
+  if (count > MAX_ANSWERS) {
+    throw new MalformedReply(`more than ${MAX_ANSWERS} answer records`);
+  }
   const answers: ResourceRecord[] = [];
   let offset = start;
-  for (let i = u16(msg, 6); i > 0; i--) {
+  for (let i = count; i > 0; i--) {
     const [name, next] = readName(msg, offset);
+    const type = u16(msg, next);
     const length = u16(msg, next + 8);
     const rdataOffset = next + 10;
     if (rdataOffset + length > msg.length) {
       throw new MalformedReply("record out of bounds");
     }
+    const rdata = msg.subarray(rdataOffset, rdataOffset + length);
     answers.push({
       name,
-      type: u16(msg, next),
+      type,
       class: u16(msg, next + 2),
-      rdata: msg.subarray(rdataOffset, rdataOffset + length),
-      rdataOffset,
+      txt: type === TYPE_TXT ? readTxt(rdata) : undefined,
+      target: type === TYPE_CNAME ? readName(msg, rdataOffset)[0] : undefined,
     });
     offset = rdataOffset + length;
   }
@@ -292,22 +310,21 @@ function readTxt(rdata: Uint8Array): string[] {
 }
 
 function parseReply(msg: Uint8Array, answersAt: number, flags: number): Reply {
-  return {
-    rcode: flags & 0x000f,
-    answers: readAnswers(msg, answersAt),
-    message: msg,
-  };
+  return { rcode: flags & 0x000f, answers: readAnswers(msg, answersAt) };
 }
 
 // --- Transports ---
 
-/** IPv6 addresses compare in canonical form ("0::1" is "::1"). */
-function sameAddress(a: string, b: string): boolean {
+/**
+ * IPv6 addresses compare in canonical form ("0::1" is "::1") and without a
+ * zone: a reply to `fe80::1%eth0` comes from `fe80::1` (the scoped socket
+ * hears that link only).
+ */
+export function sameAddress(a: string, b: string): boolean {
   if (a === b) return true;
-  if (isIP(a) !== 6 || isIP(b) !== 6 || a.includes("%") || b.includes("%")) {
-    return false;
-  }
-  const canonical = (ip: string) => new URL(`http://[${ip}]/`).hostname;
+  const bare = (ip: string) => ip.replace(/%.*$/, "");
+  if (isIP(bare(a)) !== 6 || isIP(bare(b)) !== 6) return false;
+  const canonical = (ip: string) => new URL(`http://[${bare(ip)}]/`).hostname;
   return canonical(a) === canonical(b);
 }
 
@@ -479,12 +496,10 @@ function txtThroughChain(reply: Reply, name: string) {
     );
   for (let hop = 0; hop <= MAX_CNAME_HOPS; hop++) {
     const txt = owned(TYPE_TXT);
-    if (txt.length > 0) {
-      return { records: txt.map((rr) => readTxt(rr.rdata)), end };
-    }
+    if (txt.length > 0) return { records: txt.map((rr) => rr.txt!), end };
     const [cname] = owned(TYPE_CNAME);
     if (!cname) return { records: [], end };
-    end = readName(reply.message, cname.rdataOffset)[0];
+    end = cname.target!;
   }
   throw lookupFailed(`more than ${MAX_CNAME_HOPS} CNAMEs from ${name}`);
 }
@@ -492,20 +507,12 @@ function txtThroughChain(reply: Reply, name: string) {
 async function lookupTxt(
   servers: readonly ServerAddress[],
   name: string,
+  deadline: number,
 ): Promise<string[][]> {
-  const deadline = Date.now() + LOOKUP_TIMEOUT_MS;
   let current = name;
   for (let query = 0; query <= MAX_CNAME_HOPS; query++) {
     const reply = await ask(servers, current, deadline);
-    let found;
-    try {
-      found = txtThroughChain(reply, current);
-    } catch (error) {
-      if (!(error instanceof MalformedReply)) throw error;
-      throw lookupFailed(
-        `malformed DNS reply for ${current}: ${error.message}`,
-      );
-    }
+    const found = txtThroughChain(reply, current);
     if (found.records.length > 0 || reply.rcode === RCODE_NXDOMAIN) {
       return found.records;
     }
@@ -516,18 +523,40 @@ async function lookupTxt(
   throw lookupFailed(`more than ${MAX_CNAME_HOPS} CNAMEs from ${name}`);
 }
 
+/** `work`, or ERR_DNS_LOOKUP_FAILED once the deadline passed. */
+async function before<T>(deadline: number, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(lookupFailed("the DNS lookup took too long")),
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function systemTxtResolver(server?: NameServer): TxtResolver {
   if (!server) {
-    return async (name) => lookupTxt(await systemNameServers(), name);
+    return async (name) => {
+      const deadline = Date.now() + LOOKUP_TIMEOUT_MS;
+      return await lookupTxt(await systemNameServers(), name, deadline);
+    };
   }
   // Looked up once; again after a failed lookup or query, in case it moved.
+  // The lookup of the server's own name counts against the deadline too.
   let address: Promise<ServerAddress> | undefined;
   return async (name) => {
+    const deadline = Date.now() + LOOKUP_TIMEOUT_MS;
     try {
-      return await lookupTxt(
-        [await (address ??= nameServerAddress(server))],
-        name,
+      const found = await before(
+        deadline,
+        address ??= nameServerAddress(server),
       );
+      return await lookupTxt([found], name, deadline);
     } catch (error) {
       address = undefined;
       throw error;

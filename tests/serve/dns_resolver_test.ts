@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Auth4AgentError } from "../../src/core/errors.ts";
 import {
   parseResolvConf,
+  sameAddress,
   systemTxtResolver,
   type TxtResolver,
 } from "../../src/serve/dns.ts";
@@ -183,6 +184,39 @@ Deno.test("dns resolver: a truncated UDP reply is asked again over TCP", async (
       );
     },
   );
+});
+
+Deno.test("dns resolver: a reply with a malformed TXT record, or more than 64 answers, is a server failure: the lookup asks again", async () => {
+  const malformed = (q: RawQuery) =>
+    rawReply(q, {
+      answers: [{
+        name: q.name,
+        type: DNS_TYPE.TXT,
+        rdata: new Uint8Array([50, 65]), // a 50-byte string with 1 byte
+      }],
+    });
+  const tooMany = (q: RawQuery) =>
+    rawReply(q, {
+      answers: Array.from({ length: 65 }, (_, i) => txt(q.name, `r${i}`)),
+    });
+  for (const bad of [malformed, tooMany]) {
+    let asked = 0;
+    await withRawServer(
+      (q) =>
+        ++asked === 1 ? bad(q) : rawReply(q, { answers: [txt(q.name, "ok")] }),
+      async (resolve, queries) => {
+        assert.deepEqual(await resolve(NAME), [["ok"]]);
+        assert.equal(queries.length, 2);
+      },
+    );
+  }
+});
+
+Deno.test("dns resolver: a reply comes from the server's address, an IPv6 zone aside", () => {
+  assert.ok(sameAddress("fe80::1", "fe80::1%eth0"));
+  assert.ok(sameAddress("::1", "0:0:0:0:0:0:0:1"));
+  assert.ok(!sameAddress("fe80::2", "fe80::1%eth0"));
+  assert.ok(!sameAddress("127.0.0.2", "127.0.0.1"));
 });
 
 Deno.test("dns resolver: a CNAME chain is followed, in the reply or by asking for its target", async () => {

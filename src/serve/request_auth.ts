@@ -24,6 +24,38 @@ export async function authenticateRequest(
   body: Uint8Array<ArrayBuffer>,
   deps: AppDeps,
 ): Promise<Signer> {
+  try {
+    return await authenticate(request, body, deps);
+  } catch (error) {
+    throw withChallenge(error);
+  }
+}
+
+/**
+ * RFC 9110 §11.6.1: a 401 carries WWW-Authenticate with the scheme to use,
+ * here the signed request's own (`Auth4Agent-Signature`, a token as schemes
+ * are) and the OAuth error, as RFC 6750 and 9449 do for theirs.
+ */
+function withChallenge(error: unknown): unknown {
+  if (
+    !(error instanceof Auth4AgentError) || error.status !== 401 ||
+    error.headers["WWW-Authenticate"] !== undefined
+  ) return error;
+  return new Auth4AgentError(error.code, error.message, {
+    cause: error.cause,
+    headers: {
+      ...error.headers,
+      "WWW-Authenticate":
+        `${REQUEST_PROOF_HEADER} realm="auth4agent", error="${error.oauthError}"`,
+    },
+  });
+}
+
+async function authenticate(
+  request: Request,
+  body: Uint8Array<ArrayBuffer>,
+  deps: AppDeps,
+): Promise<Signer> {
   const proof = request.headers.get(REQUEST_PROOF_HEADER);
   const claimed = inspectRequestProof(proof);
   let signer: Signer;

@@ -106,6 +106,11 @@ Deno.test("operators: registration refuses a bad domain and an unsigned request"
         body: JSON.stringify({ domain: "example.com" }),
       }),
     );
+    // RFC 9110 §11.6.1: the 401 names the scheme to authenticate with.
+    assert.equal(
+      unsigned.headers.get("WWW-Authenticate"),
+      'Auth4Agent-Signature realm="auth4agent", error="invalid_client"',
+    );
     await assertError(unsigned, 401, "ERR_REQUEST_SIGNATURE_INVALID");
   });
 });
@@ -260,6 +265,10 @@ Deno.test("signed requests: a replayed nonce is 401 ERR_NONCE_INVALID with a fre
       },
     );
     const fresh = replay.response.headers.get("Auth4Agent-Nonce");
+    assert.equal(
+      replay.response.headers.get("WWW-Authenticate"),
+      'Auth4Agent-Signature realm="auth4agent", error="invalid_nonce"',
+    );
     await assertError(
       replay.response,
       401,

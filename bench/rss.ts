@@ -1,8 +1,8 @@
 /**
  * Server memory on a seeded database: seed (bench/seed.ts), start the real
  * server on that file pinned to the server CPU, put a short load on it —
- * flow (b) then flow (c), by agents drawn from the seeded ones — and read
- * its RSS and peak RSS (VmHWM) from /proc.
+ * flow (b) then flow (c), each assertion by the next of all the seeded agents
+ * (up to 100k) — and read its RSS and peak RSS (VmHWM) from /proc.
  */
 import { runCell } from "./load.ts";
 import { RESOURCE, SCOPE, startOurServer } from "./ours.ts";
@@ -30,6 +30,8 @@ export interface RssResult {
   }[];
 }
 
+const MAX_LOAD_AGENTS = 100_000;
+
 export async function benchSeededRss(
   options: {
     agents: number;
@@ -46,17 +48,23 @@ export async function benchSeededRss(
   options.log(
     `seeding ${options.agents} agents and ${options.tokens} tokens…`,
   );
+  // Every seeded agent (up to 100k) may make the load's requests, so the
+  // server's per-client memory — imported keys, cached standings, rate-limit
+  // buckets — fills to its bounds, as it would with that many agents active.
   const seed = await seedDatabase({
     db,
     agents: options.agents,
     tokens: options.tokens,
-    keep: 32,
+    keep: Math.min(options.agents, MAX_LOAD_AGENTS),
   });
   const dns = await startDnsServer();
   const server = await startOurServer({
     db,
     cpu: options.serverCpu,
     dnsServer: dns.address,
+    // Rate limiting on, as `deno task serve` has it (a bucket per client is
+    // memory too), at a rate this load never reaches.
+    extraArgs: ["--rate-limit", "1000000"],
   });
   try {
     const port = Number(String(server.info.address).split(":").pop());
@@ -92,7 +100,12 @@ export async function benchSeededRss(
         rep: 1,
         warmupS: 0.5,
         durationS: options.loadSeconds,
-        poolSize: Math.ceil(20_000 * (options.loadSeconds + 0.5)),
+        // Enough for 20,000 tokens/s, but no more than two per agent: a long
+        // load reaches every agent without presigning millions.
+        poolSize: Math.min(
+          Math.ceil(20_000 * (options.loadSeconds + 0.5)),
+          2 * seed.kept.length,
+        ),
         agents: seed.kept,
         scope: SCOPE,
         resource: RESOURCE,

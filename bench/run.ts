@@ -67,7 +67,7 @@ const { values: flags } = parseArgs({
     "full-seed": { type: "boolean", default: false },
     "seed-agents": { type: "string" },
     "seed-tokens": { type: "string" },
-    "rss-load": { type: "string", default: "3" },
+    "rss-load": { type: "string", default: "10" },
     "server-cpu": { type: "string" },
     "load-cpu": { type: "string" },
     "no-pin": { type: "boolean", default: false },

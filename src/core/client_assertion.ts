@@ -3,6 +3,7 @@
  * the agent signs `iss` = `sub` = its DID, `aud` = the issuer, a unique `jti`,
  * a short `exp`, and — in the challenge–response flow — the challenge `nonce`.
  */
+import type { VerifyKey } from "./ed25519.ts";
 import { randomToken } from "./encoding.ts";
 import { fail } from "./errors.ts";
 import {
@@ -80,7 +81,7 @@ export async function verifyClientAssertion(
     clientId: string;
     /** The issuer identifier and the endpoint URLs that are accepted as `aud`. */
     audiences: readonly string[];
-    publicKey: CryptoKey;
+    publicKey: VerifyKey;
     now: Date;
   },
 ): Promise<VerifiedAssertion> {

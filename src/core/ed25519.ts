@@ -5,11 +5,31 @@
  * Deno, because it measured 85k signs/s and 41k verifies/s on one core
  * against WebCrypto's 27k and 23k (same machine, same run; see bench/).
  * Each CryptoKey is converted to a KeyObject once and cached.
+ *
+ * Registered principals' public keys, which a server holds thousands of, are
+ * KeyObjects made straight from their JWK (`ed25519PublicKey`): a WebCrypto
+ * import plus its KeyObject left ≈ 2 KB of garbage a key that V8 collected
+ * late, and the server's RSS rose past 400 MB when tens of thousands of
+ * agents took turns (bench/README.md, RSS); a KeyObject alone does not.
  */
-import { KeyObject, sign, verify } from "node:crypto";
+import { createPublicKey, KeyObject, sign, verify } from "node:crypto";
 import { plainView, type ReadableBytes } from "./encoding.ts";
 
+/** A public key to verify with: a WebCrypto key, or a KeyObject from `ed25519PublicKey`. */
+export type VerifyKey = CryptoKey | KeyObject;
+
 const keyObjects = new WeakMap<CryptoKey, KeyObject>();
+
+/**
+ * The verification key of an Ed25519 JWK's `x`, already checked (a key from
+ * the store was checked by parsePublicJwk when it was registered).
+ */
+export function ed25519PublicKey(x: string): KeyObject {
+  return createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x },
+    format: "jwk",
+  });
+}
 
 function keyObject(key: CryptoKey): KeyObject {
   let object = keyObjects.get(key);
@@ -36,15 +56,14 @@ export function signEd25519(
 }
 
 export function verifyEd25519(
-  publicKey: CryptoKey,
+  publicKey: VerifyKey,
   data: ReadableBytes,
   signature: ReadableBytes,
 ): boolean {
   if (publicKey.type !== "public" || signature.length !== 64) return false;
-  return verify(
-    null,
-    data as Uint8Array,
-    keyObject(publicKey),
-    signature as Uint8Array,
-  );
+  const object = publicKey instanceof KeyObject
+    ? publicKey
+    : keyObject(publicKey);
+  if (object.asymmetricKeyType !== "ed25519") return false;
+  return verify(null, data as Uint8Array, object, signature as Uint8Array);
 }

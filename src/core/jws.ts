@@ -3,7 +3,7 @@
  * clock leeway, size limits, and the structural checks every compact JWS from
  * outside passes before any signature work.
  */
-import { signEd25519, verifyEd25519 } from "./ed25519.ts";
+import { signEd25519, verifyEd25519, type VerifyKey } from "./ed25519.ts";
 import {
   base64url,
   fromBase64urlScratch,
@@ -144,7 +144,7 @@ export function signCompactJws(
 /** Checks the signature of a JWS that inspectJws already parsed. */
 export function verifyJwsSignature(
   parts: JwsParts,
-  publicKey: CryptoKey,
+  publicKey: VerifyKey,
   code: ErrorCode,
   what: string,
 ): void {

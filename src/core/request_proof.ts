@@ -6,6 +6,7 @@
  * of DPoP (RFC 9449) proofs. A registered signer names itself by `kid`; a new
  * one embeds its public `jwk` (proof of possession, as in ACME).
  */
+import type { VerifyKey } from "./ed25519.ts";
 import { base64url, randomToken, sha256 } from "./encoding.ts";
 import { Auth4AgentError, fail } from "./errors.ts";
 import { type Ed25519PublicJwk, parsePublicJwk } from "./keys.ts";
@@ -119,7 +120,7 @@ export function inspectRequestProof(
 export async function verifyRequestProof(
   proof: string,
   request: { method: string; path: string; body: Uint8Array<ArrayBuffer> },
-  publicKey: CryptoKey,
+  publicKey: VerifyKey,
   now: Date,
 ): Promise<void> {
   const parts = inspectJws(proof, "ERR_REQUEST_SIGNATURE_INVALID", {

@@ -6,6 +6,12 @@ import { Auth4AgentError } from "../core/errors.ts";
 
 /** Buckets kept at most; the least recently created are dropped beyond it. */
 const MAX_BUCKETS = 100_000;
+/**
+ * Past this many buckets, full ones are dropped (every so many new ones): a
+ * full bucket says nothing a new one would not, so the map holds only the
+ * clients seen in the last burst/rate seconds, not every client since start.
+ */
+const PRUNE_ABOVE = 1_000;
 
 interface Bucket {
   tokens: number;
@@ -16,6 +22,7 @@ export class RateLimiter {
   readonly #rate: number;
   readonly #burst: number;
   readonly #buckets = new Map<string, Bucket>();
+  #createdSincePrune = 0;
 
   /** `rate` requests per second with bursts of `burst`; rate 0 turns limiting off. */
   constructor(rate: number, burst: number) {
@@ -28,6 +35,7 @@ export class RateLimiter {
     if (this.#rate <= 0) return;
     let bucket = this.#buckets.get(key);
     if (!bucket) {
+      if (++this.#createdSincePrune >= PRUNE_ABOVE) this.#pruneFull(nowMs);
       if (this.#buckets.size >= MAX_BUCKETS) {
         this.#buckets.delete(this.#buckets.keys().next().value!);
       }
@@ -49,6 +57,21 @@ export class RateLimiter {
       });
     }
     bucket.tokens -= 1;
+  }
+
+  /** Buckets in memory (for tests). */
+  get size(): number {
+    return this.#buckets.size;
+  }
+
+  #pruneFull(nowMs: number): void {
+    this.#createdSincePrune = 0;
+    if (this.#buckets.size < PRUNE_ABOVE) return;
+    for (const [key, bucket] of this.#buckets) {
+      const level = bucket.tokens +
+        ((nowMs - bucket.updated) / 1000) * this.#rate;
+      if (level >= this.#burst) this.#buckets.delete(key);
+    }
   }
 }
 

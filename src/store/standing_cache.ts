@@ -34,9 +34,11 @@ export const STANDING_NEUTRAL_WRITES: ReadonlySet<WriteName> = new Set<
 
 /**
  * At most this many standings are kept (the oldest kept goes first): a
- * standing takes ≈ 1.4 KB of heap (10,000 measured 13.8 MB), so ≤ 6 MB.
+ * standing takes ≈ 1.4 KB of heap (10,000 measured 13.8 MB), so ≤ 3 MB. As
+ * many as the principals' keys kept (src/serve/clients.ts): the hot set of
+ * agents; beyond it a token pays a read (≈ 8 µs) and a key import (≈ 10 µs).
  */
-export const MAX_CACHED_STANDINGS = 4_096;
+export const MAX_CACHED_STANDINGS = 2_048;
 
 export class StandingCache {
   readonly #dataVersion: () => number;

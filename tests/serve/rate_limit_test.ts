@@ -5,7 +5,7 @@
  * clock is fixed, so no bucket refills unless the test moves it.
  */
 import assert from "node:assert/strict";
-import { ipBucketKey } from "../../src/serve/rate_limit.ts";
+import { ipBucketKey, RateLimiter } from "../../src/serve/rate_limit.ts";
 import {
   assertError,
   type Fixture,
@@ -222,4 +222,17 @@ Deno.test("ipBucketKey: IPv4 as it is, IPv6 by its /64, IPv4-mapped IPv6 as IPv4
       assert.equal(ipBucketKey(other), other);
     }
   });
+});
+
+Deno.test("rate limiter: full buckets are dropped as new clients come, a limited client's bucket is kept", () => {
+  const limiter = new RateLimiter(20, 50);
+  for (let i = 0; i < 5_000; i++) limiter.take(`old-${i}`, 0);
+  assert.equal(limiter.size, 5_000);
+  // A client at its limit at 10 s.
+  for (let i = 0; i < 50; i++) limiter.take("hot", 10_000);
+  assert.throws(() => limiter.take("hot", 10_000), /too many requests/);
+  // New clients at 10 s: the old buckets have refilled to full, and go.
+  for (let i = 0; i < 1_000; i++) limiter.take(`new-${i}`, 10_000);
+  assert.ok(limiter.size <= 1_001, `${limiter.size} buckets`);
+  assert.throws(() => limiter.take("hot", 10_000), /too many requests/);
 });

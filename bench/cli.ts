@@ -136,6 +136,9 @@ export async function benchCli(
       options.runs,
     ),
   ];
+  // The compiled binary, where `deno task compile` could build it (it needs
+  // Deno's runtime base, denort: DENORT_BIN on machines without download
+  // access); the report says when it is missing.
   const binary = `${REPO}/dist/auth4agent`;
   const exists = await Deno.stat(binary).then((s) => s.isFile, () => false);
   if (exists) {

@@ -142,9 +142,13 @@ export function checkTargets(
   const a = find(report.aggregates, OURS, "a", c);
   const b = find(report.aggregates, OURS, "b", c);
   const peerB = find(report.aggregates, PEER, "b", c);
-  const failed = report.aggregates.reduce((sum, x) => sum + x.failed, 0);
+  // Every load of the run: the cells, the HTTP floor's and the RSS loads.
+  const failed = report.aggregates.reduce((sum, x) => sum + x.failed, 0) +
+    (report.floor?.failed ?? 0) +
+    (report.rss?.load.reduce((sum, x) => sum + x.failed, 0) ?? 0);
   checks.push({
-    target: "0 failed requests (every flow, both servers, warm-ups included)",
+    target:
+      "0 failed requests (every flow, both servers, warm-ups, the floor and RSS loads included)",
     measured: `${failed} failed`,
     pass: failed === 0,
   });
@@ -456,6 +460,14 @@ export function renderText(report: BenchReport): string {
       } ms to the token (min ${fmt(cli.minMs, 1)}, max ${
         fmt(cli.maxMs, 1)
       }, exit ${fmt(cli.medianExitMs, 1)} ms; ${cli.runs} runs)`,
+    );
+  }
+  if (
+    report.cli.length > 0 &&
+    !report.cli.some((cli) => cli.command.startsWith("dist/"))
+  ) {
+    out.push(
+      "CLI, compiled binary: not timed, dist/auth4agent is not built (deno task compile needs denort; see README, Compiling)",
     );
   }
   if (report.rss) {

@@ -236,7 +236,7 @@ export function renderSvg(report: BenchReport): string {
     }"/><text x="${40 + i * 260}" y="86" class="legend">${
       escape(
         server === OURS
-          ? `${OURS} (${report.ours.storage.split(",")[0]})`
+          ? `${OURS} (durable SQLite)`
           : `${PEER} ${report.peer?.version ?? ""} (in memory)`,
       )
     }</text>`

@@ -8,6 +8,7 @@ import {
   type AccessTokenClaims,
   verifyAccessToken,
 } from "../core/access_token.ts";
+import { fail } from "../core/errors.ts";
 import { parsePublicJwk } from "../core/keys.ts";
 import { importPublicJwk } from "../core/keys.ts";
 import type { IssuerClient, Jwks } from "./issuer_client.ts";
@@ -71,6 +72,24 @@ export class TokenVerifier {
     return value;
   }
 
+  /**
+   * The cached keys, when they are this issuer's and well formed: a cache
+   * shared with another issuer, unreadable or holding anything else is as
+   * good as none (its keys would be trusted for the issuer it names).
+   */
+  async #loadCache(): Promise<CachedJwks | undefined> {
+    let value: CachedJwks | undefined;
+    try {
+      value = await this.#cache?.load();
+    } catch {
+      return undefined;
+    }
+    const wellFormed = typeof value === "object" && value !== null &&
+      value.issuer === this.#client.server && Array.isArray(value.keys) &&
+      typeof value.fetched_at === "string";
+    return wellFormed ? value : undefined;
+  }
+
   /** A cache that cannot be written (a read-only home, …) costs a refetch later, never the verification. */
   async #save(value: CachedJwks): Promise<void> {
     try {
@@ -110,7 +129,7 @@ export class TokenVerifier {
    */
   async #issuerKeys(now: Date): Promise<CachedJwks> {
     if (TokenVerifier.#fresh(this.#current, now)) return this.#current;
-    const cached = this.#current ?? await this.#cache?.load();
+    const cached = this.#current ?? await this.#loadCache();
     if (TokenVerifier.#fresh(cached, now)) {
       await this.#use(cached);
       return cached;
@@ -132,16 +151,28 @@ export class TokenVerifier {
     return cached;
   }
 
+  /**
+   * Verifies an access token offline for `audience` — this API's identifier,
+   * or `null` to accept tokens for any audience, deliberately (RFC 9068 §4
+   * has resource servers check `aud`; a forgotten audience is refused rather
+   * than read as "any") — and every one of `scopes`.
+   */
   async verify(
     token: string,
-    options: { audience?: string; scopes?: string[]; now?: Date } = {},
+    options: { audience: string | null; scopes?: string[]; now?: Date },
   ): Promise<AccessTokenClaims> {
+    if (options?.audience === undefined) {
+      fail(
+        "ERR_USAGE",
+        "verify() needs an audience: this API's identifier, or null to accept tokens for any audience",
+      );
+    }
     const now = options.now ?? new Date();
     const { issuer } = await this.#issuerKeys(now);
     return await verifyAccessToken(token, {
       issuer,
       now,
-      audience: options.audience,
+      audience: options.audience ?? undefined,
       scopes: options.scopes,
       key: async (kid) => {
         const due = this.#refreshing !== undefined || this.#refetchDue(now);

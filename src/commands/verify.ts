@@ -45,7 +45,8 @@ export function register(program: Command, run: Run): void {
           homeJwksCache(ctx.home, server),
         );
         const claims = await verifier.verify(options.token, {
-          audience: options.aud,
+          // A person at a terminal sees the audience printed; --aud checks it.
+          audience: options.aud ?? null,
           scopes: options.scope ? parseScopeList(options.scope) : undefined,
           now: ctx.io.now(),
         });

@@ -168,6 +168,14 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
   if (!Number.isInteger(p.iat) || !Number.isInteger(p.exp)) {
     fail("ERR_TOKEN_INVALID", "token iat and exp must be integers");
   }
+  // No issuer signs a longer one: a token that claims more was forged (with a
+  // key leaked, say) to outlive the key's withdrawal.
+  if ((p.exp as number) - (p.iat as number) > MAX_TOKEN_TTL_SECONDS) {
+    fail(
+      "ERR_TOKEN_INVALID",
+      `token lifetime exceeds ${MAX_TOKEN_TTL_SECONDS} s, the longest an issuer gives`,
+    );
+  }
   if (p.sub !== p.client_id) {
     fail("ERR_TOKEN_INVALID", "token sub and client_id differ");
   }

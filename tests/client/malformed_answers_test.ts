@@ -187,7 +187,10 @@ Deno.test("TokenVerifier: JWKS entries that are not objects are skipped like unu
         jti: "t1",
         domain: "agents.example.com",
       }, { kid: "k1", privateKey: key.privateKey });
-      const claims = await new TokenVerifier(client).verify(token, { now });
+      const claims = await new TokenVerifier(client).verify(token, {
+        audience: null,
+        now,
+      });
       assert.equal(claims.jti, "t1");
       assert.deepEqual((await client.jwks()).keys, [jwk]);
     },

@@ -14,6 +14,7 @@ import {
 import { signAccessToken } from "../../src/core/access_token.ts";
 import { nowSeconds } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
+import { Auth4AgentError } from "../../src/core/errors.ts";
 
 const ISSUER = "https://issuer.test";
 const NOW = new Date("2030-01-01T00:00:00Z");
@@ -96,7 +97,7 @@ Deno.test("TokenVerifier: 100 concurrent verifies with stale keys and the issuer
   );
   const verifies = Array.from(
     { length: 100 },
-    () => verifier.verify(token, { now: NOW }),
+    () => verifier.verify(token, { audience: null, now: NOW }),
   );
   await new Promise((resolve) => setTimeout(resolve, 50));
   release();
@@ -105,10 +106,10 @@ Deno.test("TokenVerifier: 100 concurrent verifies with stale keys and the issuer
   }
   assert.equal(requests, 1, "one shared refetch");
   for (const offset of [1_000, 10_000, 29_999]) {
-    await verifier.verify(token, { now: at(offset) });
+    await verifier.verify(token, { audience: null, now: at(offset) });
   }
   assert.equal(requests, 1, "no refetch within 30 s of the failed one");
-  await verifier.verify(token, { now: at(30_000) });
+  await verifier.verify(token, { audience: null, now: at(30_000) });
   assert.equal(requests, 2, "a refetch once 30 s have passed");
 });
 
@@ -120,11 +121,14 @@ Deno.test("TokenVerifier: 100 concurrent verifies with stale keys fetch the JWKS
     cacheOf(jwks.keys, at(-10 * MINUTE)),
   );
   await Promise.all(
-    Array.from({ length: 100 }, () => verifier.verify(token, { now: NOW })),
+    Array.from(
+      { length: 100 },
+      () => verifier.verify(token, { audience: null, now: NOW }),
+    ),
   );
   assert.equal(issuer.count("/jwks"), 1);
   assert.equal(issuer.count("/.well-known/oauth-authorization-server"), 1);
-  await verifier.verify(token, { now: at(4 * MINUTE) });
+  await verifier.verify(token, { audience: null, now: at(4 * MINUTE) });
   assert.equal(issuer.count("/jwks"), 1, "fresh keys are not refetched");
 });
 
@@ -135,7 +139,7 @@ Deno.test("TokenVerifier: a cache fetched_at later than now is stale", async () 
     new IssuerClient(ISSUER, { fetch: issuer.fetch }),
     cacheOf(jwks.keys, at(60 * MINUTE)),
   );
-  await verifier.verify(token, { now: NOW });
+  await verifier.verify(token, { audience: null, now: NOW });
   assert.equal(issuer.count("/jwks"), 1, "refetched");
 });
 
@@ -147,7 +151,10 @@ Deno.test("TokenVerifier: a future-dated cache still serves when the issuer is d
     }),
     cacheOf(jwks.keys, at(60 * MINUTE)),
   );
-  assert.equal((await verifier.verify(token, { now: NOW })).jti, "t1");
+  assert.equal(
+    (await verifier.verify(token, { audience: null, now: NOW })).jti,
+    "t1",
+  );
 });
 
 Deno.test("TokenVerifier: cached entries that are not objects are skipped", async () => {
@@ -159,5 +166,79 @@ Deno.test("TokenVerifier: cached entries that are not objects are skipped", asyn
     }),
     cacheOf(keys, NOW),
   );
-  assert.equal((await verifier.verify(token, { now: NOW })).jti, "t1");
+  assert.equal(
+    (await verifier.verify(token, { audience: null, now: NOW })).jti,
+    "t1",
+  );
+});
+
+Deno.test("TokenVerifier: a forgotten audience is ERR_USAGE, not any audience; null accepts any, deliberately", async () => {
+  const { jwks, token } = await fixture();
+  const verifier = new TokenVerifier(
+    new IssuerClient(ISSUER, { fetch: countingIssuer(jwks).fetch }),
+  );
+  for (const options of [{}, undefined, { scopes: ["read"] }]) {
+    await assert.rejects(
+      // A JavaScript caller, or one that casts: the type requires it.
+      verifier.verify(token, options as unknown as { audience: null }),
+      (error) => error instanceof Auth4AgentError && error.code === "ERR_USAGE",
+    );
+  }
+  await assert.rejects(
+    verifier.verify(token, { audience: "https://other.example", now: NOW }),
+    (error) =>
+      error instanceof Auth4AgentError && error.code === "ERR_TOKEN_AUDIENCE",
+  );
+  assert.equal(
+    (await verifier.verify(token, { audience: null, now: NOW })).jti,
+    "t1",
+  );
+});
+
+Deno.test("TokenVerifier: a cached key set of another issuer, or malformed, or unreadable, is not used", async () => {
+  const { jwks, token } = await fixture();
+  const down = new IssuerClient(ISSUER, {
+    fetch: () => Promise.reject(new TypeError("connection refused")),
+  });
+  const caches: JwksCache[] = [
+    {
+      load: () =>
+        Promise.resolve({
+          issuer: "https://staging.issuer.test",
+          keys: jwks.keys,
+          fetched_at: NOW.toISOString(),
+        }),
+      save: () => Promise.resolve(),
+    },
+    {
+      load: () =>
+        Promise.resolve(
+          { issuer: ISSUER, keys: null } as unknown as CachedJwks,
+        ),
+      save: () => Promise.resolve(),
+    },
+    {
+      load: () => Promise.reject(new Error("EACCES")),
+      save: () => Promise.resolve(),
+    },
+  ];
+  for (const cache of caches) {
+    await assert.rejects(
+      new TokenVerifier(down, cache).verify(token, {
+        audience: null,
+        now: NOW,
+      }),
+      (error) =>
+        error instanceof Auth4AgentError &&
+        error.code === "ERR_ISSUER_UNREACHABLE",
+    );
+  }
+  // The same issuer's cache, well formed, serves offline.
+  assert.equal(
+    (await new TokenVerifier(down, cacheOf(jwks.keys, NOW)).verify(token, {
+      audience: null,
+      now: NOW,
+    })).jti,
+    "t1",
+  );
 });

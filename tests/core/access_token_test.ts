@@ -155,6 +155,7 @@ Deno.test("access token: claims RFC 9068 requires, and sub = client_id", async (
     { iat: undefined },
     { iat: NOW_S + 0.5 },
     { aud: ["api.example.com"] },
+    { exp: NOW_S + 86_401 }, // a lifetime no issuer gives: forged
   ];
   for (const changes of bad) {
     await assert.rejects(

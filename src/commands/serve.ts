@@ -87,7 +87,7 @@ export function register(program: Command, run: Run): void {
     )
     .option(
       "--now",
-      "sign with the new key at once (after a compromise of the old one): verifiers refetch the key set for the unknown kid",
+      "after a compromise: sign with the new key at once and withdraw every other key (out of the JWKS within 90 s; its tokens stop verifying)",
     )
     .action((rotateOptions, command) =>
       run(command, async (ctx) => {

@@ -38,8 +38,10 @@ export async function withStore<T>(
  * A new signing key, published at once; it signs from KEY_PREPUBLISH_SECONDS
  * later (verifiers' cached key sets hold it by then), or at once with
  * `immediately` (after a compromise: verifiers that cached the key set
- * refetch it on the unknown kid). The keys that would still sign then are
- * retired then.
+ * refetch it on the unknown kid; every other key is withdrawn too: it leaves
+ * the JWKS within the servers' reload margin, and the tokens it signed stop
+ * verifying, since a leaked key's tokens cannot be told from forgeries). The
+ * keys that would still sign then are retired then.
  */
 export async function rotateKeys(
   store: Store,
@@ -66,7 +68,10 @@ export async function rotateKeys(
       requireKek(kek),
     );
   }
-  const kid = await rotateSigningKey(store, now, kek, { activeFrom });
+  const kid = await rotateSigningKey(store, now, kek, {
+    activeFrom,
+    withdrawOthers: options.immediately,
+  });
   return { kid, active_from: activeFrom.toISOString(), retired: before };
 }
 

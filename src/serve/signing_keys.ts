@@ -102,13 +102,18 @@ async function fromStored(
  * Creates a new signing key in the store, to sign from `activeFrom` (default
  * `now`); every other key is retired then. `tokenTtl`: the lifetime of the
  * tokens the caller will sign with it (0 for an administrator's rotation: the
- * servers record theirs).
+ * servers record theirs). `withdrawOthers` (a compromise): the other keys'
+ * tokens stop counting, so they leave the JWKS within the reload margin.
  */
 export async function rotateSigningKey(
   store: Store,
   now: Date,
   kek?: CryptoKey,
-  options: { activeFrom?: Date; tokenTtl?: number } = {},
+  options: {
+    activeFrom?: Date;
+    tokenTtl?: number;
+    withdrawOthers?: boolean;
+  } = {},
 ): Promise<string> {
   const activeFrom = options.activeFrom ?? now;
   const pair = await generateKeyPair();
@@ -120,7 +125,7 @@ export async function rotateSigningKey(
     createdAt: now,
     activeFrom,
     tokenTtl: options.tokenTtl ?? 0,
-  }, { retireOthersAt: activeFrom });
+  }, { retireOthersAt: activeFrom, withdrawOthers: options.withdrawOthers });
   return kid;
 }
 

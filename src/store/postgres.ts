@@ -557,7 +557,7 @@ export class PostgresStore implements Store {
 
   async addSigningKey(
     key: SigningKeyRecord,
-    options: { retireOthersAt?: Date } = {},
+    options: { retireOthersAt?: Date; withdrawOthers?: boolean } = {},
   ): Promise<void> {
     const jwk = JSON.stringify(key.publicJwk);
     const createdAt = ms(key.createdAt);
@@ -571,6 +571,9 @@ export class PostgresStore implements Store {
           await tx`
             UPDATE signing_keys SET retired_at = ${retireOthersAt}
             WHERE retired_at IS NULL OR retired_at > ${retireOthersAt}`;
+        }
+        if (options.withdrawOthers) {
+          await tx`UPDATE signing_keys SET token_ttl = 0`;
         }
         await tx`
           INSERT INTO signing_keys

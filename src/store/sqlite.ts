@@ -223,7 +223,7 @@ export class SqliteStore implements Store {
 
   addSigningKey(
     key: SigningKeyRecord,
-    options: { retireOthersAt?: Date } = {},
+    options: { retireOthersAt?: Date; withdrawOthers?: boolean } = {},
   ): Promise<void> {
     return this.#writer.submit("addSigningKey", [key, options]);
   }

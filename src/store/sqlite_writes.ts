@@ -254,13 +254,16 @@ export const WRITES = {
   addSigningKey(
     c: SqliteConnection,
     key: SigningKeyRecord,
-    options: { retireOthersAt?: Date } = {},
+    options: { retireOthersAt?: Date; withdrawOthers?: boolean } = {},
   ): void {
     if (options.retireOthersAt) {
       const at = ms(options.retireOthersAt);
       c.stmt(
         "UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL OR retired_at > ?",
       ).run(at, at);
+    }
+    if (options.withdrawOthers) {
+      c.stmt("UPDATE signing_keys SET token_ttl = 0").run();
     }
     c.insert(
       "INSERT INTO signing_keys (kid, private_pem, public_jwk, created_at, active_from, retired_at, token_ttl) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -237,11 +237,13 @@ export interface Store {
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /**
    * Adds a key; with `retireOthersAt`, every key not retired by then is
-   * retired then, atomically.
+   * retired then, atomically; with `withdrawOthers` too, every other key's
+   * tokens stop counting (its `tokenTtl` becomes 0), so once retired it
+   * leaves the JWKS at once — after a compromise.
    */
   addSigningKey(
     key: SigningKeyRecord,
-    options?: { retireOthersAt?: Date },
+    options?: { retireOthersAt?: Date; withdrawOthers?: boolean },
   ): Promise<void>;
   /** Rewrites a key's stored private material (encryption at rest). */
   replaceSigningKeyMaterial(kid: string, privatePem: string): Promise<void>;

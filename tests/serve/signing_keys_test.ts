@@ -14,6 +14,7 @@ import { rotateKeys } from "../../src/serve/admin.ts";
 import {
   KEY_PREPUBLISH_SECONDS,
   KeyRing,
+  rotateSigningKey,
 } from "../../src/serve/signing_keys.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
@@ -86,7 +87,8 @@ Deno.test("signing keys: a retired key stays published for the longest lifetime 
     const DAY_S = 86_400;
     const long = await KeyRing.open(store, NOW, { tokenTtl: DAY_S });
     const old = long.signingKey(NOW).kid;
-    await rotateKeys(store, LATER, undefined, { immediately: true });
+    // A rotation that signs at once, without withdrawing (rotateKeys pre-publishes).
+    await rotateSigningKey(store, LATER);
     // The restart: a fresh ring with a 15-minute lifetime takes over the new key.
     const short = await KeyRing.open(store, LATER, { tokenTtl: 900 });
     const fresh = short.signingKey(LATER).kid;
@@ -107,7 +109,7 @@ Deno.test("signing keys: a retired key stays published for the longest lifetime 
     ]);
     // After a second rotation, the 900 s key is unpublished soon after.
     const later = new Date(LATER.getTime() + 60_000);
-    await rotateKeys(store, later, undefined, { immediately: true });
+    await rotateSigningKey(store, later);
     await short.reload(later);
     const kids = (seconds: number) =>
       short.jwks(new Date(later.getTime() + seconds * 1000)).keys
@@ -164,5 +166,16 @@ Deno.test("signing keys: a rotated-in key is published KEY_PREPUBLISH_SECONDS be
       [pending]: now,
       [old]: now,
     });
+    // Withdrawn: their tokens stop counting, so they leave the JWKS once the
+    // servers' reload margin (90 s) has passed, not after their tokens' life.
+    const after = (seconds: number) =>
+      ring.jwks(new Date(now.getTime() + seconds * 1000)).keys
+        .map((key) => key.kid);
+    assert.deepEqual(after(60).sort(), [urgent.kid, pending, old].sort());
+    assert.deepEqual(after(91), [urgent.kid]);
+    assert.equal(
+      ring.publicKey(old, new Date(now.getTime() + 91_000)),
+      undefined,
+    );
   });
 });

@@ -1267,6 +1267,31 @@ export function storeConformance(
     ]);
   });
 
+  test("signing keys: withdrawOthers sets every other key's token lifetime to 0, in the same write", async ({ store }) => {
+    const older = signingKey({
+      createdAt: at(1),
+      retiredAt: at(2),
+      tokenTtl: 900,
+    });
+    const current = signingKey({ createdAt: at(2), tokenTtl: 86_400 });
+    await store.addSigningKey(older);
+    await store.addSigningKey(current);
+    const fresh = signingKey({
+      createdAt: at(3),
+      activeFrom: at(3),
+      tokenTtl: 0,
+    });
+    await store.addSigningKey(fresh, {
+      retireOthersAt: at(3),
+      withdrawOthers: true,
+    });
+    assert.deepEqual(await store.listSigningKeys(), [
+      fresh,
+      { ...current, retiredAt: at(3), tokenTtl: 0 },
+      { ...older, tokenTtl: 0 },
+    ]);
+  });
+
   test("signing keys: token lifetime only grows, and an unknown one stays unknown", async ({ store }) => {
     const fresh = signingKey({ tokenTtl: 0 });
     const unknown = signingKey({ createdAt: at(1) });

@@ -8,7 +8,7 @@ import {
   type AccessTokenClaims,
   verifyAccessToken,
 } from "../core/access_token.ts";
-import { fail } from "../core/errors.ts";
+import { Auth4AgentError, fail } from "../core/errors.ts";
 import { parsePublicJwk } from "../core/keys.ts";
 import { importPublicJwk } from "../core/keys.ts";
 import type { IssuerClient, Jwks } from "./issuer_client.ts";
@@ -81,7 +81,10 @@ export class TokenVerifier {
     let value: CachedJwks | undefined;
     try {
       value = await this.#cache?.load();
-    } catch {
+    } catch (error) {
+      // A refusal (a home folder others can write to) stands; a cache that
+      // cannot be read is only missing.
+      if (error instanceof Auth4AgentError) throw error;
       return undefined;
     }
     const wellFormed = typeof value === "object" && value !== null &&

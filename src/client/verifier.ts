@@ -9,6 +9,7 @@ import {
   verifyAccessToken,
 } from "../core/access_token.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
+import { inspectJws } from "../core/jws.ts";
 import { parsePublicJwk } from "../core/keys.ts";
 import { importPublicJwk } from "../core/keys.ts";
 import type { IssuerClient, Jwks } from "./issuer_client.ts";
@@ -31,6 +32,13 @@ export interface JwksCache {
 const MAX_KEYS_AGE_MS = 300_000;
 /** Refetches (for an unknown `kid`, or of stale keys after a failure) start at most this often. */
 const MIN_REFETCH_INTERVAL_MS = 30_000;
+/**
+ * With stale keys in hand, a refetch is waited for this long at most: an
+ * issuer that answers gives fresh keys at once; one that drops packets
+ * costs each call two seconds, not the request's fifteen (the refetch goes
+ * on, and its keys are used once they come).
+ */
+const STALE_REFETCH_WAIT_MS = 2_000;
 
 export class TokenVerifier {
   readonly #client: IssuerClient;
@@ -140,11 +148,18 @@ export class TokenVerifier {
     if (cached && !this.#refreshing && !this.#refetchDue(now)) {
       return await this.#stale(cached);
     }
+    const refresh = this.#refresh(now);
+    if (!cached) return await refresh;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, STALE_REFETCH_WAIT_MS, undefined);
+    });
     try {
-      return await this.#refresh(now);
-    } catch (error) {
-      if (!cached) throw error;
+      return await Promise.race([refresh, waited]) ?? await this.#stale(cached);
+    } catch {
       return await this.#stale(cached);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -171,6 +186,8 @@ export class TokenVerifier {
       );
     }
     const now = options.now ?? new Date();
+    // Before any keys are fetched, garbage costs no request to the issuer.
+    if (!this.#current) inspectJws(token, "ERR_TOKEN_INVALID");
     const { issuer } = await this.#issuerKeys(now);
     return await verifyAccessToken(token, {
       issuer,

@@ -200,9 +200,22 @@ Deno.test("TokenVerifier: JWKS entries that are not objects are skipped like unu
 Deno.test("auth4agent verify: null metadata exits 4 with ERR_ISSUER_RESPONSE, not 70", async () => {
   const home = await Deno.makeTempDir();
   try {
+    const pair = await generateKeyPair();
+    // A well-formed token: a malformed one is refused before any request.
+    const token = await signAccessToken({
+      iss: "https://issuer.example",
+      sub: "did:agent:example.com:" + "ab".repeat(16),
+      aud: "api",
+      scope: "read",
+      client_id: "did:agent:example.com:" + "ab".repeat(16),
+      iat: nowSeconds(new Date()),
+      exp: nowSeconds(new Date()) + 60,
+      jti: "t1",
+      domain: "example.com",
+    }, { kid: "k1", privateKey: pair.privateKey });
     await withIssuer(() => ({ [METADATA_PATH]: null }), async (origin) => {
       const { exit, stderr } = await runCli(
-        ["--home", home, "verify", "--server", origin, "--token", "a.b.c"],
+        ["--home", home, "verify", "--server", origin, "--token", token],
       );
       assert.equal(exit, EXIT.unavailable, stderr);
       assert.match(stderr, /\(ERR_ISSUER_RESPONSE\)/);

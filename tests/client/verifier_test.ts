@@ -242,3 +242,43 @@ Deno.test("TokenVerifier: a cached key set of another issuer, or malformed, or u
     "t1",
   );
 });
+
+Deno.test("TokenVerifier: with stale keys, an issuer that drops packets costs a call 2 s, not 15", async () => {
+  const { jwks, token } = await fixture();
+  let dropped = 0;
+  const silent = new IssuerClient(ISSUER, {
+    // Answers nothing for 2.5 s, then the connection fails.
+    fetch: () =>
+      new Promise((_, reject) => {
+        dropped++;
+        setTimeout(() => reject(new TypeError("connection reset")), 2_500);
+      }),
+  });
+  const verifier = new TokenVerifier(
+    silent,
+    cacheOf(jwks.keys, at(-10 * MINUTE)),
+  );
+  const started = performance.now();
+  const claims = await verifier.verify(token, { audience: null, now: NOW });
+  const waited = performance.now() - started;
+  assert.equal(claims.jti, "t1");
+  assert.ok(waited >= 1_900 && waited < 2_400, `${waited} ms`);
+  assert.equal(dropped, 1);
+  await new Promise((resolve) => setTimeout(resolve, 700)); // the refetch fails
+});
+
+Deno.test("TokenVerifier: before any keys, a malformed token is refused without asking the issuer", async () => {
+  const { jwks } = await fixture();
+  const issuer = countingIssuer(jwks);
+  const verifier = new TokenVerifier(
+    new IssuerClient(ISSUER, { fetch: issuer.fetch }),
+  );
+  for (const garbage of ["x.y.z", "", "not a token"]) {
+    await assert.rejects(
+      verifier.verify(garbage, { audience: null, now: NOW }),
+      (error) =>
+        error instanceof Auth4AgentError && error.code === "ERR_TOKEN_INVALID",
+    );
+  }
+  assert.equal(issuer.count("/jwks"), 0);
+});

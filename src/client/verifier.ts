@@ -9,7 +9,7 @@ import {
   verifyAccessToken,
 } from "../core/access_token.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
-import { inspectJws } from "../core/jws.ts";
+import { inspectJws, JWKS_MAX_AGE_SECONDS } from "../core/jws.ts";
 import { parsePublicJwk } from "../core/keys.ts";
 import { importPublicJwk } from "../core/keys.ts";
 import type { IssuerClient, Jwks } from "./issuer_client.ts";
@@ -27,9 +27,9 @@ export interface JwksCache {
 
 /**
  * Keys older than this are refetched when the issuer can be reached (the
- * issuer's JWKS says `max-age=300`), so a retired key stops being trusted.
+ * JWKS's own `max-age`), so a retired key stops being trusted.
  */
-const MAX_KEYS_AGE_MS = 300_000;
+const MAX_KEYS_AGE_MS = JWKS_MAX_AGE_SECONDS * 1000;
 /** Refetches (for an unknown `kid`, or of stale keys after a failure) start at most this often. */
 const MIN_REFETCH_INTERVAL_MS = 30_000;
 /**

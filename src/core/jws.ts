@@ -18,6 +18,11 @@ export const SIGNING_ALG = "EdDSA";
 export const ACCEPTED_ALGS = ["EdDSA", "Ed25519"] as const;
 /** Clock leeway, in seconds, for `exp`, `nbf` and `iat` checks. */
 export const CLOCK_LEEWAY_SECONDS = 30;
+/**
+ * How long a verifier may keep the issuer's key set: the JWKS's
+ * `Cache-Control: max-age`, and the age past which TokenVerifier refetches.
+ */
+export const JWKS_MAX_AGE_SECONDS = 300;
 /** Any JWS longer than this is refused unread. */
 export const MAX_JWS_LENGTH = 8192;
 

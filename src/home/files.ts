@@ -64,6 +64,10 @@ export function cannotWrite(path: string, error: unknown): Error {
   return wrapped("ERR_HOME_INVALID", `cannot write ${path}`, error);
 }
 
+export function cannotRead(path: string, error: unknown): Error {
+  return wrapped("ERR_HOME_INVALID", `cannot read ${path}`, error);
+}
+
 /** Refuses what another user owns (when this process's user can be told). */
 export async function requireOwn(
   path: string,
@@ -90,7 +94,7 @@ export async function checkDir(
     info = follow ? await Deno.stat(path) : await Deno.lstat(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
-    throw wrapped("ERR_HOME_INVALID", `cannot read ${path}`, error);
+    throw cannotRead(path, error);
   }
   if (info.isSymlink) {
     fail("ERR_HOME_INVALID", `${path} is a symbolic link, not a folder`);

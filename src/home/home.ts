@@ -11,6 +11,7 @@ import { Auth4AgentError, fail } from "../core/errors.ts";
 import { requireOwnerOnly } from "../core/file_mode.ts";
 import { importPrivateKeyPem, type KeyPair } from "../core/keys.ts";
 import {
+  cannotRead,
   cannotWrite,
   checkDir,
   commitTemp,
@@ -348,14 +349,6 @@ export class Home {
 
 function jsonFileText(value: unknown): string {
   return JSON.stringify(value, null, 2) + "\n";
-}
-
-function cannotRead(path: string, error: unknown): Error {
-  return new Auth4AgentError(
-    "ERR_HOME_INVALID",
-    `cannot read ${path}: ${(error as Error)?.message ?? String(error)}`,
-    { cause: error },
-  );
 }
 
 export function parseJsonObject(

@@ -6,7 +6,7 @@
  * if absent and the keys are fetched again.
  */
 import type { CachedJwks, JwksCache } from "../client/verifier.ts";
-import type { Home } from "./home.ts";
+import { type Home, parseJsonObject } from "./home.ts";
 
 const FILE = "cache/jwks.json";
 /** Room for many issuers' key sets. */
@@ -15,28 +15,19 @@ const MAX_BYTES = 1024 * 1024;
 /** Every issuer's entry, or none when the file is absent, untrusted or corrupt. */
 async function loadAll(home: Home): Promise<Record<string, unknown>> {
   const text = await home.readPrivateFile(FILE, MAX_BYTES);
+  if (text === undefined) return {};
   try {
-    const value = text === undefined ? undefined : JSON.parse(text);
-    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-      return value;
-    }
+    return parseJsonObject(text, FILE);
   } catch {
-    // A corrupt cache is ignored and rewritten.
+    return {}; // A corrupt cache is ignored and rewritten.
   }
-  return {};
 }
 
 export function homeJwksCache(home: Home, server: string): JwksCache {
   return {
     async load() {
-      const entry = (await loadAll(home))[server] as CachedJwks | undefined;
-      if (
-        entry && typeof entry.issuer === "string" &&
-        Array.isArray(entry.keys) && typeof entry.fetched_at === "string"
-      ) {
-        return entry;
-      }
-      return undefined;
+      // Its shape is TokenVerifier's to check (#loadCache), as for any cache.
+      return (await loadAll(home))[server] as CachedJwks | undefined;
     },
     async save(value) {
       const all = await loadAll(home);

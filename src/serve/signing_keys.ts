@@ -28,12 +28,10 @@ import {
   DEFAULT_TOKEN_TTL_SECONDS,
   MAX_TOKEN_TTL_SECONDS,
 } from "../core/access_token.ts";
-import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
+import { CLOCK_LEEWAY_SECONDS, JWKS_MAX_AGE_SECONDS } from "../core/jws.ts";
 
 /** Running servers re-read the keys this often, so a rotation spreads to every instance. */
 export const KEY_RELOAD_SECONDS = 30;
-/** How long verifiers may keep the JWKS (its `Cache-Control: max-age`). */
-export const JWKS_MAX_AGE_SECONDS = 300;
 /**
  * How long a rotated-in key is published before it signs: every server has
  * reloaded the keys, then every verifier has refetched its cached key set,

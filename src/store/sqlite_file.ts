@@ -6,6 +6,7 @@
  * database file's mode.
  */
 import { Auth4AgentError, fail } from "../core/errors.ts";
+import { requireOwnerOnly } from "../core/file_mode.ts";
 
 const COMPANIONS = ["", "-wal", "-shm"];
 
@@ -40,15 +41,7 @@ export function prepareDatabaseFile(
     const info = statOrUndefined(file);
     if (!info) continue;
     if (!info.isFile) fail("ERR_CONFIG", `the database ${file} is not a file`);
-    const mode = info.mode;
-    if (mode !== null && (mode & 0o077) !== 0) {
-      fail(
-        "ERR_CONFIG",
-        `the database ${file} can be read by other users (mode ${
-          (mode & 0o777).toString(8).padStart(4, "0")
-        }); it may hold signing keys: chmod 600 ${path}*`,
-      );
-    }
+    requireOwnerOnly(file, info.mode, "ERR_CONFIG");
   }
 }
 

@@ -1,9 +1,8 @@
 /** Discovery (RFC 8414), the JWKS (RFC 7517), the issuer's did:web document, and health. */
 import { issuerDidDocument } from "../../core/did_document.ts";
-import { ACCEPTED_ALGS } from "../../core/jws.ts";
+import { ACCEPTED_ALGS, JWKS_MAX_AGE_SECONDS } from "../../core/jws.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { json } from "../http.ts";
-import { JWKS_MAX_AGE_SECONDS } from "../signing_keys.ts";
 
 const PUBLIC_CACHE = {
   "Cache-Control": `public, max-age=${JWKS_MAX_AGE_SECONDS}`,

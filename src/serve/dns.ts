@@ -26,6 +26,7 @@ import dgram from "node:dgram";
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import { Auth4AgentError } from "../core/errors.ts";
+import { withDeadline } from "./deadline.ts";
 
 /** Resolves the TXT records of a name: each record as its character-strings; [] when none. */
 export type TxtResolver = (name: string) => Promise<string[][]>;
@@ -523,22 +524,6 @@ async function lookupTxt(
   throw lookupFailed(`more than ${MAX_CNAME_HOPS} CNAMEs from ${name}`);
 }
 
-/** `work`, or ERR_DNS_LOOKUP_FAILED once the deadline passed. */
-async function before<T>(deadline: number, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(lookupFailed("the DNS lookup took too long")),
-      Math.max(0, deadline - Date.now()),
-    );
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export function systemTxtResolver(server?: NameServer): TxtResolver {
   if (!server) {
     return async (name) => {
@@ -552,9 +537,10 @@ export function systemTxtResolver(server?: NameServer): TxtResolver {
   return async (name) => {
     const deadline = Date.now() + LOOKUP_TIMEOUT_MS;
     try {
-      const found = await before(
-        deadline,
+      const found = await withDeadline(
         address ??= nameServerAddress(server),
+        LOOKUP_TIMEOUT_MS,
+        () => lookupFailed("the DNS lookup took too long"),
       );
       return await lookupTxt([found], name, deadline);
     } catch (error) {

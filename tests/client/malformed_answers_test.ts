@@ -44,6 +44,23 @@ async function withIssuer(
   }
 }
 
+/** A well-formed access token of https://issuer.example, signed by `privateKey` as kid k1. */
+function foreignToken(privateKey: CryptoKey): Promise<string> {
+  const did = "did:agent:example.com:" + "ab".repeat(16);
+  const iat = nowSeconds(new Date());
+  return signAccessToken({
+    iss: "https://issuer.example",
+    sub: did,
+    aud: "api",
+    scope: "read",
+    client_id: did,
+    iat,
+    exp: iat + 60,
+    jti: "t1",
+    domain: "example.com",
+  }, { kid: "k1", privateKey });
+}
+
 /** The issuer's metadata with `changes` applied (undefined drops a field). */
 function metadata(
   origin: string,
@@ -127,17 +144,7 @@ Deno.test("IssuerClient: metadata naming another issuer than its URL is not used
           new IssuerClient(origin).metadata(),
           isIssuerResponse,
         );
-        const token = await signAccessToken({
-          iss: "https://issuer.example",
-          sub: "did:agent:example.com:" + "ab".repeat(16),
-          aud: "api",
-          scope: "read",
-          client_id: "did:agent:example.com:" + "ab".repeat(16),
-          iat: nowSeconds(new Date()),
-          exp: nowSeconds(new Date()) + 60,
-          jti: "t1",
-          domain: "example.com",
-        }, { kid: "k1", privateKey: pair.privateKey });
+        const token = await foreignToken(pair.privateKey);
         await assert.rejects(
           new TokenVerifier(new IssuerClient(origin)).verify(token, {
             audience: "api",
@@ -202,17 +209,7 @@ Deno.test("auth4agent verify: null metadata exits 4 with ERR_ISSUER_RESPONSE, no
   try {
     const pair = await generateKeyPair();
     // A well-formed token: a malformed one is refused before any request.
-    const token = await signAccessToken({
-      iss: "https://issuer.example",
-      sub: "did:agent:example.com:" + "ab".repeat(16),
-      aud: "api",
-      scope: "read",
-      client_id: "did:agent:example.com:" + "ab".repeat(16),
-      iat: nowSeconds(new Date()),
-      exp: nowSeconds(new Date()) + 60,
-      jti: "t1",
-      domain: "example.com",
-    }, { kid: "k1", privateKey: pair.privateKey });
+    const token = await foreignToken(pair.privateKey);
     await withIssuer(() => ({ [METADATA_PATH]: null }), async (origin) => {
       const { exit, stderr } = await runCli(
         ["--home", home, "verify", "--server", origin, "--token", token],

@@ -14,36 +14,44 @@ function withoutInitCwd(env: Record<string, string>): Record<string, string> {
   return rest;
 }
 
+/** `deno <runner…> --home rel-home init …` in `cwd`; fails the test unless it exits 0. */
+async function initRelativeHome(
+  runner: string[],
+  options: { cwd: string; env: Record<string, string>; clearEnv?: boolean },
+): Promise<void> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      ...runner,
+      "--home",
+      "rel-home",
+      "init",
+      "--domain",
+      "example.com",
+      "--server",
+      "http://localhost:8080",
+    ],
+    ...options,
+    stdin: "null",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+}
+
 Deno.test("cli alias: deno task --config from another folder takes relative paths from that folder", async () => {
   const dir = await Deno.makeTempDir({ prefix: "a4a-alias-" });
   try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "task",
-        "--quiet",
-        "--config",
-        CONFIG,
-        "auth4agent",
-        "--home",
-        "rel-home",
-        "init",
-        "--domain",
-        "example.com",
-        "--server",
-        "http://localhost:8080",
-      ],
+    await initRelativeHome([
+      "task",
+      "--quiet",
+      "--config",
+      CONFIG,
+      "auth4agent",
+    ], {
       cwd: dir,
       // As typed in a shell in `dir`: whatever launched this test (npm's npx
       // sets INIT_CWD too) is not the folder the user is in.
       clearEnv: true,
       env: { ...withoutInitCwd(Deno.env.toObject()), NO_COLOR: "1" },
-      stdin: "null",
-    }).output();
-    assert.equal(
-      output.code,
-      0,
-      new TextDecoder().decode(output.stderr),
-    );
+    });
     const key = await Deno.stat(`${dir}/rel-home/keys/agent.key`);
     assert.ok(key.isFile);
     await assert.rejects(
@@ -60,30 +68,20 @@ Deno.test("cli alias: an INIT_CWD inherited from an npm script does not move a p
   try {
     await Deno.mkdir(`${dir}/here`);
     await Deno.mkdir(`${dir}/elsewhere`);
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        "--allow-net",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--config",
-        CONFIG,
-        new URL("../../main.ts", import.meta.url).pathname,
-        "--home",
-        "rel-home",
-        "init",
-        "--domain",
-        "example.com",
-        "--server",
-        "http://localhost:8080",
-      ],
+    await initRelativeHome([
+      "run",
+      "--quiet",
+      "--allow-net",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--config",
+      CONFIG,
+      new URL("../../main.ts", import.meta.url).pathname,
+    ], {
       cwd: `${dir}/here`,
       env: { INIT_CWD: `${dir}/elsewhere`, NO_COLOR: "1" },
-      stdin: "null",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    });
     assert.ok((await Deno.stat(`${dir}/here/rel-home/agent.json`)).isFile);
     await assert.rejects(
       Deno.stat(`${dir}/elsewhere/rel-home`),

@@ -54,16 +54,15 @@ Deno.test("register: the issuer's identifier is checked first; register agent de
       server.issuer,
       dns,
     );
-    ok(
-      await cli([
-        "init",
-        "--domain",
-        "example.com",
-        "--server",
-        server.issuer,
-      ], { home }),
-      "init agent",
-    );
+    const initAgent = async (home: string) =>
+      ok(
+        await cli(
+          ["init", "--domain", "example.com", "--server", server.issuer],
+          { home },
+        ),
+        "init agent",
+      );
+    await initAgent(home);
     const registered = ok(
       await cli(["register", "agent"], { home }),
       "register agent without --operator-id",
@@ -75,16 +74,7 @@ Deno.test("register: the issuer's identifier is checked first; register agent de
       new RegExp(`agent-scopes set --agent ${did} --scopes`),
     );
     const agentOnly = `${dir}/agent-only`;
-    ok(
-      await cli([
-        "init",
-        "--domain",
-        "example.com",
-        "--server",
-        server.issuer,
-      ], { home: agentOnly }),
-      "init agent",
-    );
+    await initAgent(agentOnly);
     refused(
       await cli(["register", "agent"], { home: agentOnly }),
       "ERR_USAGE",

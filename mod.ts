@@ -22,12 +22,14 @@ export type {
   OperatorStatus,
   ServerMetadata,
   Signer,
+  TokenRequest,
   TokenResponse,
 } from "./src/client/issuer_client.ts";
 export { TokenVerifier } from "./src/client/verifier.ts";
 export type { CachedJwks, JwksCache } from "./src/client/verifier.ts";
 export {
   type AccessTokenClaims,
+  type ActorClaim,
   verifyAccessToken,
 } from "./src/core/access_token.ts";
 export {

@@ -41,10 +41,27 @@ export interface ServerMetadata {
 
 export interface TokenResponse {
   access_token: string;
+  /** Token exchange (RFC 8693 §2.2.1) only. */
+  issued_token_type?: string;
   token_type: string;
   expires_in: number;
   scope: string;
 }
+
+/** What an agent asks of a token; with `subjectToken`, a token exchange (delegation). */
+export interface TokenRequest {
+  scope?: string;
+  audience?: string;
+  expiresIn?: number;
+  /** Let this agent (a DID) act for the token's subject by exchanging it here. */
+  mayAct?: string;
+  /** A token whose `may_act` names this agent: act for its subject (RFC 8693). */
+  subjectToken?: string;
+}
+
+export const TOKEN_EXCHANGE_GRANT =
+  "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 export interface Challenge {
   nonce: string;
@@ -463,18 +480,27 @@ export class IssuerClient {
   /**
    * The seed's flow: challenge → proof signed with the agent's key → token.
    * When the challenge was used or expired meanwhile, asks once for a new one.
+   * With `subjectToken` the grant is a token exchange (RFC 8693): a token to
+   * act for that token's subject.
    */
   async issueToken(
     did: string,
     privateKey: CryptoKey,
-    request: { scope?: string; audience?: string; expiresIn?: number },
+    request: TokenRequest,
   ): Promise<TokenResponse> {
+    const grant = request.subjectToken === undefined
+      ? { grant_type: "client_credentials" }
+      : {
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token: request.subjectToken,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+      };
     const { token_endpoint } = await this.metadata();
     for (let attempt = 0;; attempt++) {
       const challenge = await this.challenge(did);
       try {
         return await this.#form<TokenResponse>(token_endpoint, {
-          grant_type: "client_credentials",
+          ...grant,
           ...(await this.clientAuthentication(
             did,
             privateKey,
@@ -483,6 +509,7 @@ export class IssuerClient {
           scope: request.scope,
           audience: request.audience,
           expires_in: request.expiresIn?.toString(),
+          may_act: request.mayAct,
         });
       } catch (error) {
         const stale = error instanceof Auth4AgentError &&

@@ -2,6 +2,8 @@
  * `auth4agent issue --scope S --aud A`: challenge → proof signed with the
  * agent's key → scoped token. Prints the JWT alone, so
  * `TOKEN=$(auth4agent issue …)` works; `--json` prints the whole response.
+ * Delegation (RFC 8693): `--delegate-to DID` asks for a token that lets that
+ * agent act for this one; that agent trades it with `--subject-token JWT`.
  */
 import type { Command } from "@commander-js/extra-typings";
 import { fail } from "../core/errors.ts";
@@ -23,6 +25,14 @@ export function register(program: Command, run: Run): void {
     .option(
       "--ttl <seconds>",
       "ask for a shorter lifetime (the issuer caps it)",
+    )
+    .option(
+      "--delegate-to <did>",
+      "a token that lets this agent act for you: it trades it with --subject-token",
+    )
+    .option(
+      "--subject-token <jwt>",
+      "act for another agent: a token of theirs made with --delegate-to naming this agent",
     )
     .action((options, command) =>
       run(command, async (ctx) => {
@@ -50,6 +60,8 @@ export function register(program: Command, run: Run): void {
             scope,
             audience: options.aud,
             expiresIn,
+            mayAct: options.delegateTo,
+            subjectToken: options.subjectToken,
           },
         );
         ctx.print(response, response.access_token);

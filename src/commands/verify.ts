@@ -6,6 +6,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { TokenVerifier } from "../client/verifier.ts";
+import type { ActorClaim } from "../core/access_token.ts";
 import { fail } from "../core/errors.ts";
 import { parseScopeList } from "../core/scope.ts";
 import { homeJwksCache } from "../home/jwks_cache.ts";
@@ -66,10 +67,12 @@ export function register(program: Command, run: Run): void {
         const expires = new Date(claims.exp * 1000).toISOString();
         ctx.print({ valid: true, online: options.online ?? false, claims }, [
           `valid${options.online ? " (checked online)" : ""}: ${claims.sub}`,
+          ...(claims.act ? [`  actor: ${actors(claims.act)}`] : []),
           `  scope: ${claims.scope}`,
           `  aud:   ${claims.aud}`,
           `  iss:   ${claims.iss}`,
           `  exp:   ${expires}`,
+          ...(claims.may_act ? [`  may act: ${claims.may_act.sub}`] : []),
         ]);
       })
     );
@@ -99,4 +102,11 @@ async function onlineIdentity(
     );
   }
   return identity;
+}
+
+/** The actor chain, the one holding the token first: `did:C (via did:B)`. */
+function actors(act: ActorClaim): string {
+  const earlier: string[] = [];
+  for (let actor = act.act; actor; actor = actor.act) earlier.push(actor.sub);
+  return earlier.length ? `${act.sub} (via ${earlier.join(", ")})` : act.sub;
 }

@@ -41,6 +41,29 @@ export interface AccessTokenClaims {
   jti: string;
   /** The operator's (verified) domain the agent belongs to. */
   domain: string;
+  /**
+   * A delegated token's actor chain (RFC 8693 §4.1): the agent holding it
+   * (also its `client_id`) acts for `sub`; a nested `act` is the actor
+   * before it. Absent: the agent acts for itself.
+   */
+  act?: ActorClaim;
+  /** The agent this token lets act for `sub` (RFC 8693 §4.4), by exchanging it. */
+  may_act?: { sub: string };
+}
+
+export interface ActorClaim {
+  sub: string;
+  act?: ActorClaim;
+}
+
+/** The most actors one delegated token's chain holds (`act` nested this deep). */
+export const MAX_DELEGATION_DEPTH = 4;
+
+/** The number of actors in a chain: 0 for none. */
+export function delegationDepth(act: ActorClaim | undefined): number {
+  let depth = 0;
+  for (let actor = act; actor; actor = actor.act) depth++;
+  return depth;
 }
 
 /**
@@ -176,16 +199,27 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
       `token lifetime exceeds ${MAX_TOKEN_TTL_SECONDS} s, the longest an issuer gives`,
     );
   }
-  if (p.sub !== p.client_id) {
-    fail("ERR_TOKEN_INVALID", "token sub and client_id differ");
-  }
+  let act: ActorClaim | undefined;
+  let mayAct: { sub: string } | undefined;
   try {
     parseAgentDid(p.sub as string);
     parseScopeParam(p.scope as string);
+    act = p.act === undefined ? undefined : parseActor(p.act, 1);
+    mayAct = p.may_act === undefined ? undefined : parseMayAct(p.may_act);
   } catch (cause) {
     throw new Auth4AgentError(
       "ERR_TOKEN_INVALID",
       `token claims are malformed: ${(cause as Error).message}`,
+    );
+  }
+  // The client holding the token is the agent itself or, delegated, its
+  // current actor: nobody else.
+  if (p.client_id !== (act?.sub ?? p.sub)) {
+    fail(
+      "ERR_TOKEN_INVALID",
+      act
+        ? "token client_id is not its actor (act.sub)"
+        : "token sub and client_id differ",
     );
   }
   return {
@@ -198,5 +232,46 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
     exp: p.exp as number,
     jti: p.jti as string,
     domain: p.domain as string,
+    ...(act && { act }),
+    ...(mayAct && { may_act: mayAct }),
   };
+}
+
+/** An `act` claim as we issue it: `sub` (an agent DID) and the actor before, nothing else. */
+function parseActor(value: unknown, depth: number): ActorClaim {
+  if (depth > MAX_DELEGATION_DEPTH) {
+    throw new Error(
+      `act nests more than ${MAX_DELEGATION_DEPTH} actors`,
+    );
+  }
+  const actor = onlyMembers(value, "act", ["sub", "act"]);
+  if (typeof actor.sub !== "string") throw new Error("act.sub is missing");
+  parseAgentDid(actor.sub);
+  return actor.act === undefined
+    ? { sub: actor.sub }
+    : { sub: actor.sub, act: parseActor(actor.act, depth + 1) };
+}
+
+function parseMayAct(value: unknown): { sub: string } {
+  const mayAct = onlyMembers(value, "may_act", ["sub"]);
+  if (typeof mayAct.sub !== "string") throw new Error("may_act.sub is missing");
+  parseAgentDid(mayAct.sub);
+  return { sub: mayAct.sub };
+}
+
+function onlyMembers(
+  value: unknown,
+  name: string,
+  members: readonly string[],
+): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error(`${name} must be an object`);
+  }
+  const extra = Object.keys(value).find((key) => !members.includes(key));
+  if (extra !== undefined) {
+    throw new Error(
+      `${name} has an unexpected member ${JSON.stringify(extra)}`,
+    );
+  }
+  return value as Record<string, unknown>;
 }

@@ -204,6 +204,19 @@ const CODES = {
     exit: EXIT.failed,
   },
 
+  // Delegation (RFC 8693 token exchange): an unacceptable subject token is
+  // invalid_request, as RFC 8693 §2.2.2 requires.
+  ERR_SUBJECT_TOKEN_INVALID: {
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_NOT_DELEGATED: {
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.failed,
+  },
+
   // Token verification (CLI and library).
   ERR_TOKEN_INVALID: {
     client: true,

@@ -35,6 +35,10 @@ export async function findIssuedToken(
     throw error;
   }
   const record = await deps.store.getToken(claims.jti);
-  if (!record || record.clientId !== claims.sub) return undefined;
+  // The record must be this token's: its holder, and its subject when delegated.
+  if (
+    !record || record.clientId !== claims.client_id ||
+    (record.subject ?? record.clientId) !== claims.sub
+  ) return undefined;
   return { claims, record };
 }

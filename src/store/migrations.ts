@@ -101,6 +101,19 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE signing_keys ADD COLUMN token_ttl BIGINT;
   ALTER TABLE signing_keys ADD COLUMN active_from BIGINT;
   `,
+  // 4: delegated tokens (RFC 8693 token exchange): the agent a token acts
+  // for when it is not its holder (client_id), and the token it was
+  // exchanged for, so that revoking a token, or suspending an agent, reaches
+  // the tokens delegated from it. Both NULL for an ordinary token, and both
+  // indexes partial, so ordinary issuance pays no index insert for them.
+  `
+  ALTER TABLE tokens ADD COLUMN subject TEXT;
+  ALTER TABLE tokens ADD COLUMN parent_jti TEXT;
+  CREATE INDEX tokens_parent ON tokens (parent_jti)
+    WHERE parent_jti IS NOT NULL;
+  CREATE INDEX tokens_subject ON tokens (subject)
+    WHERE subject IS NOT NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

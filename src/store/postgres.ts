@@ -70,6 +70,7 @@ const LOCK = {
   migrate: 0x0a4a_0001,
   audit: 0x0a4a_0002,
   verifyDomain: 0x0a4a_0003,
+  revokeTrees: 0x0a4a_0004,
 } as const;
 
 /** PostgreSQL's SQLSTATE for a unique or primary key violation. */
@@ -124,11 +125,59 @@ async function insertTokenIn(tx: Tx, token: TokenRecord): Promise<void> {
   const issuedAt = ms(token.issuedAt);
   const expiresAt = ms(token.expiresAt);
   const revokedAt = token.revokedAt ? ms(token.revokedAt) : null;
+  const subject = token.subject ?? null;
+  const parentJti = token.parentJti ?? null;
   await tx`
     INSERT INTO tokens
-      (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at)
+      (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at,
+       subject, parent_jti)
     VALUES (${jti}, ${clientId}, ${domain}, ${audience}, ${scope},
-            ${issuedAt}, ${expiresAt}, ${revokedAt})`;
+            ${issuedAt}, ${expiresAt}, ${revokedAt}, ${subject}, ${parentJti})`;
+}
+
+/**
+ * The token a delegated one is exchanged for is recorded and not revoked.
+ * FOR SHARE waits for a revocation in flight (and then reads the revoked
+ * row), and makes the next one wait for this commit (revokeTreesIn).
+ */
+async function parentUnrevokedIn(tx: Tx, parentJti: string): Promise<boolean> {
+  const [row] = await tx`
+    SELECT 1 FROM tokens WHERE jti = ${parentJti} AND revoked_at IS NULL
+    FOR SHARE`;
+  return row !== undefined;
+}
+
+/**
+ * Revokes the tokens `roots` selects and every token delegated from them
+ * (their children, theirs, …, through tokens_parent), each unless revoked
+ * before (the first revocation is kept); returns how many. The walk goes
+ * through revoked tokens too, and is repeated until a pass revokes none: an
+ * issuance holding a parent FOR SHARE (parentUnrevokedIn) makes the UPDATE
+ * wait for its commit, and the child it committed is only in the next
+ * statement's snapshot (READ COMMITTED). Under an advisory lock, so that two
+ * revocations of overlapping trees do not deadlock on their rows.
+ */
+async function revokeTreesIn(
+  tx: postgres.TransactionSql,
+  roots: postgres.Fragment,
+  change: StatusChange,
+  reason: string | null,
+): Promise<number> {
+  const at = ms(change.at);
+  await tx`SELECT pg_advisory_xact_lock(${LOCK.revokeTrees}::int, hashtext(current_schema()))`;
+  let total = 0;
+  for (;;) {
+    const revoked = await tx`
+      WITH RECURSIVE tree (jti) AS (
+        ${roots}
+        UNION
+        SELECT t.jti FROM tokens t JOIN tree ON t.parent_jti = tree.jti)
+      UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},
+                        revoke_reason = ${reason}
+      WHERE jti IN (SELECT jti FROM tree) AND revoked_at IS NULL`;
+    if (revoked.count === 0) return total;
+    total += revoked.count;
+  }
 }
 
 /**
@@ -463,6 +512,11 @@ export class PostgresStore implements Store {
         const status = agent.status as AgentStatus;
         if (status !== "active") return status;
         if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
+        // Delegated tokens only: an ordinary issuance runs no statement more.
+        if (
+          token.parentJti !== undefined &&
+          !await parentUnrevokedIn(tx, token.parentJti)
+        ) return "parent_revoked";
         if (!await consumeSingleUseIn(tx, singleUse)) return "replayed";
         await insertTokenIn(tx, token);
         return "recorded";
@@ -485,21 +539,17 @@ export class PostgresStore implements Store {
     event?: AuditEvent,
   ): Promise<boolean> {
     // The first revocation is kept; revoking again reports the token exists.
-    const at = ms(change.at);
     const reason = change.reason ?? null;
     const result = await this.#audited(event, async (tx) => {
-      const [row] = await tx`
-        WITH revoked AS (
-          UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},
-                            revoke_reason = ${reason}
-          WHERE jti = ${jti} AND revoked_at IS NULL
-          RETURNING 1)
-        SELECT EXISTS (SELECT 1 FROM revoked) AS revoked,
-               EXISTS (SELECT 1 FROM tokens WHERE jti = ${jti}) AS found`;
-      return { revoked: row?.revoked === true, found: row?.found === true };
+      const root = tx`SELECT jti FROM tokens WHERE jti = ${jti}`;
+      if (await revokeTreesIn(tx, root, change, reason) > 0) {
+        return { revoked: true, found: true };
+      }
+      const [row] = await tx`SELECT 1 FROM tokens WHERE jti = ${jti}`;
+      return { revoked: false, found: row !== undefined };
     }, (result) => result.revoked);
     // Revoked before (the first revocation is kept), or unknown.
-    return result.revoked || result.found;
+    return result.found;
   }
 
   changeAgentStatus(
@@ -520,11 +570,11 @@ export class PostgresStore implements Store {
         WHERE did = ${did} AND status <> 'revoked'`;
       if (changed.count === 0) return undefined;
       if (status === "active") return 0;
-      const revoked = await tx`
-        UPDATE tokens SET revoked_at = ${at}, revoked_by = ${change.by},
-                          revoke_reason = ${revokeReason}
-        WHERE client_id = ${did} AND revoked_at IS NULL AND expires_at > ${at}`;
-      return revoked.count;
+      // Its live tokens, held or acted for (tokens_client, tokens_subject).
+      const roots = tx`
+        SELECT jti FROM tokens
+        WHERE (client_id = ${did} OR subject = ${did}) AND expires_at > ${at}`;
+      return await revokeTreesIn(tx, roots, change, revokeReason);
     }, (revoked) => revoked !== undefined);
   }
 

@@ -65,6 +65,8 @@ export function tokenFromRow(row: Row): TokenRecord {
     revokedAt: optionalDate(row.revoked_at),
     revokedBy: optionalString(row.revoked_by),
     revokeReason: optionalString(row.revoke_reason),
+    subject: optionalString(row.subject),
+    parentJti: optionalString(row.parent_jti),
   };
 }
 

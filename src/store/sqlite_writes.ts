@@ -22,7 +22,7 @@ import type {
 
 function insertToken(c: SqliteConnection, token: TokenRecord): void {
   c.insert(
-    "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at, subject, parent_jti) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     token.jti,
     token.clientId,
     token.domain,
@@ -31,8 +31,34 @@ function insertToken(c: SqliteConnection, token: TokenRecord): void {
     ms(token.issuedAt),
     ms(token.expiresAt),
     token.revokedAt ? ms(token.revokedAt) : null,
+    token.subject ?? null,
+    token.parentJti ?? null,
   );
 }
+
+/**
+ * Revokes the tokens `roots` selects and every token delegated from them
+ * (their children, theirs, …, through tokens_parent), each unless revoked
+ * before (the first revocation is kept). The walk goes through revoked
+ * tokens too, so none is left unrevoked below a revoked one. Parameters: the
+ * roots', then revoked_at, revoked_by, revoke_reason.
+ */
+const revokeTrees = (roots: string) => `
+  WITH RECURSIVE tree (jti) AS (
+    ${roots}
+    UNION
+    SELECT t.jti FROM tokens t JOIN tree ON t.parent_jti = tree.jti)
+  UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
+  WHERE jti IN (SELECT jti FROM tree) AND revoked_at IS NULL`;
+
+/** Exported, with the next, for the test of their query plans. */
+export const REVOKE_TOKEN = revokeTrees(
+  "SELECT jti FROM tokens WHERE jti = ?",
+);
+/** The agent's live tokens, held or acted for (tokens_client, tokens_subject). */
+export const REVOKE_AGENT_TOKENS = revokeTrees(
+  "SELECT jti FROM tokens WHERE (client_id = ? OR subject = ?) AND expires_at > ?",
+);
 
 function appendAuditRow(c: SqliteConnection, event: AuditEvent): void {
   // Inside a batch (BEGIN IMMEDIATE holds the write lock) the head cannot
@@ -77,6 +103,12 @@ function consumeChallenge(
     "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
   ).get(nonce, kind, subject, ms(now)) as Row | undefined;
   return row && challengeFromRow(row);
+}
+
+/** The token a delegated one is exchanged for is recorded and not revoked. */
+function parentUnrevoked(c: SqliteConnection, parentJti: string): boolean {
+  return c.stmt("SELECT 1 FROM tokens WHERE jti = ? AND revoked_at IS NULL")
+    .get(parentJti) !== undefined;
 }
 
 /** Single use is one statement: the changed-row count decides, never a read first. */
@@ -198,9 +230,9 @@ export const WRITES = {
     singleUse: SingleUse,
     agentKey: Ed25519PublicJwk,
   ): IssuanceOutcome {
-    // Inside the batch's write transaction: a suspension or rotation either
-    // committed before (seen here) or commits after (and, for a suspension,
-    // revokes this token).
+    // Inside the batch's write transaction: a suspension, a rotation or the
+    // parent's revocation either committed before (seen here) or commits
+    // after (and, but for a rotation, revokes this token).
     const agent = c.stmt(
       "SELECT status, public_jwk FROM agents WHERE did = ?",
     ).get(token.clientId) as
@@ -209,6 +241,10 @@ export const WRITES = {
     if (!agent) throw new Error(`no agent ${token.clientId} to issue for`);
     if (agent.status !== "active") return agent.status;
     if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
+    // Delegated tokens only: an ordinary issuance runs no statement more.
+    if (token.parentJti !== undefined && !parentUnrevoked(c, token.parentJti)) {
+      return "parent_revoked";
+    }
     if (!consumeSingleUse(c, singleUse)) return "replayed";
     insertToken(c, token);
     appendAuditRow(c, event);
@@ -221,10 +257,13 @@ export const WRITES = {
     change: StatusChange,
     event?: AuditEvent,
   ): boolean {
-    const result = c.stmt(
-      "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE jti = ? AND revoked_at IS NULL",
-    ).run(ms(change.at), change.by, change.reason ?? null, jti);
-    if (Number(result.changes) === 1) {
+    const result = c.stmt(REVOKE_TOKEN).run(
+      jti,
+      ms(change.at),
+      change.by,
+      change.reason ?? null,
+    );
+    if (Number(result.changes) > 0) {
       if (event) appendAuditRow(c, event);
       return true;
     }
@@ -245,9 +284,14 @@ export const WRITES = {
     if (Number(changed.changes) === 0) return undefined;
     if (event) appendAuditRow(c, event);
     if (status === "active") return 0;
-    const revoked = c.stmt(
-      "UPDATE tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE client_id = ? AND revoked_at IS NULL AND expires_at > ?",
-    ).run(ms(change.at), change.by, `agent ${status}`, did, ms(change.at));
+    const revoked = c.stmt(REVOKE_AGENT_TOKENS).run(
+      did,
+      did,
+      ms(change.at),
+      ms(change.at),
+      change.by,
+      `agent ${status}`,
+    );
     return Number(revoked.changes);
   },
 

@@ -70,6 +70,16 @@ export interface TokenRecord {
   revokedAt?: Date;
   revokedBy?: string;
   revokeReason?: string;
+  /**
+   * A delegated token's (RFC 8693) subject: the agent it acts for, its JWT's
+   * `sub`, while `clientId` is the actor holding it. Absent: the client's own.
+   */
+  subject?: string;
+  /**
+   * A delegated token's parent: the `jti` of the token it was exchanged for.
+   * Revoking the parent revokes it.
+   */
+  parentJti?: string;
 }
 
 export interface SigningKeyRecord {
@@ -120,12 +130,15 @@ export interface AuditEntry extends AuditEvent {
  * How an issuance ended: recorded, refused as a replay, or refused because
  * the agent changed after its standing was read, while the request was in
  * flight: "rotated" (its key is no longer the one the request was
- * authenticated with), or the status it left `active` for.
+ * authenticated with), or the status it left `active` for; for a delegated
+ * token, "parent_revoked" when the token it was exchanged for is revoked (or
+ * unknown).
  */
 export type IssuanceOutcome =
   | "recorded"
   | "replayed"
   | "rotated"
+  | "parent_revoked"
   | Exclude<AgentStatus, "active">;
 
 /** What makes a token request single-use. */
@@ -195,9 +208,11 @@ export interface Store {
    * and appends its audit entry. Nothing is written unless it is "recorded":
    * "replayed" when the challenge or jti was already used (or the challenge
    * expired), "rotated" when the key changed, the agent's status when it is
-   * no longer active. Serialized with changeAgentStatus and rotateAgentKey, so
-   * no token is recorded unrevoked after a suspension, nor for an old key
-   * after a rotation.
+   * no longer active. A delegated token (`token.parentJti`) is recorded only
+   * while its parent is recorded and unrevoked ("parent_revoked" otherwise).
+   * Serialized with changeAgentStatus, rotateAgentKey and revokeToken, so no
+   * token is recorded unrevoked after a suspension or its parent's
+   * revocation, nor for an old key after a rotation.
    */
   recordIssuance(
     token: TokenRecord,
@@ -206,15 +221,19 @@ export interface Store {
     agentKey: Ed25519PublicJwk,
   ): Promise<IssuanceOutcome>;
   getToken(jti: string): Promise<TokenRecord | undefined>;
-  /** Returns false when no such token exists. */
+  /**
+   * Revokes the token and, in the same transaction, every token delegated
+   * from it (its children, theirs, …). Returns false when no such token exists.
+   */
   revokeToken(
     jti: string,
     change: StatusChange,
     event?: AuditEvent,
   ): Promise<boolean>;
   /**
-   * Sets the agent's status; leaving `active` also revokes every live token
-   * of the agent, in the same transaction. Returns how many were revoked —
+   * Sets the agent's status; leaving `active` also revokes, in the same
+   * transaction, every live token the agent holds or is the subject of, and
+   * every token delegated from those. Returns how many were revoked —
    * or undefined, changing nothing, when the agent is revoked (or unknown):
    * revocation is final, whatever committed first.
    */

@@ -166,6 +166,62 @@ Deno.test("access token: claims RFC 9068 requires, and sub = client_id", async (
   }
 });
 
+const ACTOR = "did:agent:example.org:fedcba9876543210fedcba9876543210";
+const EARLIER = "did:agent:example.net:00112233445566778899aabbccddeeff";
+
+Deno.test("access token: a delegated token's act chain and may_act (RFC 8693) come back as issued", async () => {
+  const delegated = {
+    client_id: ACTOR,
+    act: { sub: ACTOR, act: { sub: EARLIER } },
+  };
+  const claims = await verify(await token(delegated));
+  assert.equal(claims.sub, DID);
+  assert.equal(claims.client_id, ACTOR);
+  assert.deepEqual(claims.act, delegated.act);
+  const mayAct = await verify(await token({ may_act: { sub: ACTOR } }));
+  assert.deepEqual(mayAct.may_act, { sub: ACTOR });
+  assert.equal(mayAct.act, undefined);
+  // Four actors is the longest chain.
+  const four = {
+    sub: ACTOR,
+    act: { sub: EARLIER, act: { sub: ACTOR, act: { sub: EARLIER } } },
+  };
+  await verify(await token({ client_id: ACTOR, act: four }));
+});
+
+Deno.test("access token: act names the client holding it, as DIDs, nothing else", async () => {
+  const bad: Record<string, unknown>[] = [
+    { act: { sub: ACTOR } }, // client_id is still the subject
+    { client_id: ACTOR }, // a client other than sub, with no act
+    { client_id: ACTOR, act: { sub: EARLIER, act: { sub: ACTOR } } },
+    { client_id: ACTOR, act: ACTOR },
+    { client_id: ACTOR, act: [{ sub: ACTOR }] },
+    { client_id: ACTOR, act: { sub: ACTOR, iss: "elsewhere" } },
+    { client_id: "bob", act: { sub: "bob" } },
+    { client_id: ACTOR, act: { sub: ACTOR, act: null } },
+    {
+      client_id: ACTOR,
+      act: {
+        sub: ACTOR,
+        act: {
+          sub: ACTOR,
+          act: { sub: ACTOR, act: { sub: ACTOR, act: { sub: ACTOR } } },
+        },
+      },
+    },
+    { may_act: ACTOR },
+    { may_act: { sub: "bob" } },
+    { may_act: { sub: ACTOR, exp: 1 } },
+  ];
+  for (const changes of bad) {
+    await assert.rejects(
+      verify(await token(changes)),
+      code("ERR_TOKEN_INVALID"),
+      JSON.stringify(changes),
+    );
+  }
+});
+
 Deno.test("access token: garbage is ERR_TOKEN_INVALID", async () => {
   for (const jwt of ["", "a.b.c", "not a token"]) {
     await assert.rejects(verify(jwt), code("ERR_TOKEN_INVALID"), jwt);

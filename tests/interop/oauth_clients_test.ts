@@ -13,8 +13,11 @@ import assert from "node:assert/strict";
 import * as jose from "jose";
 import * as oauth from "oauth4webapi";
 import * as client from "openid-client";
+import { didForKey } from "../../src/core/did.ts";
+import { generateKeyPair } from "../../src/core/keys.ts";
 import {
   discover,
+  DOMAIN,
   type Fixture,
   HTTP,
   readPkcs8PemFile,
@@ -305,5 +308,72 @@ Deno.test("resource server: jose verifies tokens offline with the discovered JWK
         return true;
       },
     );
+  });
+});
+
+Deno.test("oauth4webapi and openid-client: delegation by token exchange (RFC 8693), verified by jose", async () => {
+  await withIssuer(SCOPES, async (fx) => {
+    const as = await discover(fx);
+    assert.ok(
+      as.grant_types_supported?.includes(
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+      ),
+    );
+    // A second agent of the domain, granted reading only: the actor.
+    const actorKeys = await generateKeyPair();
+    const actorDid = await didForKey(DOMAIN, actorKeys.publicJwk);
+    const operator = {
+      privateKey: fx.operator.privateKey,
+      kid: fx.operator.id,
+    };
+    await fx.client.registerAgent(actorDid, fx.operator.id, actorKeys);
+    await fx.client.setAgentScopes(actorDid, ["reports:read"], operator);
+
+    // The subject, with oauth4webapi: a token that names the actor.
+    const subject: oauth.Client = { client_id: fx.agent.did };
+    const delegation = (await oauth.processClientCredentialsResponse(
+      as,
+      subject,
+      await oauth.clientCredentialsGrantRequest(
+        as,
+        subject,
+        oauth.PrivateKeyJwt(await readPkcs8PemFile(fx.agent.keyFile)),
+        { scope: "reports:read", may_act: actorDid },
+        HTTP,
+      ),
+    )).access_token;
+
+    // The actor, with openid-client's generic grant: RFC 8693's parameters.
+    const config = await client.discovery(
+      new URL(fx.issuer),
+      actorDid,
+      undefined,
+      client.PrivateKeyJwt(actorKeys.privateKey),
+      { execute: [client.allowInsecureRequests], algorithm: "oauth2" },
+    );
+    const exchanged = await client.genericGrantRequest(
+      config,
+      "urn:ietf:params:oauth:grant-type:token-exchange",
+      {
+        subject_token: delegation,
+        subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        requested_token_type: "urn:ietf:params:oauth:token-type:access_token",
+        resource: RESOURCE,
+      },
+    );
+    assert.equal(
+      exchanged.issued_token_type,
+      "urn:ietf:params:oauth:token-type:access_token",
+    );
+    assert.equal(exchanged.scope, "reports:read");
+
+    const payload = await verifyAsResourceServer(
+      as,
+      exchanged.access_token,
+      RESOURCE,
+    );
+    assert.equal(payload.sub, fx.agent.did);
+    assert.equal(payload.client_id, actorDid);
+    assert.deepEqual(payload.act, { sub: actorDid });
   });
 });

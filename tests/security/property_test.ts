@@ -273,6 +273,12 @@ const FORM_FIELDS = [
   "audience",
   "resource",
   "expires_in",
+  // Token exchange (RFC 8693) and delegation.
+  "subject_token",
+  "subject_token_type",
+  "actor_token",
+  "requested_token_type",
+  "may_act",
 ];
 
 const OAUTH_ROUTES = ["/oauth/token", "/oauth/introspect", "/oauth/revoke"];
@@ -285,6 +291,8 @@ Deno.test("property: random forms and JSON bodies on the OAuth endpoints never y
       mutatedToken(w),
       fc.constantFrom(
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:token-type:access_token",
         CLIENT_ASSERTION_TYPE,
         w.agent.did,
         w.operator.id,

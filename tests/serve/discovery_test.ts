@@ -25,7 +25,10 @@ Deno.test("discovery: metadata names every endpoint and the issuer equals tokens
     assert.equal(metadata.introspection_endpoint, `${ISSUER}/oauth/introspect`);
     assert.equal(metadata.revocation_endpoint, `${ISSUER}/oauth/revoke`);
     assert.equal(metadata.challenge_endpoint, `${ISSUER}/v1/challenges`);
-    assert.deepEqual(metadata.grant_types_supported, ["client_credentials"]);
+    assert.deepEqual(metadata.grant_types_supported, [
+      "client_credentials",
+      "urn:ietf:params:oauth:grant-type:token-exchange",
+    ]);
     assert.deepEqual(metadata.response_types_supported, []);
     for (const endpoint of ["token", "introspection", "revocation"]) {
       assert.deepEqual(

@@ -140,8 +140,26 @@ function token(
     revokedAt: undefined,
     revokedBy: undefined,
     revokeReason: undefined,
+    subject: undefined,
+    parentJti: undefined,
     ...overrides,
   };
+}
+
+/**
+ * A token `holder` holds for `parent`'s subject, exchanged for `parent`
+ * (RFC 8693 delegation).
+ */
+function delegated(
+  holder: AgentRecord,
+  parent: TokenRecord,
+  overrides: Partial<TokenRecord> = {},
+): TokenRecord {
+  return token(holder, {
+    subject: parent.subject ?? parent.clientId,
+    parentJti: parent.jti,
+    ...overrides,
+  });
 }
 
 function signingKey(overrides: Partial<SigningKeyRecord> = {}) {
@@ -198,6 +216,42 @@ export async function world(store: Store, domain = "example.com") {
   const ag = agent(op);
   await store.createAgent(ag);
   return { op, ag };
+}
+
+/** An operator and `count` active agents of it, stored. */
+async function agents(store: Store, count: number) {
+  const { op, ag } = await world(store);
+  const all = [ag];
+  while (all.length < count) {
+    const next = agent(op);
+    await store.createAgent(next);
+    all.push(next);
+  }
+  return { op, agents: all };
+}
+
+/**
+ * On a database upgraded from an older schema, its token `parentJti` reads
+ * back without a subject or parent, and a token delegated from it round-trips
+ * (the parent is left unrevoked).
+ */
+export async function assertUpgradedDelegates(
+  store: Store,
+  parentJti: string,
+): Promise<void> {
+  const parent = await store.getToken(parentJti);
+  assert.ok(parent, `no token ${parentJti}`);
+  assert.equal(parent.subject, undefined);
+  assert.equal(parent.parentJti, undefined);
+  const child: TokenRecord = {
+    ...parent,
+    jti: id("jti"),
+    clientId: "did:agent:example.com:actor",
+    subject: parent.clientId,
+    parentJti,
+  };
+  await store.recordToken(child);
+  assert.deepEqual(await store.getToken(child.jti), child);
 }
 
 const isDuplicate = (error: unknown) => {
@@ -1133,6 +1187,318 @@ export function storeConformance(
       true,
     );
   });
+
+  // --- delegated tokens -----------------------------------------------------
+
+  test("delegated tokens: issuance and get round-trip the subject and the parent", async ({ store }) => {
+    const { agents: [subject, actor, next] } = await agents(store, 3);
+    const root = token(subject!);
+    await store.recordToken(root);
+    assert.deepEqual(await store.getToken(root.jti), root);
+    const child = delegated(actor!, root);
+    assert.deepEqual(
+      [child.clientId, child.subject, child.parentJti],
+      [actor!.did, subject!.did, root.jti],
+    );
+    assert.equal(
+      await store.recordIssuance(
+        child,
+        event({ actor: actor!.did, target: child.jti }),
+        byJti(actor!.did, "jti-1"),
+        actor!.publicJwk,
+      ),
+      "recorded",
+    );
+    assert.deepEqual(await store.getToken(child.jti), child);
+    const grandchild = delegated(next!, child);
+    await store.recordToken(grandchild);
+    assert.deepEqual(await store.getToken(grandchild.jti), grandchild);
+  });
+
+  test('delegated tokens: an unknown parent is "parent_revoked", and nothing is written', async ({ store }) => {
+    const { agents: [subject, actor] } = await agents(store, 2);
+    const nonce = await tokenChallengeFor(store, actor!);
+    const byChallenge = { challenge: nonce, subject: actor!.did, now: at(5) };
+    const spent = byJti(actor!.did, "jti-1");
+    // Its parent was never recorded.
+    const orphan = delegated(actor!, token(subject!));
+    for (const singleUse of [spent, byChallenge]) {
+      assert.equal(
+        await store.recordIssuance(
+          orphan,
+          event(),
+          singleUse,
+          actor!.publicJwk,
+        ),
+        "parent_revoked",
+      );
+    }
+    assert.equal(await store.getToken(orphan.jti), undefined);
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+    // Neither the jti nor the challenge was spent.
+    assert.equal(
+      await store.recordIssuance(
+        token(actor!),
+        event(),
+        spent,
+        actor!.publicJwk,
+      ),
+      "recorded",
+    );
+    assert.equal(await store.consumeSingleUse(byChallenge), true);
+    // The agent's standing is checked first.
+    await store.rotateAgentKey(actor!.did, actor!.publicJwk, jwk(), at(6));
+    assert.equal(
+      await store.recordIssuance(
+        orphan,
+        event(),
+        byJti(actor!.did, "jti-2"),
+        actor!.publicJwk,
+      ),
+      "rotated",
+    );
+  });
+
+  test('delegated tokens: a parent revoked — itself, with its own parent, or by its agent\'s suspension — is "parent_revoked", and nothing is written', async ({ store }) => {
+    const { op, agents: [subject, actor] } = await agents(store, 2);
+    const root = token(subject!);
+    const child = delegated(actor!, root);
+    const sibling = delegated(actor!, root);
+    for (const t of [root, child, sibling]) await store.recordToken(t);
+    const refused = async (parent: TokenRecord, n: number) => {
+      const t = delegated(actor!, parent);
+      assert.equal(
+        await store.recordIssuance(
+          t,
+          event(),
+          byJti(actor!.did, `jti-${n}`),
+          actor!.publicJwk,
+        ),
+        "parent_revoked",
+      );
+      assert.equal(await store.getToken(t.jti), undefined);
+    };
+    await store.revokeToken(child.jti, { at: at(20), by: op.id });
+    await refused(child, 1);
+    // The sibling is revoked with the root it was exchanged for.
+    await store.revokeToken(root.jti, { at: at(30), by: op.id });
+    await refused(sibling, 2);
+    const later = token(subject!);
+    await store.recordToken(later);
+    await store.changeAgentStatus(subject!.did, "suspended", {
+      at: at(40),
+      by: op.id,
+    });
+    await refused(later, 3);
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+  });
+
+  test("delegated tokens: revoking a token revokes every token delegated from it, in one write, and no other", async ({ store }) => {
+    const { op, agents: [a, b, c] } = await agents(store, 3);
+    const root = token(a!);
+    const child = delegated(b!, root);
+    const grandchild = delegated(c!, child);
+    const revokedBefore = delegated(c!, child);
+    const otherRoot = token(a!);
+    const otherChild = delegated(b!, otherRoot);
+    const otherGrandchild = delegated(c!, otherChild);
+    const tree = [root, child, grandchild, revokedBefore];
+    const otherTree = [otherRoot, otherChild, otherGrandchild];
+    for (const t of [...tree, ...otherTree]) await store.recordToken(t);
+    const early = { at: at(20), by: b!.did, reason: "early" };
+    assert.equal(await store.revokeToken(revokedBefore.jti, early), true);
+
+    const change = { at: at(30), by: op.id, reason: "leaked" };
+    assert.equal(
+      await store.revokeToken(
+        root.jti,
+        change,
+        event({ action: "token.revoke", target: root.jti }),
+      ),
+      true,
+    );
+    const revoked = {
+      revokedAt: at(30),
+      revokedBy: op.id,
+      revokeReason: "leaked",
+    };
+    for (const t of [root, child, grandchild]) {
+      assert.deepEqual(await store.getToken(t.jti), { ...t, ...revoked });
+    }
+    // The first revocation is kept.
+    assert.deepEqual(await store.getToken(revokedBefore.jti), {
+      ...revokedBefore,
+      revokedAt: at(20),
+      revokedBy: b!.did,
+      revokeReason: "early",
+    });
+    for (const t of otherTree) {
+      assert.deepEqual(await store.getToken(t.jti), t);
+    }
+    assert.deepEqual(
+      (await store.listAudit({ limit: 10 })).map((e) => e.target),
+      [root.jti],
+    );
+    // Below the token revoked, never above.
+    assert.equal(
+      await store.revokeToken(otherChild.jti, { at: at(40), by: b!.did }),
+      true,
+    );
+    assert.deepEqual(await store.getToken(otherRoot.jti), otherRoot);
+    assert.deepEqual(
+      (await store.getToken(otherGrandchild.jti))?.revokedAt,
+      at(40),
+    );
+  });
+
+  test("delegated tokens: suspending an agent revokes the live tokens others hold for it, and every token delegated from those", async ({ store }) => {
+    const { op, agents: [a, b, c] } = await agents(store, 3);
+    const own = token(a!, { expiresAt: at(1000) });
+    const ownExpired = token(a!, { expiresAt: at(99) });
+    // Live, though its parent is not: only its subject names a.
+    const forA = delegated(b!, ownExpired, { expiresAt: at(1000) });
+    const fromForA = delegated(c!, forA, { expiresAt: at(1000) });
+    const forAExpired = delegated(b!, ownExpired, { expiresAt: at(99) });
+    const bOwn = token(b!, { expiresAt: at(1000) });
+    const untouched = [ownExpired, forAExpired, bOwn];
+    const tokens = [own, forA, fromForA];
+    for (const t of [...tokens, ...untouched]) await store.recordToken(t);
+
+    assert.equal(
+      await store.changeAgentStatus(a!.did, "suspended", {
+        at: at(100),
+        by: op.id,
+      }),
+      tokens.length,
+    );
+    for (const t of tokens) {
+      assert.deepEqual(await store.getToken(t.jti), {
+        ...t,
+        revokedAt: at(100),
+        revokedBy: op.id,
+        revokeReason: "agent suspended",
+      });
+    }
+    for (const t of untouched) {
+      assert.deepEqual(await store.getToken(t.jti), t);
+    }
+    assert.equal((await store.getAgent(b!.did))?.status, "active");
+    assert.equal((await store.getAgent(c!.did))?.status, "active");
+  });
+
+  test("delegated tokens: suspending an agent revokes the tokens it holds for others, and every token delegated from those", async ({ store }) => {
+    const { op, agents: [a, b, c] } = await agents(store, 3);
+    const root = token(a!);
+    const held = delegated(b!, root);
+    const fromHeld = delegated(c!, held);
+    const bOwn = token(b!);
+    const sibling = delegated(c!, root);
+    const tokens = [held, fromHeld, bOwn];
+    for (const t of [root, sibling, ...tokens]) await store.recordToken(t);
+
+    assert.equal(
+      await store.changeAgentStatus(b!.did, "revoked", {
+        at: at(100),
+        by: op.id,
+      }),
+      tokens.length,
+    );
+    for (const t of tokens) {
+      assert.equal(
+        (await store.getToken(t.jti))?.revokeReason,
+        "agent revoked",
+      );
+    }
+    assert.deepEqual(await store.getToken(root.jti), root);
+    assert.deepEqual(await store.getToken(sibling.jti), sibling);
+    assert.equal((await store.getAgent(a!.did))?.status, "active");
+  });
+
+  test(`delegated tokens: ${RACERS} revocations of overlapping trees at once all take`, async (db) => {
+    const { op, agents: holders } = await agents(db.store, 4);
+    // A chain through every holder, and a tree below each of its tokens.
+    const chain = [token(holders[0]!)];
+    for (let i = 1; i < 12; i++) {
+      chain.push(delegated(holders[i % holders.length]!, chain.at(-1)!));
+    }
+    const leaves = chain.flatMap((t, i) =>
+      [0, 1].map((n) => delegated(holders[(i + n) % holders.length]!, t))
+    );
+    for (const t of [...chain, ...leaves]) await db.store.recordToken(t);
+    const change = { at: at(50), by: op.id };
+    const results = await race<number | boolean | undefined>(
+      db,
+      RACERS,
+      (store, i) =>
+        i % 3 === 0
+          ? store.changeAgentStatus(
+            holders[(i / 3) % holders.length]!.did,
+            "suspended",
+            change,
+          )
+          : store.revokeToken(chain[(i * 7) % chain.length]!.jti, change),
+    );
+    assert.ok(results.every((r) => r !== undefined && r !== false));
+    for (const t of [...chain, ...leaves]) {
+      assert.deepEqual((await db.store.getToken(t.jti))?.revokedAt, at(50));
+    }
+  });
+
+  const RACED = {
+    root: "their root's revocation",
+    subject: "their subject's suspension",
+  } as const;
+  for (const revocation of ["root", "subject"] as const) {
+    test(`delegated tokens: ${RACERS} delegated issuances racing ${RACED[revocation]} → none left unrevoked`, async (db) => {
+      const { op, agents: [a, b, c] } = await agents(db.store, 3);
+      const root = token(a!);
+      const child = delegated(b!, root);
+      for (const t of [root, child]) await db.store.recordToken(t);
+      const change = { at: at(50), by: op.id };
+      const half = Math.floor(RACERS / 2);
+      // Children of the root and of its child, so that a revocation meets
+      // tokens delegated two levels down while it runs.
+      const holder = (i: number) => i % 2 ? b! : c!;
+      const outcomes = await race<
+        IssuanceOutcome | boolean | number | undefined
+      >(
+        db,
+        RACERS + 1,
+        (store, i) =>
+          i !== half
+            ? store.recordIssuance(
+              delegated(holder(i), i % 2 ? root : child, { jti: `race-${i}` }),
+              event({ actor: holder(i).did }),
+              byJti(holder(i).did, `race-${i}`),
+              holder(i).publicJwk,
+            )
+            : revocation === "root"
+            ? store.revokeToken(root.jti, change)
+            : store.changeAgentStatus(a!.did, "suspended", change),
+      );
+      const recorded = outcomes.filter((outcome) => outcome === "recorded");
+      assert.equal(
+        recorded.length +
+          outcomes.filter((o) => o === "parent_revoked").length,
+        RACERS,
+        JSON.stringify(outcomes),
+      );
+      // A suspension counts the root, its child and every token recorded.
+      assert.equal(
+        outcomes[half],
+        revocation === "root" ? true : 2 + recorded.length,
+      );
+      for (let i = 0; i <= RACERS; i++) {
+        if (i === half) continue;
+        const stored = await db.store.getToken(`race-${i}`);
+        if (outcomes[i] === "recorded") {
+          assert.deepEqual(stored?.revokedAt, at(50), `race-${i}`);
+        } else {
+          assert.equal(stored, undefined, `race-${i}`);
+        }
+      }
+    });
+  }
 
   // --- revocation list ------------------------------------------------------
 

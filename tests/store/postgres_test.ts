@@ -40,7 +40,13 @@ import {
   setup,
   tokenParams,
 } from "../serve/helpers.ts";
-import { storeConformance } from "./conformance.ts";
+import { assertUpgradedDelegates, storeConformance } from "./conformance.ts";
+
+/** The partial indexes of delegated tokens, and their columns. */
+const DELEGATION_INDEXES = {
+  tokens_parent: "parent_jti",
+  tokens_subject: "subject",
+};
 
 const source = findPostgres();
 const ignore = source.kind === "missing" && !inCi();
@@ -367,7 +373,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "postgres: a version-1 schema upgrades in place; the revocation list's index holds revoked tokens only",
+    "postgres: a version-1 schema upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only",
   ignore,
   async fn() {
     await withSchema(async (schema) => {
@@ -377,6 +383,7 @@ Deno.test({
         const store = await PostgresStore.open(schema.url);
         try {
           await assertV1Upgraded(store);
+          await assertUpgradedDelegates(store, "live");
         } finally {
           await store.close();
         }
@@ -387,6 +394,15 @@ Deno.test({
           String(index?.indexdef),
           /WHERE \(revoked_at IS NOT NULL\)$/,
         );
+        for (const [name, column] of Object.entries(DELEGATION_INDEXES)) {
+          const [partial] = await sql`
+            SELECT indexdef FROM pg_indexes
+            WHERE schemaname = current_schema() AND indexname = ${name}`;
+          assert.match(
+            String(partial?.indexdef),
+            new RegExp(`WHERE \\(${column} IS NOT NULL\\)$`),
+          );
+        }
       } finally {
         await sql.end();
       }

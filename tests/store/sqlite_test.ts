@@ -8,11 +8,21 @@ import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import {
+  REVOKE_AGENT_TOKENS,
+  REVOKE_TOKEN,
+} from "../../src/store/sqlite_writes.ts";
+import {
   assertV1Upgraded,
   V1_DATABASE,
   V1_DOMAIN,
 } from "../helpers/schema_v1.ts";
-import { storeConformance } from "./conformance.ts";
+import { assertUpgradedDelegates, storeConformance } from "./conformance.ts";
+
+/** The partial indexes of delegated tokens, and their columns. */
+const DELEGATION_INDEXES = {
+  tokens_parent: "parent_jti",
+  tokens_subject: "subject",
+};
 
 storeConformance("sqlite (memory)", () =>
   Promise.resolve({
@@ -39,7 +49,7 @@ storeConformance("sqlite (file)", async () => {
   };
 });
 
-Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's index holds revoked tokens only", async () => {
+Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only", async () => {
   const dir = await Deno.makeTempDir({ prefix: "a4a-store-test-" });
   const path = `${dir}/auth4agent.db`;
   try {
@@ -51,6 +61,7 @@ Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's
     const store = new SqliteStore(path);
     try {
       await assertV1Upgraded(store);
+      await assertUpgradedDelegates(store, "live");
     } finally {
       await store.close();
     }
@@ -72,6 +83,41 @@ Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's
         "EXPLAIN QUERY PLAN SELECT * FROM tokens WHERE domain = ? AND revoked_at IS NOT NULL AND expires_at > ? ORDER BY revoked_at DESC LIMIT ?",
       ).all(V1_DOMAIN, 0, 1000).map((row) => String(row.detail)).join("\n");
       assert.match(plan, /USING INDEX tokens_revoked/);
+
+      // Partial: of the three tokens, only the delegated one is in them.
+      for (const [name, column] of Object.entries(DELEGATION_INDEXES)) {
+        const sql = db.prepare(
+          "SELECT sql FROM sqlite_master WHERE name = ?",
+        ).get(name);
+        assert.match(
+          String(sql?.sql),
+          new RegExp(`WHERE ${column} IS NOT NULL$`),
+        );
+        const indexed = db.prepare(
+          `SELECT count(*) AS n FROM tokens INDEXED BY ${name} WHERE ${column} IS NOT NULL`,
+        ).get();
+        assert.equal(indexed?.n, 1, name);
+      }
+      // The revocations walk the tree by tokens_parent, and find an
+      // agent's tokens by tokens_client and tokens_subject.
+      const planOf = (sql: string) =>
+        db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((row) =>
+          String(row.detail)
+        ).join("\n");
+      const revokeToken = planOf(REVOKE_TOKEN);
+      assert.match(
+        revokeToken,
+        /SEARCH t USING INDEX tokens_parent \(parent_jti=\?\)/,
+      );
+      assert.doesNotMatch(revokeToken, /SCAN tokens/);
+      const revokeAgent = planOf(REVOKE_AGENT_TOKENS);
+      assert.match(revokeAgent, /USING INDEX tokens_client \(client_id=\?\)/);
+      assert.match(revokeAgent, /USING INDEX tokens_subject \(subject=\?\)/);
+      assert.match(
+        revokeAgent,
+        /SEARCH t USING INDEX tokens_parent \(parent_jti=\?\)/,
+      );
+      assert.doesNotMatch(revokeAgent, /SCAN tokens/);
     } finally {
       db.close();
     }

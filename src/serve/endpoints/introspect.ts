@@ -34,10 +34,14 @@ export async function introspectEndpoint(
   });
   const found = await findIssuedToken(token, deps);
   if (!found || found.record.revokedAt) return json({ active: false });
-  // The standing, not getAgent: the SQLite store keeps it between requests.
-  const agent = (await deps.store.getAgentStanding(found.claims.sub))?.agent;
-  if (!agent || agent.status !== "active") return json({ active: false });
   const { claims } = found;
+  // Its subject and, delegated, its holder: both still active.
+  if (!await isActive(claims.sub, deps)) return json({ active: false });
+  if (
+    claims.client_id !== claims.sub && !await isActive(claims.client_id, deps)
+  ) {
+    return json({ active: false });
+  }
   return json({
     active: true,
     scope: claims.scope,
@@ -50,5 +54,14 @@ export async function introspectEndpoint(
     jti: claims.jti,
     token_type: "Bearer",
     domain: claims.domain,
+    // RFC 8693 §4.1, §4.4: delegation shows in introspection as in the token.
+    ...(claims.act && { act: claims.act }),
+    ...(claims.may_act && { may_act: claims.may_act }),
   });
+}
+
+async function isActive(did: string, deps: AppDeps): Promise<boolean> {
+  // The standing, not getAgent: the SQLite store keeps it between requests.
+  const agent = (await deps.store.getAgentStanding(did))?.agent;
+  return agent?.status === "active";
 }

@@ -1,6 +1,7 @@
 /**
- * `POST /oauth/revoke` (RFC 7009). An agent revokes its own tokens; a
- * verified operator any token of its domain. Unknown, expired or malformed
+ * `POST /oauth/revoke` (RFC 7009). An agent revokes the tokens it holds and
+ * those delegated to act for it; a verified operator any token of its domain.
+ * Revoking a token revokes the tokens delegated from it. Unknown, expired or malformed
  * tokens get 200 as the RFC asks; a token held by someone else is refused.
  */
 import { fail } from "../../core/errors.ts";
@@ -30,7 +31,7 @@ export async function revokeEndpoint(
   const found = await findIssuedToken(token, deps);
   if (!found) return empty(); // RFC 7009 §2.2: the status says it all
   const mayRevoke = client.kind === "agent"
-    ? client.id === found.claims.sub
+    ? client.id === found.claims.client_id || client.id === found.claims.sub
     : client.operator.verifiedAt !== undefined &&
       client.operator.domain === found.record.domain;
   if (!mayRevoke) {
@@ -43,7 +44,7 @@ export async function revokeEndpoint(
     });
     fail(
       "ERR_NOT_TOKEN_HOLDER",
-      "only the token's agent or its operator may revoke it",
+      "only the token's agent (its holder or, delegated, its subject) or its operator may revoke it",
     );
   }
   // `reason` is our extension (RFC 7009 §2.1 lets servers take more parameters).

@@ -1,0 +1,44 @@
+/**
+ * `grant_type=client_credentials` (RFC 6749 §4.4): the agent asks for a token
+ * of its own, within its operator's grant (deny by default).
+ */
+import { authorizeScopes, parseScopeParam } from "../../core/scope.ts";
+import type { AgentStanding } from "../../store/store.ts";
+import type { AppDeps } from "../context.ts";
+import {
+  requireVerifiedOperator,
+  resolveAudience,
+  resolveLifetime,
+  resolveMayAct,
+  type TokenPlan,
+} from "./token_request.ts";
+import { fail } from "../../core/errors.ts";
+
+export const CLIENT_CREDENTIALS_GRANT = "client_credentials";
+
+export async function clientCredentials(
+  client: AgentStanding,
+  params: Map<string, string>,
+  deps: AppDeps,
+): Promise<TokenPlan> {
+  const { agent, operator, grant } = client;
+  const domain = requireVerifiedOperator(agent, operator);
+  const granted = grant?.scopes ?? [];
+  if (granted.length === 0) {
+    fail("ERR_SCOPE_NOT_GRANTED", `no scopes are granted to ${agent.did}`);
+  }
+  const scope = params.get("scope");
+  // Without a scope parameter the agent gets its whole grant (RFC 6749 §3.3 default).
+  const scopes = scope === undefined
+    ? granted
+    : authorizeScopes(parseScopeParam(scope), granted);
+  const audience = resolveAudience(params, deps);
+  return {
+    subject: agent.did,
+    domain,
+    scopes,
+    audience,
+    lifetime: resolveLifetime(params, deps),
+    mayAct: await resolveMayAct(params, agent.did, audience, deps),
+  };
+}

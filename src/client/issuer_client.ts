@@ -4,6 +4,10 @@
  * (request proofs with a fresh server nonce) and client assertions.
  */
 import {
+  MAX_STATUS_LIST_JWS_LENGTH,
+  STATUS_LIST_MEDIA_TYPE,
+} from "../core/status_list.ts";
+import {
   CLIENT_ASSERTION_TYPE,
   createClientAssertion,
 } from "../core/client_assertion.ts";
@@ -297,6 +301,29 @@ export class IssuerClient {
     }
     // Entries that are not objects are dropped, as the verifier skips any key it cannot use.
     return { keys: jwks.keys.filter((key: unknown) => isObject(key)) };
+  }
+
+  /**
+   * The status list token at `uri` (draft-ietf-oauth-status-list §8.1),
+   * unverified: TokenVerifier checks it. Refused beyond the longest list.
+   */
+  async statusList(uri: string): Promise<string> {
+    const response = await this.#send(uri, {
+      headers: { Accept: STATUS_LIST_MEDIA_TYPE },
+    });
+    if (!response.ok) await this.#read(response);
+    const type = response.headers.get("Content-Type") ?? "";
+    const text = await response.text();
+    if (!type.toLowerCase().startsWith(STATUS_LIST_MEDIA_TYPE)) {
+      fail(
+        "ERR_ISSUER_RESPONSE",
+        `the status list at ${uri} is not ${STATUS_LIST_MEDIA_TYPE}`,
+      );
+    }
+    if (text.length > MAX_STATUS_LIST_JWS_LENGTH) {
+      fail("ERR_ISSUER_RESPONSE", `the status list at ${uri} is too long`);
+    }
+    return text.trim();
   }
 
   async health(): Promise<Record<string, unknown>> {

@@ -9,7 +9,14 @@ import {
   verifyAccessToken,
 } from "../core/access_token.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
-import { inspectJws, JWKS_MAX_AGE_SECONDS } from "../core/jws.ts";
+import { inspectJws, JWKS_MAX_AGE_SECONDS, nowSeconds } from "../core/jws.ts";
+import {
+  isRevoked,
+  MAX_STATUS_LIST_JWS_LENGTH,
+  STATUS_LISTS_PATH,
+  type StatusListToken,
+  verifyStatusList,
+} from "../core/status_list.ts";
 import { parsePublicJwk } from "../core/keys.ts";
 import { importPublicJwk } from "../core/keys.ts";
 import type { IssuerClient, Jwks } from "./issuer_client.ts";
@@ -39,6 +46,8 @@ const MIN_REFETCH_INTERVAL_MS = 30_000;
  * on, and its keys are used once they come).
  */
 const STALE_REFETCH_WAIT_MS = 2_000;
+/** Status lists kept (16 KiB of bits at most each): the most recently fetched. */
+const MAX_CACHED_STATUS_LISTS = 64;
 
 export class TokenVerifier {
   readonly #client: IssuerClient;
@@ -47,6 +56,9 @@ export class TokenVerifier {
   #keys = new Map<string, CryptoKey>();
   #lastFetchAttempt = -Infinity;
   #refreshing?: Promise<CachedJwks>;
+  /** Status lists by URI, with when (seconds, by the caller's clock) each was fetched. */
+  #lists = new Map<string, { list: StatusListToken; fetchedAt: number }>();
+  #listFetches = new Map<string, Promise<StatusListToken>>();
 
   constructor(client: IssuerClient, cache?: JwksCache) {
     this.#client = client;
@@ -173,11 +185,19 @@ export class TokenVerifier {
    * Verifies an access token offline for `audience` — this API's identifier,
    * or `null` to accept tokens for any audience, deliberately (RFC 9068 §4
    * has resource servers check `aud`; a forgotten audience is refused rather
-   * than read as "any") — and every one of `scopes`.
+   * than read as "any") — and every one of `scopes`. With `status`, also
+   * refuses a token that the issuer's status list (draft-ietf-oauth-status-
+   * list) says is revoked: the list is fetched once per its `ttl` (60 s), and
+   * while the issuer cannot be reached a list is used until it expires.
    */
   async verify(
     token: string,
-    options: { audience: string | null; scopes?: string[]; now?: Date },
+    options: {
+      audience: string | null;
+      scopes?: string[];
+      now?: Date;
+      status?: boolean;
+    },
   ): Promise<AccessTokenClaims> {
     if (options?.audience === undefined) {
       fail(
@@ -189,22 +209,110 @@ export class TokenVerifier {
     // Before any keys are fetched, garbage costs no request to the issuer.
     if (!this.#current) inspectJws(token, "ERR_TOKEN_INVALID");
     const { issuer } = await this.#issuerKeys(now);
-    return await verifyAccessToken(token, {
+    const claims = await verifyAccessToken(token, {
       issuer,
       now,
       audience: options.audience ?? undefined,
       scopes: options.scopes,
-      key: async (kid) => {
-        const due = this.#refreshing !== undefined || this.#refetchDue(now);
-        if (!this.#keys.has(kid) && due) {
-          try {
-            await this.#refresh(now);
-          } catch {
-            // Unknown kid and the issuer is unreachable: the token fails below.
-          }
-        }
-        return this.#keys.get(kid);
-      },
+      key: (kid) => this.#key(kid, now),
     });
+    if (options.status) await this.#checkStatus(claims, issuer, now);
+    return claims;
+  }
+
+  /** A key of the issuer by `kid`, refetching the JWKS for an unknown one when due. */
+  async #key(kid: string, now: Date): Promise<CryptoKey | undefined> {
+    const due = this.#refreshing !== undefined || this.#refetchDue(now);
+    if (!this.#keys.has(kid) && due) {
+      try {
+        await this.#refresh(now);
+      } catch {
+        // Unknown kid and the issuer is unreachable: the token fails below.
+      }
+    }
+    return this.#keys.get(kid);
+  }
+
+  /** Refuses the token when its bit in the issuer's status list is set (§8.3). */
+  async #checkStatus(
+    claims: AccessTokenClaims,
+    issuer: string,
+    now: Date,
+  ): Promise<void> {
+    const ref = claims.status?.status_list;
+    if (!ref) {
+      fail(
+        "ERR_STATUS_LIST_INVALID",
+        "the token names no status list (issued before status lists): check it online",
+      );
+    }
+    // Only the issuer's own lists are fetched: a token cannot send us elsewhere.
+    const prefix = `${issuer}${STATUS_LISTS_PATH}/`;
+    if (
+      !ref.uri.startsWith(prefix) ||
+      !/^(0|[1-9][0-9]{0,8})$/.test(ref.uri.slice(prefix.length))
+    ) {
+      fail(
+        "ERR_STATUS_LIST_INVALID",
+        `the token's status list ${ref.uri} is not one of its issuer's`,
+      );
+    }
+    const list = await this.#statusList(ref.uri, now);
+    const revoked = isRevoked(list.bits, ref.idx);
+    if (revoked === undefined) {
+      fail("ERR_STATUS_LIST_INVALID", "the token's index is beyond its list");
+    }
+    if (revoked) {
+      fail(
+        "ERR_TOKEN_INACTIVE",
+        "the issuer's status list says the token is revoked",
+      );
+    }
+  }
+
+  /** The list at `uri`: cached for its ttl; past it, refetched, or kept until it expires when that fails. */
+  async #statusList(uri: string, now: Date): Promise<StatusListToken> {
+    const t = nowSeconds(now);
+    const cached = this.#lists.get(uri);
+    if (
+      cached && t < cached.fetchedAt + cached.list.ttl && t < cached.list.exp
+    ) {
+      return cached.list;
+    }
+    let fetching = this.#listFetches.get(uri);
+    if (!fetching) {
+      fetching = this.#fetchStatusList(uri, now).finally(() => {
+        this.#listFetches.delete(uri);
+      });
+      this.#listFetches.set(uri, fetching);
+    }
+    try {
+      return await fetching;
+    } catch (error) {
+      // The issuer unreachable: a list it signed is good until its exp.
+      const offline = error instanceof Auth4AgentError &&
+        error.code === "ERR_ISSUER_UNREACHABLE";
+      if (offline && cached && t < cached.list.exp) return cached.list;
+      throw error;
+    }
+  }
+
+  async #fetchStatusList(uri: string, now: Date): Promise<StatusListToken> {
+    const jwt = await this.#client.statusList(uri);
+    const { header } = inspectJws(jwt, "ERR_STATUS_LIST_INVALID", {
+      maxLength: MAX_STATUS_LIST_JWS_LENGTH,
+    });
+    // A list signed by a key newer than ours: the JWKS is refetched first.
+    if (typeof header.kid === "string") await this.#key(header.kid, now);
+    const list = verifyStatusList(jwt, {
+      uri,
+      key: (kid) => this.#keys.get(kid),
+      now,
+    });
+    if (this.#lists.size >= MAX_CACHED_STATUS_LISTS && !this.#lists.has(uri)) {
+      this.#lists.delete(this.#lists.keys().next().value!);
+    }
+    this.#lists.set(uri, { list, fetchedAt: nowSeconds(now) });
+    return list;
   }
 }

@@ -31,6 +31,10 @@ export function register(program: Command, run: Run): void {
       "also ask the issuer whether the token is active (introspection)",
     )
     .option(
+      "--status",
+      "also check the issuer's status list for a revocation (no authentication; a minute late at most)",
+    )
+    .option(
       "--server <url>",
       "the issuer (default: the server of this home folder)",
     )
@@ -50,6 +54,7 @@ export function register(program: Command, run: Run): void {
           audience: options.aud ?? null,
           scopes: options.scope ? parseScopeList(options.scope) : undefined,
           now: ctx.io.now(),
+          status: options.status,
         });
         if (identity) {
           const result = await client.introspect(
@@ -66,7 +71,13 @@ export function register(program: Command, run: Run): void {
         }
         const expires = new Date(claims.exp * 1000).toISOString();
         ctx.print({ valid: true, online: options.online ?? false, claims }, [
-          `valid${options.online ? " (checked online)" : ""}: ${claims.sub}`,
+          `valid${
+            options.online
+              ? " (checked online)"
+              : options.status
+              ? " (status list checked)"
+              : ""
+          }: ${claims.sub}`,
           ...(claims.act ? [`  actor: ${actors(claims.act)}`] : []),
           `  scope: ${claims.scope}`,
           `  aud:   ${claims.aud}`,

@@ -23,8 +23,17 @@ const REQUIRED_CLAIMS = [
   "scope",
 ] as const;
 import { parseScopeParam } from "./scope.ts";
+import { parseStatusClaim, type StatusClaim } from "./status_list.ts";
 
 export const ACCESS_TOKEN_TYP = "at+jwt";
+/**
+ * A delegation: a token with `may_act` (RFC 8693 §4.4) that its named agent
+ * trades at the token endpoint. Signed and recorded like an access token but
+ * typed apart, so that no verifier of access tokens (RFC 9068 §4: `typ` must
+ * be `at+jwt`) takes it for one: the agent holding it cannot present it as
+ * the subject's own token.
+ */
+export const DELEGATION_TYP = "delegation+jwt";
 /** The lifetime of an access token unless `serve --token-ttl` says otherwise, in seconds. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 900;
 /** The longest `--token-ttl` a server accepts, in seconds. */
@@ -49,6 +58,8 @@ export interface AccessTokenClaims {
   act?: ActorClaim;
   /** The agent this token lets act for `sub` (RFC 8693 §4.4), by exchanging it. */
   may_act?: { sub: string };
+  /** Where its revocation is published (status_list.ts); absent on tokens from before. */
+  status?: StatusClaim;
 }
 
 export interface ActorClaim {
@@ -56,15 +67,11 @@ export interface ActorClaim {
   act?: ActorClaim;
 }
 
-/** The most actors one delegated token's chain holds (`act` nested this deep). */
+/**
+ * The most actors a delegated token's chain may hold (`act` nested this
+ * deep) for a verifier; this issuer names one (no re-delegation).
+ */
 export const MAX_DELEGATION_DEPTH = 4;
-
-/** The number of actors in a chain: 0 for none. */
-export function delegationDepth(act: ActorClaim | undefined): number {
-  let depth = 0;
-  for (let actor = act; actor; actor = actor.act) depth++;
-  return depth;
-}
 
 /**
  * A new token's `jti`: the issue time in milliseconds as 9 base36 digits, then
@@ -80,8 +87,9 @@ export function signAccessToken(
   claims: AccessTokenClaims,
   signingKey: { kid: string; privateKey: CryptoKey },
 ): Promise<string> {
+  const typ = claims.may_act ? DELEGATION_TYP : ACCESS_TOKEN_TYP;
   return Promise.resolve(signCompactJws(
-    { typ: ACCESS_TOKEN_TYP, kid: signingKey.kid },
+    { typ, kid: signingKey.kid },
     { ...claims },
     signingKey.privateKey,
   ));
@@ -95,6 +103,8 @@ export interface VerifyAccessTokenOptions {
   audience?: string;
   /** Every one of these scopes must be in the token. */
   scopes?: readonly string[];
+  /** DELEGATION_TYP to verify a delegation (the token exchange) instead of an access token. */
+  typ?: typeof ACCESS_TOKEN_TYP | typeof DELEGATION_TYP;
   /**
    * Seconds past `exp` still accepted (CLOCK_LEEWAY_SECONDS by default, for
    * a verifier whose clock is not the issuer's). The issuer, judging its own
@@ -127,10 +137,13 @@ export async function verifyAccessToken(
       `token kid ${JSON.stringify(header.kid)} is not a key of the issuer`,
     );
   }
-  if (!hasTyp(parts.header, ACCESS_TOKEN_TYP)) {
+  const typ = options.typ ?? ACCESS_TOKEN_TYP;
+  if (!hasTyp(parts.header, typ)) {
     fail(
       "ERR_TOKEN_INVALID",
-      `token typ must be ${ACCESS_TOKEN_TYP} (RFC 9068)`,
+      typ === ACCESS_TOKEN_TYP
+        ? `token typ must be ${ACCESS_TOKEN_TYP} (RFC 9068)`
+        : `a delegation's typ is ${DELEGATION_TYP}`,
     );
   }
   verifyJwsSignature(parts, key, "ERR_TOKEN_INVALID", "token");
@@ -163,6 +176,15 @@ export async function verifyAccessToken(
     }
   }
   const claims = parseClaims(payload);
+  // may_act makes a delegation, and only a delegation.
+  if ((claims.may_act !== undefined) !== (typ === DELEGATION_TYP)) {
+    fail(
+      "ERR_TOKEN_INVALID",
+      typ === DELEGATION_TYP
+        ? "a delegation names its actor in may_act"
+        : "an access token has no may_act",
+    );
+  }
   if (options.scopes) {
     const held = new Set(parseScopeParam(claims.scope));
     const missing = options.scopes.filter((s) => !held.has(s));
@@ -201,11 +223,13 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
   }
   let act: ActorClaim | undefined;
   let mayAct: { sub: string } | undefined;
+  let status: StatusClaim | undefined;
   try {
     parseAgentDid(p.sub as string);
     parseScopeParam(p.scope as string);
     act = p.act === undefined ? undefined : parseActor(p.act, 1);
     mayAct = p.may_act === undefined ? undefined : parseMayAct(p.may_act);
+    status = p.status === undefined ? undefined : parseStatusClaim(p.status);
   } catch (cause) {
     throw new Auth4AgentError(
       "ERR_TOKEN_INVALID",
@@ -234,6 +258,7 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
     domain: p.domain as string,
     ...(act && { act }),
     ...(mayAct && { may_act: mayAct }),
+    ...(status && { status }),
   };
 }
 

@@ -224,6 +224,12 @@ const CODES = {
     status: 401,
     exit: EXIT.failed,
   },
+  ERR_STATUS_LIST_INVALID: {
+    client: true,
+    oauth: "invalid_token",
+    status: 401,
+    exit: EXIT.failed,
+  },
   ERR_TOKEN_EXPIRED: {
     client: true,
     oauth: "invalid_token",

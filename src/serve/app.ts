@@ -30,6 +30,7 @@ import {
   verifyDomain,
 } from "./endpoints/operators.ts";
 import { revokeEndpoint } from "./endpoints/revoke.ts";
+import { statusListEndpoint } from "./endpoints/status_lists.ts";
 import { tokenEndpoint } from "./endpoints/token.ts";
 import { isCoveredByItsWrite } from "./durability.ts";
 import { errorResponse } from "./http.ts";
@@ -71,6 +72,12 @@ const ROUTES: Route[] = [
   route("POST", PATHS.token, tokenEndpoint),
   route("POST", PATHS.introspect, introspectEndpoint),
   route("POST", PATHS.revoke, revokeEndpoint),
+  // Costly (a read and a compression): counted against the caller's IP.
+  route(
+    "GET",
+    `${PATHS.statusLists}/:param`,
+    (_r, deps, [list]) => statusListEndpoint(list!, deps),
+  ),
   route("POST", PATHS.nonce, (_r, deps) => nonceEndpoint(deps)),
   route("POST", PATHS.challenges, createChallenge),
   route("POST", PATHS.operators, registerOperator),

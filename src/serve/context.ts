@@ -1,12 +1,16 @@
 /** What every endpoint is given: explicit dependencies, the clock included. */
+import { STATUS_LISTS_PATH } from "../core/status_list.ts";
 import type { Store } from "../store/store.ts";
 import type { TxtResolver } from "./dns.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { KeyRing } from "./signing_keys.ts";
+import type { StatusIndexes } from "./status_indexes.ts";
 
 export interface AppDeps {
   store: Store;
   keys: KeyRing;
+  /** Numbers for new tokens' status list entries. */
+  statusIndexes: StatusIndexes;
   /** Issuer identifier: the `iss` of every token, byte for byte. */
   issuer: string;
   now: () => Date;
@@ -40,4 +44,5 @@ export const PATHS = {
   challenges: "/v1/challenges",
   operators: "/v1/operators",
   agents: "/v1/agents",
+  statusLists: STATUS_LISTS_PATH,
 } as const;

@@ -1,6 +1,8 @@
 /** Finding a token this issuer signed, for introspection and revocation. */
 import {
+  ACCESS_TOKEN_TYP,
   type AccessTokenClaims,
+  type DELEGATION_TYP,
   verifyAccessToken,
 } from "../core/access_token.ts";
 import { Auth4AgentError } from "../core/errors.ts";
@@ -14,11 +16,13 @@ export interface IssuedToken {
 
 /**
  * The token's verified claims and its record, or undefined when the token is
- * malformed, forged, expired, not ours or unknown.
+ * malformed, forged, expired, not ours, unknown, or not of `typ` (an access
+ * token unless told: a delegation is found only where one is asked for).
  */
 export async function findIssuedToken(
   token: string,
   deps: AppDeps,
+  typ: typeof ACCESS_TOKEN_TYP | typeof DELEGATION_TYP = ACCESS_TOKEN_TYP,
 ): Promise<IssuedToken | undefined> {
   let claims: AccessTokenClaims;
   try {
@@ -29,6 +33,7 @@ export async function findIssuedToken(
       // Our own tokens by our own clock: inactive from `exp` on (RFC 7662
       // §2.2), not after the leeway other verifiers allow for clock skew.
       expiryLeeway: 0,
+      typ,
     });
   } catch (error) {
     if (error instanceof Auth4AgentError) return undefined;

@@ -3,6 +3,7 @@
  * app, sweeps expired challenges, and on SIGTERM/SIGINT finishes in-flight
  * requests and closes the database before exiting.
  */
+import { StatusIndexes } from "./status_indexes.ts";
 import { describeDb, openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
 import { VERSION } from "../version.ts";
@@ -66,6 +67,7 @@ export async function startServer(
   const deps: AppDeps = {
     store,
     keys,
+    statusIndexes: new StatusIndexes(store),
     issuer: config.issuer ?? issuerForAddress(config.host, addr),
     now,
     resolveTxt: options.resolveTxt ?? systemTxtResolver(config.dnsServer),

@@ -114,6 +114,18 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_subject ON tokens (subject)
     WHERE subject IS NOT NULL;
   `,
+  // 5: token status lists (draft-ietf-oauth-status-list): each token's
+  // global index in them, NULL for tokens from before. Its index holds
+  // revoked tokens only, what a list is built from, so ordinary issuance pays
+  // no index insert. Servers reserve blocks of indexes from the one-row
+  // counter in one rare write and hand them out in memory.
+  `
+  ALTER TABLE tokens ADD COLUMN status_idx BIGINT;
+  CREATE INDEX tokens_revoked_status ON tokens (status_idx)
+    WHERE revoked_at IS NOT NULL AND status_idx IS NOT NULL;
+  CREATE TABLE status_index (next BIGINT NOT NULL);
+  INSERT INTO status_index (next) VALUES (0);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

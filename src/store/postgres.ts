@@ -37,6 +37,7 @@ import {
   type AuditEntry,
   type AuditEvent,
   type ChallengeRecord,
+  checkStatusReservation,
   DuplicateError,
   type GrantRecord,
   type IssuanceOutcome,
@@ -127,12 +128,14 @@ async function insertTokenIn(tx: Tx, token: TokenRecord): Promise<void> {
   const revokedAt = token.revokedAt ? ms(token.revokedAt) : null;
   const subject = token.subject ?? null;
   const parentJti = token.parentJti ?? null;
+  const statusIdx = token.statusIdx ?? null;
   await tx`
     INSERT INTO tokens
       (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at,
-       subject, parent_jti)
+       subject, parent_jti, status_idx)
     VALUES (${jti}, ${clientId}, ${domain}, ${audience}, ${scope},
-            ${issuedAt}, ${expiresAt}, ${revokedAt}, ${subject}, ${parentJti})`;
+            ${issuedAt}, ${expiresAt}, ${revokedAt}, ${subject}, ${parentJti},
+            ${statusIdx})`;
 }
 
 /**
@@ -541,12 +544,15 @@ export class PostgresStore implements Store {
     // The first revocation is kept; revoking again reports the token exists.
     const reason = change.reason ?? null;
     const result = await this.#audited(event, async (tx) => {
+      const [row] = await tx`SELECT revoked_at FROM tokens WHERE jti = ${jti}`;
+      if (!row) return { revoked: false, found: false };
+      // Revoked before: its tree went with it (revokeTreesIn), and no child
+      // is recorded under a revoked token, so a repeated revocation walks
+      // nothing and takes no lock.
+      if (row.revoked_at !== null) return { revoked: false, found: true };
       const root = tx`SELECT jti FROM tokens WHERE jti = ${jti}`;
-      if (await revokeTreesIn(tx, root, change, reason) > 0) {
-        return { revoked: true, found: true };
-      }
-      const [row] = await tx`SELECT 1 FROM tokens WHERE jti = ${jti}`;
-      return { revoked: false, found: row !== undefined };
+      const revoked = await revokeTreesIn(tx, root, change, reason) > 0;
+      return { revoked, found: true };
     }, (result) => result.revoked);
     // Revoked before (the first revocation is kept), or unknown.
     return result.found;
@@ -576,6 +582,29 @@ export class PostgresStore implements Store {
         WHERE (client_id = ${did} OR subject = ${did}) AND expires_at > ${at}`;
       return await revokeTreesIn(tx, roots, change, revokeReason);
     }, (revoked) => revoked !== undefined);
+  }
+
+  async reserveStatusIndexes(count: number): Promise<number> {
+    checkStatusReservation(count);
+    // One statement: a concurrent one waits for the row's lock, then adds to
+    // the value this one committed — under READ COMMITTED, which re-reads it
+    // (REPEATABLE READ, a database's default maybe, would fail it instead).
+    const [row] = await this.#sql.begin(READ_COMMITTED, (tx) =>
+      tx`
+        UPDATE status_index SET next = next + ${count}
+        RETURNING next - ${count} AS first`);
+    if (!row) throw new Error("the status_index counter row is missing");
+    return Number(row.first);
+  }
+
+  async listRevokedStatusIndexes(from: number, to: number): Promise<number[]> {
+    // The partial index's predicate, spelled out, so the planner may use it.
+    const rows = await this.#sql`
+      SELECT status_idx FROM tokens
+      WHERE revoked_at IS NOT NULL AND status_idx IS NOT NULL
+        AND status_idx >= ${from} AND status_idx < ${to}
+      ORDER BY status_idx`;
+    return rows.map((row) => Number(row.status_idx));
   }
 
   async listRevocations(

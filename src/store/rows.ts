@@ -23,6 +23,8 @@ export const optionalDate = (value: unknown) =>
   value === null || value === undefined ? undefined : date(value);
 export const optionalString = (value: unknown) =>
   value === null || value === undefined ? undefined : String(value);
+export const optionalNumber = (value: unknown) =>
+  value === null || value === undefined ? undefined : Number(value);
 
 export function operatorFromRow(row: Row): OperatorRecord {
   return {
@@ -67,6 +69,7 @@ export function tokenFromRow(row: Row): TokenRecord {
     revokeReason: optionalString(row.revoke_reason),
     subject: optionalString(row.subject),
     parentJti: optionalString(row.parent_jti),
+    statusIdx: optionalNumber(row.status_idx),
   };
 }
 
@@ -126,9 +129,7 @@ export function signingKeyFromRow(row: Row): SigningKeyRecord {
     createdAt: date(row.created_at),
     activeFrom: optionalDate(row.active_from),
     retiredAt: optionalDate(row.retired_at),
-    tokenTtl: row.token_ttl === null || row.token_ttl === undefined
-      ? undefined
-      : Number(row.token_ttl),
+    tokenTtl: optionalNumber(row.token_ttl),
   };
 }
 

@@ -43,13 +43,21 @@ import type {
   Store,
   TokenRecord,
 } from "./store.ts";
-import { MAX_REVOCATIONS } from "./store.ts";
+import { checkStatusReservation, MAX_REVOCATIONS } from "./store.ts";
 
 /** Longest the checkpointer may hold the writer; then it resumes regardless. */
 const MAX_HOLD_MS = 1_000;
 /** Expired rows deleted per write by sweep(), and the pause after each. */
 const SWEEP_CHUNK = 500;
 const SWEEP_PAUSE_MS = 20;
+
+/**
+ * The revoked tokens' status indexes in [?, ?), in order, through
+ * tokens_revoked_status: it holds revoked tokens only, so no other row is
+ * read. Exported for the test of its plan.
+ */
+export const REVOKED_STATUS_INDEXES =
+  "SELECT status_idx FROM tokens WHERE revoked_at IS NOT NULL AND status_idx IS NOT NULL AND status_idx >= ? AND status_idx < ? ORDER BY status_idx";
 
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
@@ -221,6 +229,12 @@ export class SqliteStore implements Store {
     ]);
   }
 
+  /** A write like the others: committed and durable before it resolves. */
+  async reserveStatusIndexes(count: number): Promise<number> {
+    checkStatusReservation(count);
+    return await this.#writer.submit("reserveStatusIndexes", [count]);
+  }
+
   addSigningKey(
     key: SigningKeyRecord,
     options: { retireOthersAt?: Date; withdrawOthers?: boolean } = {},
@@ -319,6 +333,11 @@ export class SqliteStore implements Store {
       agents: agents.map(agentFromRow),
       tokens: tokens.map(tokenFromRow),
     });
+  }
+
+  listRevokedStatusIndexes(from: number, to: number): Promise<number[]> {
+    const rows = this.#all(REVOKED_STATUS_INDEXES, from, to);
+    return Promise.resolve(rows.map((row) => Number(row.status_idx)));
   }
 
   listSigningKeys(): Promise<SigningKeyRecord[]> {

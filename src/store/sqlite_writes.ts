@@ -22,7 +22,7 @@ import type {
 
 function insertToken(c: SqliteConnection, token: TokenRecord): void {
   c.insert(
-    "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at, subject, parent_jti) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at, subject, parent_jti, status_idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     token.jti,
     token.clientId,
     token.domain,
@@ -33,6 +33,7 @@ function insertToken(c: SqliteConnection, token: TokenRecord): void {
     token.revokedAt ? ms(token.revokedAt) : null,
     token.subject ?? null,
     token.parentJti ?? null,
+    token.statusIdx ?? null,
   );
 }
 
@@ -257,18 +258,22 @@ export const WRITES = {
     change: StatusChange,
     event?: AuditEvent,
   ): boolean {
+    const row = c.stmt("SELECT revoked_at FROM tokens WHERE jti = ?").get(
+      jti,
+    ) as { revoked_at: number | null } | undefined;
+    if (!row) return false;
+    // Revoked before (the first revocation is kept): its tree went with it,
+    // and no child is recorded under a revoked token, so there is nothing to
+    // walk — a revocation repeated in a loop costs one read, not the tree.
+    if (row.revoked_at !== null) return true;
     const result = c.stmt(REVOKE_TOKEN).run(
       jti,
       ms(change.at),
       change.by,
       change.reason ?? null,
     );
-    if (Number(result.changes) > 0) {
-      if (event) appendAuditRow(c, event);
-      return true;
-    }
-    // Revoked before (the first revocation is kept), or unknown.
-    return c.stmt("SELECT 1 FROM tokens WHERE jti = ?").get(jti) !== undefined;
+    if (event) appendAuditRow(c, event);
+    return Number(result.changes) > 0;
   },
 
   changeAgentStatus(
@@ -293,6 +298,18 @@ export const WRITES = {
       `agent ${status}`,
     );
     return Number(revoked.changes);
+  },
+
+  /**
+   * One statement in the batch's write transaction (BEGIN IMMEDIATE): no
+   * other connection to the file moves the counter in between.
+   */
+  reserveStatusIndexes(c: SqliteConnection, count: number): number {
+    const row = c.stmt(
+      "UPDATE status_index SET next = next + ? RETURNING next - ? AS first",
+    ).get(count, count) as Row | undefined;
+    if (!row) throw new Error("the status_index counter row is missing");
+    return Number(row.first);
   },
 
   addSigningKey(

@@ -80,6 +80,13 @@ export interface TokenRecord {
    * Revoking the parent revokes it.
    */
   parentJti?: string;
+  /**
+   * The token's global status-list index (draft-ietf-oauth-status-list):
+   * list `floor(statusIdx / LIST_SIZE)`, bit `statusIdx mod LIST_SIZE`, from
+   * a block reserveStatusIndexes handed out. Absent for tokens issued before
+   * status lists (or recorded without one).
+   */
+  statusIdx?: number;
 }
 
 export interface SigningKeyRecord {
@@ -148,6 +155,20 @@ export type SingleUse =
 
 /** The most agents, and tokens, one revocation list holds. */
 export const MAX_REVOCATIONS = 1000;
+
+/** The most status indexes one reserveStatusIndexes call reserves. */
+export const MAX_STATUS_RESERVATION = 1_000_000;
+
+/** Refuses a reservation count no server should ask for (a programming error). */
+export function checkStatusReservation(count: number): void {
+  if (
+    !Number.isInteger(count) || count < 1 || count > MAX_STATUS_RESERVATION
+  ) {
+    throw new Error(
+      `cannot reserve ${count} status indexes: 1 to ${MAX_STATUS_RESERVATION}`,
+    );
+  }
+}
 
 /**
  * The store. A write that takes an `event` appends it to the audit log in its
@@ -243,6 +264,20 @@ export interface Store {
     change: StatusChange,
     event?: AuditEvent,
   ): Promise<number | undefined>;
+  /**
+   * Reserves `count` (1 to MAX_STATUS_RESERVATION) consecutive status
+   * indexes never handed out before, by any server sharing the database,
+   * whatever crashed, and returns the first: one rare write, so a server
+   * hands out a block in memory and issuance writes nothing more. Durable
+   * before it resolves; indexes reserved and never used stay unused.
+   */
+  reserveStatusIndexes(count: number): Promise<number>;
+  /**
+   * The status indexes in [from, to) of every revoked token (expired or
+   * not), ascending: the bits set in one status list. Reads revoked tokens
+   * only (a partial index), never the unrevoked ones.
+   */
+  listRevokedStatusIndexes(from: number, to: number): Promise<number[]>;
   /**
    * The operator's suspended and revoked agents and its domain's revoked,
    * unexpired tokens, newest first, at most MAX_REVOCATIONS of each.

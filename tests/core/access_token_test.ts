@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type AccessTokenClaims,
+  DELEGATION_TYP,
   newTokenId,
   signAccessToken,
   verifyAccessToken,
@@ -178,9 +179,34 @@ Deno.test("access token: a delegated token's act chain and may_act (RFC 8693) co
   assert.equal(claims.sub, DID);
   assert.equal(claims.client_id, ACTOR);
   assert.deepEqual(claims.act, delegated.act);
-  const mayAct = await verify(await token({ may_act: { sub: ACTOR } }));
+  const mayAct = await verify(
+    await token({ may_act: { sub: ACTOR } }, { typ: DELEGATION_TYP }),
+    { typ: DELEGATION_TYP },
+  );
   assert.deepEqual(mayAct.may_act, { sub: ACTOR });
   assert.equal(mayAct.act, undefined);
+  // A delegation is never an access token, nor the other way round.
+  await assert.rejects(
+    verify(await token({ may_act: { sub: ACTOR } })),
+    code("ERR_TOKEN_INVALID"),
+  );
+  await assert.rejects(
+    verify(await token({ may_act: { sub: ACTOR } }, { typ: DELEGATION_TYP })),
+    code("ERR_TOKEN_INVALID"),
+  );
+  await assert.rejects(
+    verify(await token({}, { typ: DELEGATION_TYP }), { typ: DELEGATION_TYP }),
+    code("ERR_TOKEN_INVALID"),
+  );
+  // signAccessToken types a token with may_act as a delegation.
+  const signed = await signAccessToken(
+    { ...CLAIMS, may_act: { sub: ACTOR } },
+    signingKey,
+  );
+  assert.deepEqual(
+    (await verify(signed, { typ: DELEGATION_TYP })).may_act,
+    { sub: ACTOR },
+  );
   // Four actors is the longest chain.
   const four = {
     sub: ACTOR,
@@ -212,6 +238,7 @@ Deno.test("access token: act names the client holding it, as DIDs, nothing else"
     { may_act: ACTOR },
     { may_act: { sub: "bob" } },
     { may_act: { sub: ACTOR, exp: 1 } },
+    { may_act: { sub: ACTOR } }, // in an access token
   ];
   for (const changes of bad) {
     await assert.rejects(

@@ -3,7 +3,8 @@
  * with the real CLI and server: the subject issues a token that names the
  * actor (`issue --delegate-to`), the actor trades it for a token to act for
  * the subject (`issue --subject-token`, RFC 8693), a resource server's
- * `verify` sees who acts for whom, and the subject's revocation ends it.
+ * `verify` sees who acts for whom, and the subject's revocation ends it, as
+ * introspection and the status list (`verify --status`) both say.
  */
 import assert from "node:assert/strict";
 import { startDnsServer } from "../helpers/dns_server.ts";
@@ -128,8 +129,22 @@ Deno.test("CLI delegation: --delegate-to, --subject-token, verify shows the acto
       "ERR_NOT_DELEGATED",
     );
 
-    // The subject revokes its delegation: the actor's token is revoked with it.
+    // Offline with the status list: valid before any revocation.
+    assert.match(
+      ok(
+        await opsCli("verify", "--token", token, "--status"),
+        "verify --status",
+      ).stdout,
+      /valid \(status list checked\)/,
+    );
+
+    // The subject revokes its delegation: the actor's token is revoked with it,
+    // and its bit is set in the status list verifiers fetch.
     ok(await opsCli("revoke", "token", "--token", delegation), "revoke");
+    refused(
+      await opsCli("verify", "--token", token, "--status"),
+      "ERR_TOKEN_INACTIVE",
+    );
     refused(
       await opsCli("verify", "--token", token, "--online"),
       "ERR_TOKEN_INACTIVE",

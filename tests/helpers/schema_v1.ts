@@ -29,13 +29,22 @@ export const V1_DATABASE: readonly string[] = [
 /**
  * The upgraded store still has both tokens, and lists the revoked one; its
  * signing key's token lifetime is not known (so it stays published longest).
+ * The tokens have no status index, so no status list holds the revoked one,
+ * and the first status index reserved is 0.
  */
 export async function assertV1Upgraded(store: Store): Promise<void> {
-  assert.equal((await store.getToken("live"))?.revokedAt, undefined);
+  const live = await store.getToken("live");
+  const revoked = await store.getToken("revoked");
+  assert.ok(live && revoked);
+  assert.equal(live.revokedAt, undefined);
+  assert.deepEqual(revoked.revokedAt, new Date(REVOKED));
+  assert.equal(live.statusIdx, undefined);
+  assert.equal(revoked.statusIdx, undefined);
   assert.deepEqual(
-    (await store.getToken("revoked"))?.revokedAt,
-    new Date(REVOKED),
+    await store.listRevokedStatusIndexes(0, Number.MAX_SAFE_INTEGER),
+    [],
   );
+  assert.equal(await store.reserveStatusIndexes(1), 0);
   const list = await store.listRevocations(
     { id: "op", domain: V1_DOMAIN },
     new Date(ISSUED + 120_000),

@@ -6,6 +6,7 @@
  * Raw request helpers return the Response, so tests can assert on the HTTP
  * status and the stable `error_code`.
  */
+import { StatusIndexes } from "../../src/serve/status_indexes.ts";
 import assert from "node:assert/strict";
 import * as jose from "jose";
 import { IssuerClient, type Signer } from "../../src/client/issuer_client.ts";
@@ -103,6 +104,7 @@ export async function createFixture(
   const deps: AppDeps = {
     store,
     keys,
+    statusIndexes: new StatusIndexes(store),
     issuer: ISSUER,
     now: clock.now,
     resolveTxt: (name) => {

@@ -50,6 +50,8 @@ const RACERS = 25;
 const DOMAINS = 4;
 /** Audit appends made at once. */
 const APPENDS = 50;
+/** Status index reservations made at once. */
+const RESERVATIONS = 50;
 
 /** Every Store method and the cases that exercise it (a new method must be added here). */
 const COVERED: Record<keyof Store, string> = {
@@ -70,6 +72,8 @@ const COVERED: Record<keyof Store, string> = {
   getToken: "tokens",
   revokeToken: "tokens",
   changeAgentStatus: "agent status",
+  reserveStatusIndexes: "status indexes",
+  listRevokedStatusIndexes: "status lists",
   listRevocations: "revocation list",
   listSigningKeys: "signing keys",
   addSigningKey: "signing keys",
@@ -142,6 +146,7 @@ function token(
     revokeReason: undefined,
     subject: undefined,
     parentJti: undefined,
+    statusIdx: undefined,
     ...overrides,
   };
 }
@@ -1499,6 +1504,183 @@ export function storeConformance(
       }
     });
   }
+
+  // --- status indexes and status lists ---------------------------------------
+
+  test("status indexes: reservations are consecutive blocks from 0, never overlapping", async ({ store }) => {
+    assert.equal(await store.reserveStatusIndexes(1), 0);
+    assert.equal(await store.reserveStatusIndexes(10), 1);
+    assert.equal(await store.reserveStatusIndexes(1_000_000), 11);
+    assert.equal(await store.reserveStatusIndexes(5), 1_000_011);
+    assert.equal(await store.reserveStatusIndexes(1), 1_000_016);
+  });
+
+  test(`status indexes: ${RESERVATIONS} reservations of random sizes at once never overlap and leave no gap`, async (db) => {
+    const sizes = Array.from(
+      { length: RESERVATIONS },
+      () => 1 + Math.floor(Math.random() * 1000),
+    );
+    const firsts = await race(
+      db,
+      RESERVATIONS,
+      (store, i) => store.reserveStatusIndexes(sizes[i]!),
+    );
+    const blocks = firsts.map((first, i) => ({ first, end: first + sizes[i]! }))
+      .sort((a, b) => a.first - b.first);
+    // Each block starts where the one before it ends: one contiguous range.
+    let end = blocks[0]!.first;
+    for (const block of blocks) {
+      assert.equal(block.first, end, JSON.stringify(blocks));
+      end = block.end;
+    }
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    assert.equal(end - blocks[0]!.first, total);
+    assert.equal(await db.store.reserveStatusIndexes(1), end);
+  });
+
+  test("status indexes: a count that is not an integer from 1 to 1,000,000 is refused, reserving nothing", async ({ store }) => {
+    for (const count of [0, -1, 1.5, 1_000_001, NaN, Infinity]) {
+      await assert.rejects(
+        store.reserveStatusIndexes(count),
+        (error) => {
+          assert.ok(
+            error instanceof Error && !(error instanceof Auth4AgentError),
+            `expected a plain Error, got ${error}`,
+          );
+          assert.match(error.message, /status indexes/);
+          return true;
+        },
+        String(count),
+      );
+    }
+    assert.equal(await store.reserveStatusIndexes(1), 0);
+  });
+
+  test(
+    "status indexes: a reservation survives reopening the database",
+    async (db) => {
+      assert.equal(await db.store.reserveStatusIndexes(7), 0);
+      assert.equal(await db.store.reserveStatusIndexes(3), 7);
+      await db.store.close();
+      const reopened = await db.another();
+      assert.equal(await reopened.reserveStatusIndexes(1), 10);
+    },
+    { reopen: true },
+  );
+
+  test("tokens: the status index round-trips through issuance and recordToken; absent stays absent", async ({ store }) => {
+    const { ag } = await world(store);
+    const issued = token(ag, { statusIdx: 42 });
+    assert.equal(
+      await store.recordIssuance(
+        issued,
+        event({ target: issued.jti }),
+        byJti(ag.did, id("assertion")),
+        ag.publicJwk,
+      ),
+      "recorded",
+    );
+    assert.deepEqual(await store.getToken(issued.jti), issued);
+    // 0 is an index; one past 2^32 needs the BIGINT.
+    for (const statusIdx of [0, 2 ** 33 + 5]) {
+      const recorded = token(ag, { statusIdx });
+      await store.recordToken(recorded);
+      assert.deepEqual(await store.getToken(recorded.jti), recorded);
+    }
+    const without = token(ag);
+    await store.recordToken(without);
+    const read = await store.getToken(without.jti);
+    assert.deepEqual(read, without);
+    assert.equal(read?.statusIdx, undefined);
+    const issuedWithout = token(ag);
+    await store.recordIssuance(
+      issuedWithout,
+      event({ target: issuedWithout.jti }),
+      byJti(ag.did, id("assertion")),
+      ag.publicJwk,
+    );
+    assert.equal(
+      (await store.getToken(issuedWithout.jti))?.statusIdx,
+      undefined,
+    );
+  });
+
+  test("status lists: the indexes in [from, to) of every revoked token — directly, by cascade, by suspension, expired or not — ascending, and no other", async ({ store }) => {
+    const { op, agents: [a, b, c, d] } = await agents(store, 4);
+    const big = 2 ** 33;
+    // Revoked directly; revoked already when recorded, and expired.
+    const direct = token(a!, { statusIdx: 7 });
+    const expiredRevoked = token(b!, {
+      statusIdx: 2,
+      revokedAt: at(50),
+      expiresAt: at(99),
+    });
+    const bigRevoked = token(a!, { statusIdx: big, revokedAt: at(60) });
+    // Revoked with their parent.
+    const root = token(a!, { statusIdx: 12 });
+    const child = delegated(b!, root, { statusIdx: 5 });
+    const grandchild = delegated(c!, child, { statusIdx: 20 });
+    // Revoked by d's suspension: its own live token, and one held for it.
+    const dOwn = token(d!, { statusIdx: 9, expiresAt: at(1000) });
+    const forD = delegated(b!, dOwn, { statusIdx: 30, expiresAt: at(1000) });
+    // Not revoked: expired before the suspension, or never.
+    const dExpired = token(d!, { statusIdx: 15, expiresAt: at(99) });
+    const unrevoked = [
+      token(b!, { statusIdx: 0 }),
+      token(c!, { statusIdx: 11 }),
+      token(a!, { statusIdx: 40 }),
+      token(a!, { statusIdx: big + 1 }),
+      dExpired,
+    ];
+    // Revoked, without an index (issued before status lists).
+    const unindexed = token(a!);
+    for (
+      const t of [
+        direct,
+        expiredRevoked,
+        bigRevoked,
+        root,
+        child,
+        grandchild,
+        dOwn,
+        forD,
+        ...unrevoked,
+        unindexed,
+      ]
+    ) await store.recordToken(t);
+    assert.deepEqual(
+      await store.listRevokedStatusIndexes(0, 2 * big),
+      [2, big],
+    );
+
+    const change = { at: at(100), by: op.id };
+    assert.equal(await store.revokeToken(direct.jti, change), true);
+    assert.equal(await store.revokeToken(unindexed.jti, change), true);
+    assert.equal(await store.revokeToken(root.jti, change), true);
+    assert.equal(await store.changeAgentStatus(d!.did, "suspended", change), 2);
+
+    assert.deepEqual(
+      await store.listRevokedStatusIndexes(0, 2 * big),
+      [2, 5, 7, 9, 12, 20, 30, big],
+    );
+    // From included, to excluded.
+    assert.deepEqual(
+      await store.listRevokedStatusIndexes(5, 20),
+      [5, 7, 9, 12],
+    );
+    assert.deepEqual(
+      await store.listRevokedStatusIndexes(6, 21),
+      [7, 9, 12, 20],
+    );
+    assert.deepEqual(await store.listRevokedStatusIndexes(30, 31), [30]);
+    assert.deepEqual(await store.listRevokedStatusIndexes(0, 2), []);
+    assert.deepEqual(await store.listRevokedStatusIndexes(31, big), []);
+    assert.deepEqual(
+      await store.listRevokedStatusIndexes(big, big + 2),
+      [big],
+    );
+    assert.deepEqual(await store.listRevokedStatusIndexes(9, 9), []);
+  });
 
   // --- revocation list ------------------------------------------------------
 

@@ -296,6 +296,23 @@ Deno.test({
           [],
         );
         assert.ok((await verifyAudit(a)).ok);
+        // Reservations from both at once: each must add to the counter the
+        // other committed (under REPEATABLE READ the second would fail).
+        const firsts = await Promise.allSettled(
+          Array.from(
+            { length: 20 },
+            (_, i) => (i % 2 ? a : b).reserveStatusIndexes(10),
+          ),
+        );
+        assert.deepEqual(
+          firsts.filter((r) => r.status === "rejected"),
+          [],
+        );
+        assert.deepEqual(
+          firsts.map((r) => r.status === "fulfilled" && r.value)
+            .sort((x, y) => Number(x) - Number(y)),
+          Array.from({ length: 20 }, (_, i) => i * 10),
+        );
       } finally {
         await a.close();
         await b.close();
@@ -373,7 +390,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "postgres: a version-1 schema upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only",
+    "postgres: a version-1 schema upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only, the status lists' index revoked tokens with a status index only",
   ignore,
   async fn() {
     await withSchema(async (schema) => {
@@ -403,6 +420,26 @@ Deno.test({
             new RegExp(`WHERE \\(${column} IS NOT NULL\\)$`),
           );
         }
+        const [status] = await sql`
+          SELECT indexdef FROM pg_indexes
+          WHERE schemaname = current_schema()
+            AND indexname = 'tokens_revoked_status'`;
+        assert.match(
+          String(status?.indexdef),
+          /WHERE \(\(revoked_at IS NOT NULL\) AND \(status_idx IS NOT NULL\)\)$/,
+        );
+        // A status list can read it alone (the planner prefers a scan of a
+        // table this small, hence enable_seqscan off).
+        await sql`SET enable_seqscan = off`;
+        const plan = await sql.unsafe(
+          `EXPLAIN SELECT status_idx FROM tokens
+           WHERE revoked_at IS NOT NULL AND status_idx IS NOT NULL
+             AND status_idx >= $1 AND status_idx < $2
+           ORDER BY status_idx`,
+          [0, 1000],
+        );
+        const lines = plan.map((row) => String(row["QUERY PLAN"])).join("\n");
+        assert.match(lines, /Index Only Scan using tokens_revoked_status/);
       } finally {
         await sql.end();
       }

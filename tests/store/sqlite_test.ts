@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
-import { SqliteStore } from "../../src/store/sqlite.ts";
+import { REVOKED_STATUS_INDEXES, SqliteStore } from "../../src/store/sqlite.ts";
 import {
   REVOKE_AGENT_TOKENS,
   REVOKE_TOKEN,
@@ -49,7 +49,7 @@ storeConformance("sqlite (file)", async () => {
   };
 });
 
-Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only", async () => {
+Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only, the status lists' index revoked tokens with a status index only", async () => {
   const dir = await Deno.makeTempDir({ prefix: "a4a-store-test-" });
   const path = `${dir}/auth4agent.db`;
   try {
@@ -118,6 +118,27 @@ Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's
         /SEARCH t USING INDEX tokens_parent \(parent_jti=\?\)/,
       );
       assert.doesNotMatch(revokeAgent, /SCAN tokens/);
+
+      // Partial: the revoked token from before has no status index, so it
+      // is not in it; a status list reads through it, already in order,
+      // never scanning the tokens.
+      const statusIndex = db.prepare(
+        "SELECT sql FROM sqlite_master WHERE name = 'tokens_revoked_status'",
+      ).get();
+      assert.match(
+        String(statusIndex?.sql),
+        /WHERE revoked_at IS NOT NULL AND status_idx IS NOT NULL$/,
+      );
+      const inStatusIndex = db.prepare(
+        "SELECT count(*) AS n FROM tokens INDEXED BY tokens_revoked_status WHERE revoked_at IS NOT NULL AND status_idx IS NOT NULL",
+      ).get();
+      assert.equal(inStatusIndex?.n, 0);
+      const statusList = planOf(REVOKED_STATUS_INDEXES);
+      assert.match(
+        statusList,
+        /SEARCH tokens USING (COVERING )?INDEX tokens_revoked_status \(status_idx>\? AND status_idx<\?\)/,
+      );
+      assert.doesNotMatch(statusList, /SCAN tokens|TEMP B-TREE/);
     } finally {
       db.close();
     }

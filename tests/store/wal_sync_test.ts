@@ -188,3 +188,21 @@ Deno.test("sqlite store: a file database syncs its WAL off the event loop and ho
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sqlite store: a status index reservation is held until its WAL sync, like every write", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a4a-wal-sync-" });
+  try {
+    const { syncs, sync } = manualSync();
+    const store = new SqliteStore(`${dir}/auth4agent.db`, { syncFile: sync });
+    const reserved = watch(store.reserveStatusIndexes(100));
+    await settle();
+    assert.equal(syncs.length, 1);
+    assert.equal(reserved.done, false, "held until the sync finishes");
+    syncs[0]!.finish();
+    await settle();
+    assert.deepEqual(reserved, { done: true, value: 0 });
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

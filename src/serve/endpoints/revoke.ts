@@ -4,6 +4,7 @@
  * Revoking a token revokes the tokens delegated from it. Unknown, expired or malformed
  * tokens get 200 as the RFC asks; a token held by someone else is refused.
  */
+import { DELEGATION_TYP } from "../../core/access_token.ts";
 import { fail } from "../../core/errors.ts";
 import { audit, auditEvent } from "../audit.ts";
 import { authenticateClient } from "../client_auth.ts";
@@ -28,7 +29,9 @@ export async function revokeEndpoint(
   });
   // token_type_hint is only a hint (RFC 7009 §2.1): we issue access tokens only.
   // An expired token needs no revocation: like unknown ones, it gets 200.
-  const found = await findIssuedToken(token, deps);
+  // An access token, or a delegation its subject takes back.
+  const found = await findIssuedToken(token, deps) ??
+    await findIssuedToken(token, deps, DELEGATION_TYP);
   if (!found) return empty(); // RFC 7009 §2.2: the status says it all
   const mayRevoke = client.kind === "agent"
     ? client.id === found.claims.client_id || client.id === found.claims.sub

@@ -12,6 +12,7 @@ import {
 import { Auth4AgentError, fail } from "../../core/errors.ts";
 import { nowSeconds } from "../../core/jws.ts";
 import { formatScope } from "../../core/scope.ts";
+import { statusClaim } from "../../core/status_list.ts";
 import { audit } from "../audit.ts";
 import { replayed, verifyClient } from "../client_auth.ts";
 import { requireActive } from "../clients.ts";
@@ -29,6 +30,7 @@ import {
 } from "../grants/client_credentials.ts";
 import {
   ACCESS_TOKEN_TYPE,
+  JWT_TOKEN_TYPE,
   TOKEN_EXCHANGE_GRANT,
   tokenExchange,
 } from "../grants/token_exchange.ts";
@@ -111,6 +113,8 @@ async function issue(
   deps: AppDeps,
 ): Promise<Response> {
   const iat = nowSeconds(deps.now());
+  const exp = Math.min(iat + plan.lifetime, plan.notAfter ?? Infinity);
+  const statusIdx = await deps.statusIndexes.next();
   const claims: AccessTokenClaims = {
     iss: deps.issuer,
     sub: plan.subject,
@@ -118,11 +122,12 @@ async function issue(
     scope: formatScope(plan.scopes),
     client_id: client.did,
     iat,
-    exp: iat + plan.lifetime,
+    exp,
     jti: newTokenId(deps.now()),
     domain: plan.domain,
     ...(plan.act && { act: plan.act }),
     ...(plan.mayAct && { may_act: { sub: plan.mayAct } }),
+    status: statusClaim(deps.issuer, statusIdx),
   };
   const outcome = await deps.store.recordIssuance(
     {
@@ -133,6 +138,7 @@ async function issue(
       scope: claims.scope,
       issuedAt: new Date(iat * 1000),
       expiresAt: new Date(claims.exp * 1000),
+      statusIdx,
       ...(plan.act && { subject: plan.subject, parentJti: plan.parentJti }),
     },
     {
@@ -170,10 +176,14 @@ async function issue(
   return coveredByItsWrite(json(
     {
       access_token: accessToken,
-      // RFC 8693 §2.2.1: a token exchange's answer says what it issued.
+      // RFC 8693 §2.2.1: a token exchange's answer says what it issued. A
+      // delegation says it is a JWT, no access token, but keeps "Bearer":
+      // client_credentials clients (oauth4webapi) refuse other token types,
+      // and its typ keeps resource servers from taking it.
       ...(plan.parentJti && { issued_token_type: ACCESS_TOKEN_TYPE }),
+      ...(plan.mayAct && { issued_token_type: JWT_TOKEN_TYPE }),
       token_type: "Bearer",
-      expires_in: plan.lifetime,
+      expires_in: exp - iat,
       scope: claims.scope,
     },
     200,

@@ -4,7 +4,7 @@
  */
 import { authorizeScopes, parseScopeParam } from "../../core/scope.ts";
 import type { AgentStanding } from "../../store/store.ts";
-import type { AppDeps } from "../context.ts";
+import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import {
   requireVerifiedOperator,
   resolveAudience,
@@ -32,13 +32,15 @@ export async function clientCredentials(
   const scopes = scope === undefined
     ? granted
     : authorizeScopes(parseScopeParam(scope), granted);
-  const audience = resolveAudience(params, deps);
+  const mayAct = await resolveMayAct(params, agent, deps);
   return {
     subject: agent.did,
     domain,
     scopes,
-    audience,
+    audience: mayAct
+      ? endpointUrl(deps, PATHS.token)
+      : resolveAudience(params, deps),
     lifetime: resolveLifetime(params, deps),
-    mayAct: await resolveMayAct(params, agent.did, audience, deps),
+    mayAct,
   };
 }

@@ -1,31 +1,25 @@
 /**
  * `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693),
- * for delegation: an agent trades a token of ours whose `may_act` names it
- * (RFC 8693 §4.4) for a token that lets it act for that token's subject —
- * `sub` the subject, `act` the actor chain (§4.1), `client_id` the actor.
- * The actor is the authenticated client (no `actor_token`). A delegated token
- * never holds more than its subject token, than the subject's grant now, or
- * than the actor's own grant, and never outlives its subject token; revoking
- * the subject token, or suspending the subject or an actor, revokes it
- * (store.ts).
+ * for delegation: an agent trades a delegation of ours (a token with
+ * `may_act` naming it, RFC 8693 §4.4, typed apart from access tokens) for an
+ * access token to act for the delegation's subject — `sub` the subject, `act`
+ * the actor (§4.1), `client_id` the actor. The actor is the authenticated
+ * client (no `actor_token`). A delegated token never holds more than the
+ * delegation, than the subject's grant now, or than the actor's own grant,
+ * never outlives the delegation, and cannot be passed on; revoking the
+ * delegation, or suspending the subject or the actor, revokes it (store.ts).
  */
-import {
-  type ActorClaim,
-  delegationDepth,
-  MAX_DELEGATION_DEPTH,
-} from "../../core/access_token.ts";
+import { DELEGATION_TYP } from "../../core/access_token.ts";
 import { fail } from "../../core/errors.ts";
-import { nowSeconds } from "../../core/jws.ts";
 import { parseScopeParam } from "../../core/scope.ts";
 import type { AgentStanding } from "../../store/store.ts";
-import type { AppDeps } from "../context.ts";
+import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { requireString } from "../http.ts";
 import { findIssuedToken, type IssuedToken } from "../issued_tokens.ts";
 import {
   requireVerifiedOperator,
   resolveAudience,
   resolveLifetime,
-  resolveMayAct,
   type TokenPlan,
 } from "./token_request.ts";
 
@@ -34,7 +28,7 @@ export const TOKEN_EXCHANGE_GRANT =
 /** RFC 8693 §3: what we issue, and the subject token types we take (ours are JWTs). */
 export const ACCESS_TOKEN_TYPE =
   "urn:ietf:params:oauth:token-type:access_token";
-const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
+export const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 const TOKEN_TYPES = [ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE];
 
 export async function tokenExchange(
@@ -55,9 +49,6 @@ export async function tokenExchange(
       })`,
     );
   }
-  const act: ActorClaim = claims.act
-    ? { sub: actor, act: claims.act }
-    : { sub: actor };
   const subject = await deps.store.getAgentStanding(claims.sub);
   if (!subject || subject.agent.status !== "active") {
     fail(
@@ -72,25 +63,16 @@ export async function tokenExchange(
     subject,
     client,
   );
-  const audience = resolveAudience(params, deps);
-  const mayAct = await resolveMayAct(params, claims.sub, audience, deps);
-  if (mayAct !== undefined && delegationDepth(act) >= MAX_DELEGATION_DEPTH) {
-    fail(
-      "ERR_NOT_DELEGATED",
-      `a delegation chain holds at most ${MAX_DELEGATION_DEPTH} actors: this token cannot be delegated further`,
-    );
-  }
-  // Never past the subject token's expiry: the delegation ends with it.
-  const left = claims.exp - nowSeconds(deps.now());
   return {
     subject: claims.sub,
     domain,
     scopes,
-    audience,
-    lifetime: Math.min(resolveLifetime(params, deps), left),
-    act,
+    audience: resolveAudience(params, deps),
+    lifetime: resolveLifetime(params, deps),
+    // Never past the delegation's expiry: it ends with it.
+    notAfter: claims.exp,
+    act: { sub: actor },
     parentJti: claims.jti,
-    mayAct,
   };
 }
 
@@ -109,6 +91,12 @@ function checkTokenTypes(params: Map<string, string>): void {
       "the actor is the authenticated client: send no actor_token",
     );
   }
+  if (params.has("may_act")) {
+    fail(
+      "ERR_NOT_DELEGATED",
+      "a delegated token cannot be passed on: the subject names each actor itself",
+    );
+  }
   const requested = params.get("requested_token_type");
   if (requested !== undefined && !TOKEN_TYPES.includes(requested)) {
     fail(
@@ -118,7 +106,7 @@ function checkTokenTypes(params: Map<string, string>): void {
   }
 }
 
-/** An active token of ours for this issuer: signed, unexpired, recorded, unrevoked. */
+/** A live delegation of ours, for this token endpoint: signed, unexpired, recorded, unrevoked. */
 async function findSubjectToken(
   params: Map<string, string>,
   deps: AppDeps,
@@ -126,20 +114,25 @@ async function findSubjectToken(
   const token = requireString(params, "subject_token", 16_384, {
     opaque: true,
   });
-  const found = await findIssuedToken(token, deps);
+  const found = await findIssuedToken(token, deps, DELEGATION_TYP);
   if (!found) {
+    // An access token is no delegation, whoever holds it.
+    const accessToken = await findIssuedToken(token, deps);
     fail(
-      "ERR_SUBJECT_TOKEN_INVALID",
-      "the subject token is malformed, expired, or not one this issuer signed",
+      accessToken ? "ERR_NOT_DELEGATED" : "ERR_SUBJECT_TOKEN_INVALID",
+      accessToken
+        ? "the subject token is an access token, not a delegation (ask the subject for one with may_act)"
+        : "the subject token is malformed, expired, or not a delegation this issuer signed",
     );
   }
   if (found.record.revokedAt) {
-    fail("ERR_SUBJECT_TOKEN_INVALID", "the subject token is revoked");
+    fail("ERR_SUBJECT_TOKEN_INVALID", "the delegation is revoked");
   }
-  if (found.claims.aud !== deps.issuer) {
+  const tokenEndpoint = endpointUrl(deps, PATHS.token);
+  if (found.claims.aud !== tokenEndpoint) {
     fail(
       "ERR_SUBJECT_TOKEN_INVALID",
-      `the subject token's audience is not this issuer (${deps.issuer})`,
+      `the delegation's audience is not this token endpoint (${tokenEndpoint})`,
     );
   }
   return found;

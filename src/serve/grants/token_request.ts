@@ -21,6 +21,8 @@ export interface TokenPlan {
   audience: string;
   /** Seconds. */
   lifetime: number;
+  /** Delegated: the token expires by then at the latest (its parent's `exp`, seconds). */
+  notAfter?: number;
   /** Delegated: the actor chain, the requesting agent first. */
   act?: ActorClaim;
   /** Delegated: the token it was exchanged for. */
@@ -111,13 +113,14 @@ export function resolveLifetime(
 
 /**
  * `may_act=DID` (our parameter; the claim is RFC 8693 §4.4's): the token will
- * let that registered agent act for `subject` by exchanging it here, so it is
- * for this issuer alone — its audience is the issuer, none other.
+ * be a delegation (core/access_token.ts) that lets that agent — registered,
+ * of the same domain (delegation across operators is federation, not built)
+ * and not the subject — act for `subject` by exchanging it here. Its audience
+ * is the token endpoint, none other.
  */
 export async function resolveMayAct(
   params: Map<string, string>,
-  subject: string,
-  audience: string,
+  subject: AgentRecord,
   deps: AppDeps,
 ): Promise<string | undefined> {
   const mayAct = params.get("may_act");
@@ -130,17 +133,24 @@ export async function resolveMayAct(
       `may_act must be an agent DID: ${(cause as Error).message}`,
     );
   }
-  if (mayAct === subject) {
+  if (mayAct === subject.did) {
     fail("ERR_INVALID_REQUEST", "may_act names the token's own subject");
   }
-  if (audience !== deps.issuer) {
+  if (params.has("audience") || params.has("resource")) {
     fail(
-      "ERR_INVALID_AUDIENCE",
-      `a token with may_act is exchanged at this issuer only: its audience is ${deps.issuer}`,
+      "ERR_INVALID_REQUEST",
+      "a delegation (may_act) is exchanged at the token endpoint only: send no audience or resource",
     );
   }
-  if (!await deps.store.getAgent(mayAct)) {
+  const actor = await deps.store.getAgent(mayAct);
+  if (!actor) {
     fail("ERR_INVALID_REQUEST", `no agent ${mayAct} is registered here`);
+  }
+  if (actor.domain !== subject.domain) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      `may_act must name an agent of ${subject.domain}: delegation across domains is not supported`,
+    );
   }
   return mayAct;
 }

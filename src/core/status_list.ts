@@ -1,0 +1,196 @@
+/**
+ * Token Status List (draft-ietf-oauth-status-list): how offline verifiers
+ * learn of revocations. Every access token carries `status.status_list`
+ * (`idx`, `uri`); the issuer serves, at `uri`, a signed JWT (`typ:
+ * statuslist+jwt`) holding a ZLIB-compressed bit array in which bit `idx` is
+ * 1 when that token is revoked (bits = 1: VALID 0, INVALID 1). Tokens are
+ * numbered across lists of STATUS_LIST_SIZE: token number n is bit n mod
+ * STATUS_LIST_SIZE of list floor(n / STATUS_LIST_SIZE).
+ */
+import { deflateSync, inflateSync } from "node:zlib";
+import { base64url, fromBase64url } from "./encoding.ts";
+import { Auth4AgentError, fail } from "./errors.ts";
+import {
+  checkTimes,
+  hasTyp,
+  inspectJws,
+  signCompactJws,
+  SIGNING_ALG,
+  verifyJwsSignature,
+} from "./jws.ts";
+import type { VerifyKey } from "./ed25519.ts";
+
+/**
+ * Tokens a list holds: 16 KiB of bits, so that even a list whose every
+ * token was revoked stays a small answer (≤ 32 KiB as a JWT), while at a
+ * few tokens a second a list lasts hours (a verifier fetches few).
+ */
+export const STATUS_LIST_SIZE = 131_072;
+export const STATUS_LIST_TYP = "statuslist+jwt";
+export const STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt";
+/** The longest status list JWT: the incompressible worst case, with room for its claims. */
+export const MAX_STATUS_LIST_JWS_LENGTH = 32_768;
+/** Seconds a verifier may cache a list (`ttl`), and that a list is valid (`exp`). */
+export const STATUS_LIST_TTL_SECONDS = 60;
+export const STATUS_LIST_LIFETIME_SECONDS = 600;
+/** The path lists are served under: `<issuer>/oauth/status-lists/<n>`. */
+export const STATUS_LISTS_PATH = "/oauth/status-lists";
+
+/** The `status` claim of a token (draft-ietf-oauth-status-list §6.2). */
+export interface StatusClaim {
+  status_list: { idx: number; uri: string };
+}
+
+/** The claim for token number `index` of this issuer. */
+export function statusClaim(issuer: string, index: number): StatusClaim {
+  return {
+    status_list: {
+      idx: index % STATUS_LIST_SIZE,
+      uri: statusListUri(issuer, Math.floor(index / STATUS_LIST_SIZE)),
+    },
+  };
+}
+
+export function statusListUri(issuer: string, list: number): string {
+  return `${issuer}${STATUS_LISTS_PATH}/${list}`;
+}
+
+/** Parses a token's `status` claim as we issue it; throws on anything else. */
+export function parseStatusClaim(value: unknown): StatusClaim {
+  const status = plainObject(value, "status");
+  const list = plainObject(status.status_list, "status.status_list");
+  const { idx, uri } = list;
+  if (
+    typeof idx !== "number" || !Number.isInteger(idx) || idx < 0 ||
+    idx >= STATUS_LIST_SIZE
+  ) {
+    throw new Error(
+      `status_list.idx must be an integer from 0 to ${STATUS_LIST_SIZE - 1}`,
+    );
+  }
+  if (typeof uri !== "string" || !URL.canParse(uri)) {
+    throw new Error("status_list.uri must be a URI");
+  }
+  return { status_list: { idx, uri } };
+}
+
+function plainObject(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error(`${name} must be an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The list's `lst`: bits set at `revoked` (list-relative), DEFLATE in ZLIB, base64url (§4.1). */
+export function encodeStatusList(revoked: Iterable<number>): string {
+  const bytes = new Uint8Array(STATUS_LIST_SIZE / 8);
+  for (const index of revoked) {
+    if (!Number.isInteger(index) || index < 0 || index >= STATUS_LIST_SIZE) {
+      throw new RangeError(`status index ${index} is outside the list`);
+    }
+    bytes[index >> 3]! |= 1 << (index & 7);
+  }
+  return base64url(deflateSync(bytes, { level: 9 }));
+}
+
+/** The bit array of an `lst`, refusing more than a list holds (a zip bomb). */
+export function decodeStatusList(lst: string): Uint8Array {
+  try {
+    const bytes = inflateSync(fromBase64url(lst), {
+      maxOutputLength: STATUS_LIST_SIZE / 8,
+    });
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (cause) {
+    throw new Auth4AgentError(
+      "ERR_STATUS_LIST_INVALID",
+      "status list lst is not a compressed bit array of at most one list",
+      { cause },
+    );
+  }
+}
+
+/** Whether bit `idx` is set; undefined beyond the array (no statement can be made). */
+export function isRevoked(bits: Uint8Array, idx: number): boolean | undefined {
+  const byte = bits[idx >> 3];
+  return byte === undefined ? undefined : (byte & (1 << (idx & 7))) !== 0;
+}
+
+export interface StatusListToken {
+  uri: string;
+  iat: number;
+  exp: number;
+  ttl: number;
+  bits: Uint8Array;
+}
+
+/** Signs a status list token (§5.1) for `uri`, issued at `iat` (seconds). */
+export function signStatusList(
+  list: { uri: string; iat: number; lst: string },
+  signingKey: { kid: string; privateKey: CryptoKey },
+): string {
+  return signCompactJws(
+    { typ: STATUS_LIST_TYP, kid: signingKey.kid },
+    {
+      sub: list.uri,
+      iat: list.iat,
+      exp: list.iat + STATUS_LIST_LIFETIME_SECONDS,
+      ttl: STATUS_LIST_TTL_SECONDS,
+      status_list: { bits: 1, lst: list.lst },
+    },
+    signingKey.privateKey,
+  );
+}
+
+/**
+ * Verifies a status list token as §8.3 asks: signature by a key of the
+ * issuer, `typ`, `sub` equal to the `uri` the token named, `iat`, `exp`
+ * (required here: a list never stops being believed otherwise), `ttl`, and
+ * `status_list` with bits = 1.
+ */
+export function verifyStatusList(
+  jwt: string,
+  options: {
+    uri: string;
+    key: (kid: string) => VerifyKey | undefined;
+    now: Date;
+  },
+): StatusListToken {
+  const code = "ERR_STATUS_LIST_INVALID";
+  const parts = inspectJws(jwt, code, {
+    maxLength: MAX_STATUS_LIST_JWS_LENGTH,
+  });
+  const { header, payload } = parts;
+  if (header.alg !== SIGNING_ALG || typeof header.kid !== "string") {
+    fail(code, "status list must be signed with EdDSA and name its kid");
+  }
+  if (!hasTyp(header, STATUS_LIST_TYP)) {
+    fail(code, `status list typ must be ${STATUS_LIST_TYP}`);
+  }
+  const key = options.key(header.kid);
+  if (!key) fail(code, `status list kid is not a key of the issuer`);
+  verifyJwsSignature(parts, key, code, "status list");
+  checkTimes(payload, options.now, code, "status list", { requireExp: true });
+  if (payload.sub !== options.uri) {
+    fail(code, `status list sub is not ${options.uri}`);
+  }
+  const { iat, exp, ttl } = payload;
+  if (!Number.isInteger(iat) || typeof ttl !== "number" || !(ttl > 0)) {
+    fail(code, "status list needs iat and a positive ttl");
+  }
+  let list: Record<string, unknown>;
+  try {
+    list = plainObject(payload.status_list, "status_list");
+  } catch (cause) {
+    throw new Auth4AgentError(code, (cause as Error).message);
+  }
+  if (list.bits !== 1 || typeof list.lst !== "string") {
+    fail(code, "status list must have bits 1 and an lst");
+  }
+  return {
+    uri: options.uri,
+    iat: iat as number,
+    exp: exp as number,
+    ttl,
+    bits: decodeStatusList(list.lst),
+  };
+}

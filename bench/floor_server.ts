@@ -47,6 +47,9 @@ function cannedToken(issuer: string): string {
     exp: iat + TTL_SECONDS,
     jti: Date.now().toString(36).padStart(9, "0") + b64url(random(12)),
     domain: DOMAIN,
+    status: {
+      status_list: { idx: 4102, uri: `${issuer}/oauth/status-lists/0` },
+    },
   };
   return `${encode(header)}.${encode(claims)}.${b64url(random(64))}`;
 }

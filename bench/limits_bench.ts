@@ -62,6 +62,10 @@ const claims = () => {
     exp: iat + 900,
     jti: randomBytes(16).toString("base64url"),
     domain: "bench.example.com",
+    // Every token names its status list entry (src/core/status_list.ts).
+    status: {
+      status_list: { idx: 4102, uri: `${ISSUER}/oauth/status-lists/0` },
+    },
   };
 };
 const token = await new jose.SignJWT(claims())
@@ -165,7 +169,7 @@ function open(synchronous: "FULL" | "NORMAL") {
     "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
   );
   const tokens = db.prepare(
-    "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO tokens (jti, client_id, domain, audience, scope, issued_at, expires_at, revoked_at, status_idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
   );
   const audit = db.prepare(
     "INSERT INTO audit (seq, at, actor, action, target, outcome, reason, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -177,6 +181,7 @@ function open(synchronous: "FULL" | "NORMAL") {
     "DELETE FROM challenges WHERE nonce = ? AND kind = ? AND subject = ? AND expires_at > ? RETURNING nonce, kind, subject, expires_at",
   );
   const hash = "ab".repeat(32);
+  let statusIdx = 0;
   return {
     replay: (jti: string) =>
       replay.run(DID, jti, Date.now() + 90_000).changes === 1,
@@ -190,6 +195,7 @@ function open(synchronous: "FULL" | "NORMAL") {
         Date.now(),
         Date.now() + 900_000,
         null,
+        ++statusIdx,
       ),
     audit: (jti: string) =>
       audit.run(

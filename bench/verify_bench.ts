@@ -16,6 +16,7 @@ import { IssuerClient } from "../src/client/issuer_client.ts";
 import { TokenVerifier } from "../src/client/verifier.ts";
 import { signAccessToken } from "../src/core/access_token.ts";
 import { generateKeyPair } from "../src/core/keys.ts";
+import { statusClaim } from "../src/core/status_list.ts";
 
 const ISSUER = "http://127.0.0.1:8080";
 const AUDIENCE = "api.example.com";
@@ -35,6 +36,7 @@ const token = await signAccessToken({
   exp: iat + 3600,
   jti: "bench-jti-0001",
   domain: "bench.example.com",
+  status: statusClaim(ISSUER, 4102),
 }, { kid: KID, privateKey: key.privateKey });
 
 const documents: Record<string, unknown> = {

@@ -90,7 +90,11 @@ export function encodeStatusList(revoked: Iterable<number>): string {
     }
     bytes[index >> 3]! |= 1 << (index & 7);
   }
-  return base64url(deflateSync(bytes, { level: 9 }));
+  // zlib's default level, not the highest the draft recommends (§4.1): a
+  // list with 1,000 revocations took 1.8 ms to encode and sign at level 9,
+  // 0.17 ms at 6, for a JWT 8% shorter (2,976 against 3,237 characters;
+  // bench/status_list_bench.ts) — CPU the issuer spends on every request.
+  return base64url(deflateSync(bytes, { level: 6 }));
 }
 
 /** The bit array of an `lst`, refusing more than a list holds (a zip bomb). */

@@ -7,30 +7,21 @@
  * introspection and the status list (`verify --status`) both say.
  */
 import assert from "node:assert/strict";
-import { startDnsServer } from "../helpers/dns_server.ts";
 import {
   ok,
   refused,
   registeredAgent,
   verifiedOperator,
+  withIssuerProcess,
 } from "../helpers/identities.ts";
-import { cli, startServerProcess } from "../helpers/process.ts";
+import { cli } from "../helpers/process.ts";
 
 Deno.test("CLI delegation: --delegate-to, --subject-token, verify shows the actor, revocation reaches it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "a4a-deleg-" });
-  const dns = await startDnsServer();
-  const server = await startServerProcess([
-    "--db",
-    `${dir}/issuer.db`,
-    "--dns-server",
-    dns.address,
-  ]);
-  const url = `http://localhost:${server.port}`;
-  const ops = `${dir}/ops`; // the operator and its own agent: the subject
-  const helper = `${dir}/helper`; // a second agent: the actor
-  const opsCli = (...args: string[]) => cli(args, { home: ops });
-  const helperCli = (...args: string[]) => cli(args, { home: helper });
-  try {
+  await withIssuerProcess("a4a-deleg-", async ({ dir, dns, url }) => {
+    const ops = `${dir}/ops`; // the operator and its own agent: the subject
+    const helper = `${dir}/helper`; // a second agent: the actor
+    const opsCli = (...args: string[]) => cli(args, { home: ops });
+    const helperCli = (...args: string[]) => cli(args, { home: helper });
     const operatorId = await verifiedOperator(ops, "example.com", url, dns);
     const subjectDid = await registeredAgent(
       ops,
@@ -153,9 +144,5 @@ Deno.test("CLI delegation: --delegate-to, --subject-token, verify shows the acto
       await helperCli("issue", "--subject-token", delegation),
       "ERR_SUBJECT_TOKEN_INVALID",
     );
-  } finally {
-    assert.equal(await server.stop(), 0);
-    await dns.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

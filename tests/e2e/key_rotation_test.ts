@@ -3,26 +3,17 @@ import assert from "node:assert/strict";
 import { IssuerClient } from "../../src/client/issuer_client.ts";
 import { Auth4AgentError } from "../../src/core/errors.ts";
 import { importPrivateKeyPem } from "../../src/core/keys.ts";
-import { startDnsServer } from "../helpers/dns_server.ts";
 import {
   ok,
   registeredAgent,
   verifiedOperator,
+  withIssuerProcess,
 } from "../helpers/identities.ts";
-import { cli, startServerProcess } from "../helpers/process.ts";
+import { cli } from "../helpers/process.ts";
 
 Deno.test("rotate-key: same DID, new key; the old key is refused afterwards", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "a4a-rotate-" });
-  const dns = await startDnsServer();
-  const server = await startServerProcess([
-    "--db",
-    `${dir}/issuer.db`,
-    "--dns-server",
-    dns.address,
-  ]);
-  const home = `${dir}/home`;
-  try {
-    const url = `http://localhost:${server.port}`;
+  await withIssuerProcess("a4a-rotate-", async ({ dir, dns, url }) => {
+    const home = `${dir}/home`;
     const operatorId = await verifiedOperator(home, "example.com", url, dns);
     const did = await registeredAgent(home, "example.com", url, operatorId);
     ok(
@@ -86,9 +77,5 @@ Deno.test("rotate-key: same DID, new key; the old key is refused afterwards", as
         error instanceof Auth4AgentError &&
         error.code === "ERR_REQUEST_SIGNATURE_INVALID",
     );
-  } finally {
-    assert.equal(await server.stop(), 0);
-    await dns.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

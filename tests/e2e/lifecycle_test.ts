@@ -8,33 +8,24 @@ import assert from "node:assert/strict";
 import { IssuerClient } from "../../src/client/issuer_client.ts";
 import { Auth4AgentError } from "../../src/core/errors.ts";
 import { Home } from "../../src/home/home.ts";
-import { startDnsServer } from "../helpers/dns_server.ts";
 import {
   ok,
   refused,
   registeredAgent,
   verifiedOperator,
+  withIssuerProcess,
 } from "../helpers/identities.ts";
-import { cli, startServerProcess } from "../helpers/process.ts";
+import { cli } from "../helpers/process.ts";
 
 Deno.test("CLI lifecycle: health, whoami, status views, set-server, revoke, suspend, reactivate", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "a4a-life-" });
-  const dns = await startDnsServer();
-  const server = await startServerProcess([
-    "--db",
-    `${dir}/issuer.db`,
-    "--dns-server",
-    dns.address,
-  ]);
-  const url = `http://localhost:${server.port}`;
-  const ops = `${dir}/ops`; // operator of example.com with its own agent, as in the seed
-  const worker = `${dir}/worker`; // a second agent of example.com, in its own home
-  const rival = `${dir}/rival`; // the operator of another domain
-  const as = (home: string) => (...args: string[]) => cli(args, { home });
-  const opsCli = as(ops), workerCli = as(worker), rivalCli = as(rival);
-  const issue = (run: typeof opsCli) =>
-    run("issue", "--scope", "read:payments", "--aud", "api.example.com");
-  try {
+  await withIssuerProcess("a4a-life-", async ({ dir, dns, url, server }) => {
+    const ops = `${dir}/ops`; // operator of example.com with its own agent, as in the seed
+    const worker = `${dir}/worker`; // a second agent of example.com, in its own home
+    const rival = `${dir}/rival`; // the operator of another domain
+    const as = (home: string) => (...args: string[]) => cli(args, { home });
+    const opsCli = as(ops), workerCli = as(worker), rivalCli = as(rival);
+    const issue = (run: typeof opsCli) =>
+      run("issue", "--scope", "read:payments", "--aud", "api.example.com");
     const operatorId = await verifiedOperator(ops, "example.com", url, dns);
     await registeredAgent(ops, "example.com", url, operatorId);
     const workerDid = await registeredAgent(
@@ -325,9 +316,5 @@ Deno.test("CLI lifecycle: health, whoami, status views, set-server, revoke, susp
         );
       },
     );
-  } finally {
-    assert.equal(await server.stop(), 0);
-    await dns.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

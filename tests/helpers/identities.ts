@@ -1,7 +1,12 @@
 /** Setting up operators and agents through the CLI, for end-to-end tests beyond the Quick Start. */
 import assert from "node:assert/strict";
-import type { TestDnsServer } from "./dns_server.ts";
-import { cli, type CliResult } from "./process.ts";
+import { startDnsServer, type TestDnsServer } from "./dns_server.ts";
+import {
+  cli,
+  type CliResult,
+  type ServerProcess,
+  startServerProcess,
+} from "./process.ts";
 
 export function ok(result: CliResult, what: string): CliResult {
   assert.equal(result.code, 0, `${what} failed:\n${result.stderr}`);
@@ -66,4 +71,34 @@ export async function registeredAgent(
       "register agent",
     ).stdout,
   ).did;
+}
+
+/**
+ * A real `serve` process on SQLite in a temporary folder, resolving through a
+ * loopback DNS server; after `body`, stopped (it must exit 0) and removed.
+ */
+export async function withIssuerProcess(
+  prefix: string,
+  body: (issuer: {
+    dir: string;
+    url: string;
+    dns: TestDnsServer;
+    server: ServerProcess;
+  }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  const dns = await startDnsServer();
+  const server = await startServerProcess([
+    "--db",
+    `${dir}/issuer.db`,
+    "--dns-server",
+    dns.address,
+  ]);
+  try {
+    await body({ dir, dns, server, url: `http://localhost:${server.port}` });
+  } finally {
+    assert.equal(await server.stop(), 0);
+    await dns.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 }

@@ -11,7 +11,7 @@ import {
   CLIENT_ASSERTION_TYPE,
   createClientAssertion,
 } from "../core/client_assertion.ts";
-import { utf8 } from "../core/encoding.ts";
+import { fromUtf8, utf8 } from "../core/encoding.ts";
 import {
   Auth4AgentError,
   type ErrorCode,
@@ -305,25 +305,37 @@ export class IssuerClient {
 
   /**
    * The status list token at `uri` (draft-ietf-oauth-status-list §8.1),
-   * unverified: TokenVerifier checks it. Refused beyond the longest list.
+   * unverified: TokenVerifier checks it. Its type and length are checked
+   * before its body is read, and the body is read up to the longest list
+   * only. An answer that breaks off, or a gateway's 502/503/504, is
+   * ERR_ISSUER_UNREACHABLE: the verifier then keeps the list it holds.
    */
   async statusList(uri: string): Promise<string> {
     const response = await this.#send(uri, {
       headers: { Accept: STATUS_LIST_MEDIA_TYPE },
     });
-    if (!response.ok) await this.#read(response);
-    const type = response.headers.get("Content-Type") ?? "";
-    const text = await response.text();
-    if (!type.toLowerCase().startsWith(STATUS_LIST_MEDIA_TYPE)) {
+    if ([502, 503, 504].includes(response.status)) {
+      await response.body?.cancel();
       fail(
-        "ERR_ISSUER_RESPONSE",
-        `the status list at ${uri} is not ${STATUS_LIST_MEDIA_TYPE}`,
+        "ERR_ISSUER_UNREACHABLE",
+        `the issuer's status list at ${uri} is unavailable (HTTP ${response.status})`,
       );
     }
-    if (text.length > MAX_STATUS_LIST_JWS_LENGTH) {
-      fail("ERR_ISSUER_RESPONSE", `the status list at ${uri} is too long`);
+    if (!response.ok) await this.#read(response);
+    const type = response.headers.get("Content-Type") ?? "";
+    const length = Number(response.headers.get("Content-Length") ?? 0);
+    if (
+      !type.toLowerCase().startsWith(STATUS_LIST_MEDIA_TYPE) ||
+      length > MAX_STATUS_LIST_JWS_LENGTH
+    ) {
+      await response.body?.cancel();
+      fail(
+        "ERR_ISSUER_RESPONSE",
+        `the status list at ${uri} is not ${STATUS_LIST_MEDIA_TYPE} of at most ${MAX_STATUS_LIST_JWS_LENGTH} bytes`,
+      );
     }
-    return text.trim();
+    return (await readCapped(response, MAX_STATUS_LIST_JWS_LENGTH, uri))
+      .trim();
   }
 
   async health(): Promise<Record<string, unknown>> {
@@ -604,4 +616,38 @@ export class IssuerClient {
       signer,
     );
   }
+}
+
+/** The body as text, refused past `max` bytes without reading further. */
+async function readCapped(
+  response: Response,
+  max: number,
+  what: string,
+): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    // Leaving the loop early cancels the rest of the body.
+    for await (const chunk of response.body ?? []) {
+      size += chunk.byteLength;
+      if (size > max) break;
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    throw new Auth4AgentError(
+      "ERR_ISSUER_UNREACHABLE",
+      `the answer from ${what} broke off (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
+  if (size > max) {
+    fail("ERR_ISSUER_RESPONSE", `${what} is longer than ${max} bytes`);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return fromUtf8(bytes);
 }

@@ -270,15 +270,21 @@ export class TokenVerifier {
     }
   }
 
-  /** The list at `uri`: cached for its ttl; past it, refetched, or kept until it expires when that fails. */
+  /**
+   * The list at `uri`. Cached for its ttl counted from its `iat` (or from
+   * its fetch, if earlier by our clock), never once its key has left the
+   * JWKS; then refetched. A fetched list older than the one held (a replay,
+   * a stale cache on the way) is not taken; while the issuer cannot be
+   * reached, the list held stands until its `exp`.
+   */
   async #statusList(uri: string, now: Date): Promise<StatusListToken> {
     const t = nowSeconds(now);
     const cached = this.#lists.get(uri);
-    if (
-      cached && t < cached.fetchedAt + cached.list.ttl && t < cached.list.exp
-    ) {
-      return cached.list;
-    }
+    const usable = cached && t < cached.list.exp &&
+      this.#keys.has(cached.list.kid) && t >= cached.fetchedAt;
+    const fresh = usable &&
+      t < Math.min(cached.fetchedAt, cached.list.iat) + cached.list.ttl;
+    if (fresh) return cached.list;
     let fetching = this.#listFetches.get(uri);
     if (!fetching) {
       fetching = this.#fetchStatusList(uri, now).finally(() => {
@@ -286,15 +292,26 @@ export class TokenVerifier {
       });
       this.#listFetches.set(uri, fetching);
     }
+    let fetched: StatusListToken;
     try {
-      return await fetching;
+      fetched = await fetching;
     } catch (error) {
-      // The issuer unreachable: a list it signed is good until its exp.
       const offline = error instanceof Auth4AgentError &&
         error.code === "ERR_ISSUER_UNREACHABLE";
-      if (offline && cached && t < cached.list.exp) return cached.list;
+      if (offline && usable) return cached.list;
       throw error;
     }
+    if (usable && fetched.iat < cached.list.iat) return cached.list;
+    this.#keep(uri, fetched, t);
+    return fetched;
+  }
+
+  #keep(uri: string, list: StatusListToken, fetchedAt: number): void {
+    this.#lists.delete(uri);
+    if (this.#lists.size >= MAX_CACHED_STATUS_LISTS) {
+      this.#lists.delete(this.#lists.keys().next().value!);
+    }
+    this.#lists.set(uri, { list, fetchedAt });
   }
 
   async #fetchStatusList(uri: string, now: Date): Promise<StatusListToken> {
@@ -304,15 +321,10 @@ export class TokenVerifier {
     });
     // A list signed by a key newer than ours: the JWKS is refetched first.
     if (typeof header.kid === "string") await this.#key(header.kid, now);
-    const list = verifyStatusList(jwt, {
+    return verifyStatusList(jwt, {
       uri,
       key: (kid) => this.#keys.get(kid),
       now,
     });
-    if (this.#lists.size >= MAX_CACHED_STATUS_LISTS && !this.#lists.has(uri)) {
-      this.#lists.delete(this.#lists.keys().next().value!);
-    }
-    this.#lists.set(uri, { list, fetchedAt: nowSeconds(now) });
-    return list;
   }
 }

@@ -32,7 +32,7 @@ export function register(program: Command, run: Run): void {
     )
     .option(
       "--status",
-      "also check the issuer's status list for a revocation (no authentication; a minute late at most)",
+      "also check the issuer's status list for a revocation (no authentication; about a minute late)",
     )
     .option(
       "--server <url>",

@@ -121,6 +121,8 @@ export function isRevoked(bits: Uint8Array, idx: number): boolean | undefined {
 
 export interface StatusListToken {
   uri: string;
+  /** The key that signed it: a verifier stops using the list once the key leaves the JWKS. */
+  kid: string;
   iat: number;
   exp: number;
   ttl: number;
@@ -149,7 +151,9 @@ export function signStatusList(
  * Verifies a status list token as §8.3 asks: signature by a key of the
  * issuer, `typ`, `sub` equal to the `uri` the token named, `iat`, `exp`
  * (required here: a list never stops being believed otherwise), `ttl`, and
- * `status_list` with bits = 1.
+ * `status_list` with bits = 1. `ttl` and `exp − iat` may not pass what an
+ * issuer gives (STATUS_LIST_LIFETIME_SECONDS): a list forged with a leaked
+ * key cannot be made to stand for years.
  */
 export function verifyStatusList(
   jwt: string,
@@ -181,6 +185,15 @@ export function verifyStatusList(
   if (!Number.isInteger(iat) || typeof ttl !== "number" || !(ttl > 0)) {
     fail(code, "status list needs iat and a positive ttl");
   }
+  if (
+    ttl > STATUS_LIST_LIFETIME_SECONDS ||
+    (exp as number) - (iat as number) > STATUS_LIST_LIFETIME_SECONDS
+  ) {
+    fail(
+      code,
+      `status list ttl and lifetime are at most ${STATUS_LIST_LIFETIME_SECONDS} s`,
+    );
+  }
   let list: Record<string, unknown>;
   try {
     list = plainObject(payload.status_list, "status_list");
@@ -192,6 +205,7 @@ export function verifyStatusList(
   }
   return {
     uri: options.uri,
+    kid: header.kid,
     iat: iat as number,
     exp: exp as number,
     ttl,

@@ -5,12 +5,15 @@ import type { TxtResolver } from "./dns.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import type { KeyRing } from "./signing_keys.ts";
 import type { StatusIndexes } from "./status_indexes.ts";
+import type { StatusListCache } from "./status_list_cache.ts";
 
 export interface AppDeps {
   store: Store;
   keys: KeyRing;
   /** Numbers for new tokens' status list entries. */
   statusIndexes: StatusIndexes;
+  /** Signed status lists, kept a few seconds; told of revocations made here. */
+  statusLists: StatusListCache;
   /** Issuer identifier: the `iss` of every token, byte for byte. */
   issuer: string;
   now: () => Date;

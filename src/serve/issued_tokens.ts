@@ -22,7 +22,11 @@ export interface IssuedToken {
 export async function findIssuedToken(
   token: string,
   deps: AppDeps,
-  typ: typeof ACCESS_TOKEN_TYP | typeof DELEGATION_TYP = ACCESS_TOKEN_TYP,
+  options: {
+    typ?: typeof ACCESS_TOKEN_TYP | typeof DELEGATION_TYP;
+    /** Seconds past `exp` still found (revocation: the verifiers' leeway); 0 by default. */
+    expiryLeeway?: number;
+  } = {},
 ): Promise<IssuedToken | undefined> {
   let claims: AccessTokenClaims;
   try {
@@ -32,8 +36,8 @@ export async function findIssuedToken(
       now: deps.now(),
       // Our own tokens by our own clock: inactive from `exp` on (RFC 7662
       // §2.2), not after the leeway other verifiers allow for clock skew.
-      expiryLeeway: 0,
-      typ,
+      expiryLeeway: options.expiryLeeway ?? 0,
+      typ: options.typ ?? ACCESS_TOKEN_TYP,
     });
   } catch (error) {
     if (error instanceof Auth4AgentError) return undefined;

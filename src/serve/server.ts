@@ -3,6 +3,7 @@
  * app, sweeps expired challenges, and on SIGTERM/SIGINT finishes in-flight
  * requests and closes the database before exiting.
  */
+import { StatusListCache } from "./status_list_cache.ts";
 import { StatusIndexes } from "./status_indexes.ts";
 import { describeDb, openStore } from "../store/open.ts";
 import type { Store } from "../store/store.ts";
@@ -68,6 +69,7 @@ export async function startServer(
     store,
     keys,
     statusIndexes: new StatusIndexes(store),
+    statusLists: new StatusListCache(),
     issuer: config.issuer ?? issuerForAddress(config.host, addr),
     now,
     resolveTxt: options.resolveTxt ?? systemTxtResolver(config.dnsServer),

@@ -24,6 +24,7 @@ import {
   auditEntryFromRow,
   challengeFromRow,
   grantFromRow,
+  liveSince,
   ms,
   operatorFromRow,
   signingKeyFromRow,
@@ -576,10 +577,12 @@ export class PostgresStore implements Store {
         WHERE did = ${did} AND status <> 'revoked'`;
       if (changed.count === 0) return undefined;
       if (status === "active") return 0;
-      // Its live tokens, held or acted for (tokens_client, tokens_subject).
+      // Its live tokens, held or acted for (tokens_client, tokens_subject),
+      // up to the verifiers' clock leeway past their exp.
       const roots = tx`
         SELECT jti FROM tokens
-        WHERE (client_id = ${did} OR subject = ${did}) AND expires_at > ${at}`;
+        WHERE (client_id = ${did} OR subject = ${did})
+          AND expires_at > ${liveSince(change.at)}`;
       return await revokeTreesIn(tx, roots, change, revokeReason);
     }, (revoked) => revoked !== undefined);
   }

@@ -2,6 +2,7 @@
  * Rows to records, shared by the SQLite and PostgreSQL stores. Times are
  * integer milliseconds (PostgreSQL's BIGINT arrives as an exact string).
  */
+import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
 import type {
   AgentRecord,
   AgentStanding,
@@ -145,4 +146,12 @@ export function auditEntryFromRow(row: Row): AuditEntry {
     prevHash: String(row.prev_hash),
     hash: String(row.hash),
   };
+}
+
+/**
+ * The earliest expiry of a token a suspension must still revoke: verifiers
+ * take tokens up to their clock leeway past `exp`.
+ */
+export function liveSince(at: Date): number {
+  return ms(at) - CLOCK_LEEWAY_SECONDS * 1000;
 }

@@ -4,7 +4,7 @@
  */
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
-import { challengeFromRow, ms, type Row } from "./rows.ts";
+import { challengeFromRow, liveSince, ms, type Row } from "./rows.ts";
 import type { SqliteConnection } from "./sqlite_connection.ts";
 import type {
   AgentRecord,
@@ -292,7 +292,7 @@ export const WRITES = {
     const revoked = c.stmt(REVOKE_AGENT_TOKENS).run(
       did,
       did,
-      ms(change.at),
+      liveSince(change.at),
       ms(change.at),
       change.by,
       `agent ${status}`,

@@ -64,3 +64,61 @@ Deno.test("IssuerClient: a bare 403 is ERR_FORBIDDEN, a bare 429 ERR_RATE_LIMITE
   assert.equal(gateway.code, "ERR_ISSUER_RESPONSE");
   assert.doesNotMatch(gateway.message, /issuer's URL/);
 });
+
+Deno.test("IssuerClient.statusList: refuses an oversized answer before reading it all; a gateway error or a broken answer is 'unreachable'", async () => {
+  const uri = "http://issuer.test/oauth/status-lists/0";
+  let pulled = 0;
+  const endless = () =>
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 1;
+        controller.enqueue(new Uint8Array(16 * 1024));
+        if (pulled > 10_000) controller.close();
+      },
+    });
+  const answer = (response: () => Response) =>
+    new IssuerClient("http://issuer.test", {
+      fetch: () => Promise.resolve(response()),
+    });
+  const type = { "Content-Type": "application/statuslist+jwt" };
+  const codeOf = async (client: IssuerClient) => {
+    try {
+      await client.statusList(uri);
+    } catch (error) {
+      return (error as { code?: string }).code;
+    }
+    return "none";
+  };
+  assert.equal(
+    await codeOf(answer(() => new Response(endless(), { headers: type }))),
+    "ERR_ISSUER_RESPONSE",
+  );
+  assert.ok(pulled < 10, `read ${pulled} chunks of 16 KiB`);
+  assert.equal(
+    await codeOf(answer(() =>
+      new Response("x", {
+        headers: { ...type, "Content-Length": String(10_000_000) },
+      })
+    )),
+    "ERR_ISSUER_RESPONSE",
+  );
+  assert.equal(
+    await codeOf(answer(() => new Response("eyJ.x.y", { headers: {} }))),
+    "ERR_ISSUER_RESPONSE",
+  );
+  for (const status of [502, 503, 504]) {
+    assert.equal(
+      await codeOf(answer(() => new Response("busy", { status }))),
+      "ERR_ISSUER_UNREACHABLE",
+    );
+  }
+  const broken = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.error(new TypeError("connection reset"));
+    },
+  });
+  assert.equal(
+    await codeOf(answer(() => new Response(broken, { headers: type }))),
+    "ERR_ISSUER_UNREACHABLE",
+  );
+});

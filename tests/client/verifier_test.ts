@@ -14,6 +14,10 @@ import {
 import { signAccessToken } from "../../src/core/access_token.ts";
 import { nowSeconds } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
+import {
+  encodeStatusList,
+  signStatusList,
+} from "../../src/core/status_list.ts";
 import { Auth4AgentError } from "../../src/core/errors.ts";
 
 const ISSUER = "https://issuer.test";
@@ -281,4 +285,76 @@ Deno.test("TokenVerifier: before any keys, a malformed token is refused without 
     );
   }
   assert.equal(issuer.count("/jwks"), 0);
+});
+
+Deno.test("TokenVerifier with status: a cached list whose key has left the JWKS is not used", async () => {
+  const k1 = await generateKeyPair(), k2 = await generateKeyPair();
+  const k3 = await generateKeyPair();
+  const iat = nowSeconds(NOW);
+  const uri = `${ISSUER}/oauth/status-lists/0`;
+  const token = (kid: string, privateKey: CryptoKey) =>
+    signAccessToken({
+      iss: ISSUER,
+      sub: "did:agent:agents.example.com:0123456789abcdef0123456789abcdef",
+      aud: "https://api.example.com",
+      scope: "read",
+      client_id:
+        "did:agent:agents.example.com:0123456789abcdef0123456789abcdef",
+      iat,
+      exp: iat + 3600,
+      jti: `t-${kid}`,
+      domain: "agents.example.com",
+      status: { status_list: { idx: 5, uri } },
+    }, { kid, privateKey });
+  const list = (revoked: number[], kid: string, privateKey: CryptoKey) =>
+    signStatusList(
+      { uri, iat: nowSeconds(NOW), lst: encodeStatusList(revoked) },
+      { kid, privateKey },
+    );
+  // k1 signs the first list; then k1 is withdrawn and k3 comes.
+  let jwks: Jwks = {
+    keys: [{ ...k1.publicJwk, kid: "k1" }, { ...k2.publicJwk, kid: "k2" }],
+  };
+  let served = list([], "k1", k1.privateKey);
+  const fetch = (input: string | URL | Request) => {
+    const url = String(input instanceof Request ? input.url : input);
+    if (url === uri) {
+      return Promise.resolve(
+        new Response(served, {
+          headers: { "Content-Type": "application/statuslist+jwt" },
+        }),
+      );
+    }
+    return Promise.resolve(
+      url.endsWith("/jwks") ? Response.json(jwks) : Response.json({
+        issuer: ISSUER,
+        token_endpoint: `${ISSUER}/oauth/token`,
+        jwks_uri: `${ISSUER}/jwks`,
+        introspection_endpoint: `${ISSUER}/oauth/introspect`,
+        revocation_endpoint: `${ISSUER}/oauth/revoke`,
+      }),
+    );
+  };
+  const verifier = new TokenVerifier(
+    new IssuerClient(ISSUER, { fetch, now: () => NOW }),
+  );
+  const byK2 = await token("k2", k2.privateKey);
+  const options = (now: Date) => ({ audience: null, status: true, now });
+  await verifier.verify(byK2, options(NOW));
+
+  jwks = {
+    keys: [{ ...k2.publicJwk, kid: "k2" }, { ...k3.publicJwk, kid: "k3" }],
+  };
+  served = list([5], "k2", k2.privateKey);
+  // A token by k3 makes the verifier refetch the keys; k1 is gone.
+  await verifier.verify(await token("k3", k3.privateKey), {
+    audience: null,
+    now: at(MINUTE / 2),
+  });
+  // Within the first list's ttl, but its key is withdrawn: fetched anew.
+  await assert.rejects(
+    verifier.verify(byK2, options(at(MINUTE / 2))),
+    (error: unknown) =>
+      error instanceof Auth4AgentError && error.code === "ERR_TOKEN_INACTIVE",
+  );
 });

@@ -135,6 +135,18 @@ Deno.test("status list token: signed and verified with every §8.3 check", async
       ),
     ],
     [
+      "ttl of years",
+      await signJwt({ ...payload, ttl: 1e9 }, header, issuerKey.privateKey),
+    ],
+    [
+      "exp in years",
+      await signJwt(
+        { ...payload, exp: NOW_S + 3e8 },
+        header,
+        issuerKey.privateKey,
+      ),
+    ],
+    [
       "bits 2",
       await signJwt(
         { ...payload, status_list: { bits: 2, lst } },

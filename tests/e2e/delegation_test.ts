@@ -132,6 +132,8 @@ Deno.test("CLI delegation: --delegate-to, --subject-token, verify shows the acto
     // The subject revokes its delegation: the actor's token is revoked with it,
     // and its bit is set in the status list verifiers fetch.
     ok(await opsCli("revoke", "token", "--token", delegation), "revoke");
+    // A revocation rebuilds a list once the list is a second old.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     refused(
       await opsCli("verify", "--token", token, "--status"),
       "ERR_TOKEN_INACTIVE",

@@ -6,6 +6,7 @@
  * Raw request helpers return the Response, so tests can assert on the HTTP
  * status and the stable `error_code`.
  */
+import { StatusListCache } from "../../src/serve/status_list_cache.ts";
 import { StatusIndexes } from "../../src/serve/status_indexes.ts";
 import assert from "node:assert/strict";
 import * as jose from "jose";
@@ -105,6 +106,7 @@ export async function createFixture(
     store,
     keys,
     statusIndexes: new StatusIndexes(store),
+    statusLists: new StatusListCache(),
     issuer: ISSUER,
     now: clock.now,
     resolveTxt: (name) => {

@@ -46,10 +46,7 @@ async function fetchList(fx: Fixture, uri: string) {
   );
   assert.equal(response.status, 200);
   assert.equal(response.headers.get("Content-Type"), STATUS_LIST_MEDIA_TYPE);
-  assert.equal(
-    response.headers.get("Cache-Control"),
-    `public, max-age=${STATUS_LIST_TTL_SECONDS}`,
-  );
+  assert.equal(response.headers.get("Cache-Control"), "no-cache");
   const jwt = await response.text();
   const kid = jose.decodeProtectedHeader(jwt).kid!;
   const publicKey = await fx.keys.findPublicKey(kid, fx.clock.now());
@@ -60,7 +57,12 @@ async function fetchList(fx: Fixture, uri: string) {
   });
 }
 
+/**
+ * Whether the list the issuer serves a second from now has the token's bit
+ * set: a revocation made here rebuilds a list once it is a second old.
+ */
 async function revokedInList(fx: Fixture, token: string): Promise<boolean> {
+  fx.clock.advance(1);
   const { idx, uri } = statusOf(token);
   return isRevoked((await fetchList(fx, uri)).bits, idx)!;
 }
@@ -215,3 +217,63 @@ function isCode(code: string) {
   return (error: unknown) =>
     error instanceof Auth4AgentError && error.code === code;
 }
+
+Deno.test("status list: a token revoked within the verifiers' clock leeway after its exp is still revoked, and set", async () => {
+  await withFixture(async (fx) => {
+    const { operator, agent } = await setup(fx);
+    const token = await issueToken(fx, agent, { expires_in: "60" });
+    const other = await issueToken(fx, agent, { expires_in: "60" });
+    fx.clock.advance(60 + 20); // expired, but verifiers take it 30 s more
+    const answer = await assertOk<{ revoked?: boolean }>(
+      await revoke(fx, token, asCaller(agent)),
+    );
+    assert.equal(answer.revoked, true);
+    assert.equal(await revokedInList(fx, token), true);
+    await fx.client.changeAgentStatus(
+      agent.did,
+      "suspend",
+      "t",
+      operator.signer,
+    );
+    assert.equal(await revokedInList(fx, other), true);
+  });
+});
+
+Deno.test("TokenVerifier with status: an older list (a replay, a stale cache) never replaces a newer one", async () => {
+  await withFixture(async (fx) => {
+    const { agent } = await setup(fx);
+    const token = await issueToken(fx, agent);
+    const { uri } = statusOf(token);
+    const served: { replay?: string } = {};
+    const client = new IssuerClient(ISSUER, {
+      fetch: (input, init) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (served.replay && url === uri) {
+          return Promise.resolve(
+            new Response(served.replay, {
+              headers: { "Content-Type": STATUS_LIST_MEDIA_TYPE },
+            }),
+          );
+        }
+        return fx.fetch(input, init);
+      },
+      now: fx.clock.now,
+    });
+    const verifier = new TokenVerifier(client);
+    const verify = () =>
+      verifier.verify(token, {
+        audience: null,
+        status: true,
+        now: fx.clock.now(),
+      });
+    await verify();
+    const before = await (await fx.app(new Request(uri))).text();
+    await assertOk(await revoke(fx, token, asCaller(agent)));
+    fx.clock.advance(STATUS_LIST_TTL_SECONDS);
+    await assert.rejects(verify(), isCode("ERR_TOKEN_INACTIVE"));
+    // The list from before the revocation, served again: not taken.
+    served.replay = before;
+    fx.clock.advance(STATUS_LIST_TTL_SECONDS);
+    await assert.rejects(verify(), isCode("ERR_TOKEN_INACTIVE"));
+  }, { tokenTtl: 3600 });
+});

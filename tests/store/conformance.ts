@@ -1081,17 +1081,23 @@ export function storeConformance(
     const { op, ag } = await world(store);
     const { ag: neighbour } = await world(store);
     const live = token(ag, { expiresAt: at(1000) });
-    const expired = token(ag, { expiresAt: at(99) });
+    // Verifiers take a token up to their clock leeway (30 s) past its exp.
+    const justExpired = token(ag, { expiresAt: at(71) });
+    const expired = token(ag, { expiresAt: at(70) });
     const alreadyRevoked = token(ag, { revokedAt: at(50) });
     const neighbours = token(neighbour);
-    for (const t of [live, expired, alreadyRevoked, neighbours]) {
+    for (const t of [live, justExpired, expired, alreadyRevoked, neighbours]) {
       await store.recordToken(t);
     }
 
     const suspend = { at: at(100), by: op.id, reason: "investigating" };
     assert.equal(
       await store.changeAgentStatus(ag.did, "suspended", suspend),
-      1,
+      2,
+    );
+    assert.equal(
+      (await store.getToken(justExpired.jti))?.revokedAt?.getTime(),
+      at(100).getTime(),
     );
     assert.deepEqual(await store.getAgent(ag.did), {
       ...ag,
@@ -1359,11 +1365,11 @@ export function storeConformance(
   test("delegated tokens: suspending an agent revokes the live tokens others hold for it, and every token delegated from those", async ({ store }) => {
     const { op, agents: [a, b, c] } = await agents(store, 3);
     const own = token(a!, { expiresAt: at(1000) });
-    const ownExpired = token(a!, { expiresAt: at(99) });
+    const ownExpired = token(a!, { expiresAt: at(60) });
     // Live, though its parent is not: only its subject names a.
     const forA = delegated(b!, ownExpired, { expiresAt: at(1000) });
     const fromForA = delegated(c!, forA, { expiresAt: at(1000) });
-    const forAExpired = delegated(b!, ownExpired, { expiresAt: at(99) });
+    const forAExpired = delegated(b!, ownExpired, { expiresAt: at(60) });
     const bOwn = token(b!, { expiresAt: at(1000) });
     const untouched = [ownExpired, forAExpired, bOwn];
     const tokens = [own, forA, fromForA];
@@ -1623,8 +1629,8 @@ export function storeConformance(
     // Revoked by d's suspension: its own live token, and one held for it.
     const dOwn = token(d!, { statusIdx: 9, expiresAt: at(1000) });
     const forD = delegated(b!, dOwn, { statusIdx: 30, expiresAt: at(1000) });
-    // Not revoked: expired before the suspension, or never.
-    const dExpired = token(d!, { statusIdx: 15, expiresAt: at(99) });
+    // Not revoked: expired before the suspension (past the clock leeway), or never.
+    const dExpired = token(d!, { statusIdx: 15, expiresAt: at(60) });
     const unrevoked = [
       token(b!, { statusIdx: 0 }),
       token(c!, { statusIdx: 11 }),

@@ -68,6 +68,7 @@ export async function changeAgentStatus(
       reason,
     }),
   );
+  if (tokensRevoked) deps.statusLists.revoked();
   if (tokensRevoked === undefined) {
     // A revocation committed since the read above.
     await denied("ERR_AGENT_REVOKED");

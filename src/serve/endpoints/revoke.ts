@@ -2,9 +2,12 @@
  * `POST /oauth/revoke` (RFC 7009). An agent revokes the tokens it holds and
  * those delegated to act for it; a verified operator any token of its domain.
  * Revoking a token revokes the tokens delegated from it. Unknown, expired or malformed
- * tokens get 200 as the RFC asks; a token held by someone else is refused.
+ * tokens get 200 as the RFC asks (a token expired less than the verifiers'
+ * clock leeway ago is still revoked); a token held by someone else is
+ * refused.
  */
 import { DELEGATION_TYP } from "../../core/access_token.ts";
+import { CLOCK_LEEWAY_SECONDS } from "../../core/jws.ts";
 import { fail } from "../../core/errors.ts";
 import { audit, auditEvent } from "../audit.ts";
 import { authenticateClient } from "../client_auth.ts";
@@ -29,9 +32,14 @@ export async function revokeEndpoint(
   });
   // token_type_hint is only a hint (RFC 7009 §2.1): we issue access tokens only.
   // An expired token needs no revocation: like unknown ones, it gets 200.
-  // An access token, or a delegation its subject takes back.
-  const found = await findIssuedToken(token, deps) ??
-    await findIssuedToken(token, deps, DELEGATION_TYP);
+  // An access token, or a delegation its subject takes back — also just
+  // past its exp, while verifiers allowing for clock skew still take it.
+  const found = await findIssuedToken(token, deps, {
+    expiryLeeway: CLOCK_LEEWAY_SECONDS,
+  }) ?? await findIssuedToken(token, deps, {
+    typ: DELEGATION_TYP,
+    expiryLeeway: CLOCK_LEEWAY_SECONDS,
+  });
   if (!found) return empty(); // RFC 7009 §2.2: the status says it all
   const mayRevoke = client.kind === "agent"
     ? client.id === found.claims.client_id || client.id === found.claims.sub
@@ -62,5 +70,6 @@ export async function revokeEndpoint(
       reason,
     }),
   );
+  deps.statusLists.revoked();
   return json({ revoked: true, jti: found.claims.jti });
 }

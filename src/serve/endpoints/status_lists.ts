@@ -1,8 +1,9 @@
 /**
  * `GET /oauth/status-lists/{n}`: list n of the Token Status List
  * (core/status_list.ts), signed with the current signing key: bit i is set
- * when token number n × STATUS_LIST_SIZE + i is revoked. Cached by verifiers
- * for its `ttl`; public, like the JWKS.
+ * when token number n × STATUS_LIST_SIZE + i is revoked. Public, like the
+ * JWKS; kept a few seconds here (status_list_cache.ts), by verifiers for its
+ * `ttl`.
  */
 import { fail } from "../../core/errors.ts";
 import { nowSeconds } from "../../core/jws.ts";
@@ -11,7 +12,6 @@ import {
   signStatusList,
   STATUS_LIST_MEDIA_TYPE,
   STATUS_LIST_SIZE,
-  STATUS_LIST_TTL_SECONDS,
   statusListUri,
 } from "../../core/status_list.ts";
 import type { AppDeps } from "../context.ts";
@@ -27,13 +27,25 @@ export async function statusListEndpoint(
     fail("ERR_NOT_FOUND", `no status list ${JSON.stringify(list)}`);
   }
   const n = Number(list);
+  const jwt = await deps.statusLists.get(n, deps.now(), () => build(n, deps));
+  return new Response(jwt, {
+    headers: {
+      "Content-Type": STATUS_LIST_MEDIA_TYPE,
+      // Its ttl and iat say how long it may be used (draft §8.2); caches on
+      // the way must ask again, so that no verifier gets an old list.
+      "Cache-Control": "no-cache",
+    },
+  });
+}
+
+async function build(n: number, deps: AppDeps): Promise<string> {
   const from = n * STATUS_LIST_SIZE;
   const revoked = await deps.store.listRevokedStatusIndexes(
     from,
     from + STATUS_LIST_SIZE,
   );
   const now = deps.now();
-  const jwt = signStatusList(
+  return signStatusList(
     {
       uri: statusListUri(deps.issuer, n),
       iat: nowSeconds(now),
@@ -41,10 +53,4 @@ export async function statusListEndpoint(
     },
     deps.keys.signingKey(now),
   );
-  return new Response(jwt, {
-    headers: {
-      "Content-Type": STATUS_LIST_MEDIA_TYPE,
-      "Cache-Control": `public, max-age=${STATUS_LIST_TTL_SECONDS}`,
-    },
-  });
 }

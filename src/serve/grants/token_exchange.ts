@@ -114,7 +114,7 @@ async function findSubjectToken(
   const token = requireString(params, "subject_token", 16_384, {
     opaque: true,
   });
-  const found = await findIssuedToken(token, deps, DELEGATION_TYP);
+  const found = await findIssuedToken(token, deps, { typ: DELEGATION_TYP });
   if (!found) {
     // An access token is no delegation, whoever holds it.
     const accessToken = await findIssuedToken(token, deps);

@@ -26,7 +26,12 @@ export type {
   TokenResponse,
 } from "./src/client/issuer_client.ts";
 export { TokenVerifier } from "./src/client/verifier.ts";
-export type { CachedJwks, JwksCache } from "./src/client/verifier.ts";
+export type {
+  CachedJwks,
+  JwksCache,
+  VerifyOptions,
+} from "./src/client/verifier.ts";
+export { TrustedIssuers } from "./src/client/trusted_issuers.ts";
 export {
   type AccessTokenClaims,
   type ActorClaim,

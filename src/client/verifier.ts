@@ -49,6 +49,17 @@ const STALE_REFETCH_WAIT_MS = 2_000;
 /** Status lists kept (16 KiB of bits at most each): the most recently fetched. */
 const MAX_CACHED_STATUS_LISTS = 64;
 
+/** What TokenVerifier.verify checks beyond the signature and the issuer. */
+export interface VerifyOptions {
+  /** This API's identifier; `null` accepts any audience, deliberately. */
+  audience: string | null;
+  /** Every one of these must be granted. */
+  scopes?: string[];
+  now?: Date;
+  /** Also refuse tokens the issuer's status list says are revoked. */
+  status?: boolean;
+}
+
 export class TokenVerifier {
   readonly #client: IssuerClient;
   readonly #cache?: JwksCache;
@@ -63,6 +74,11 @@ export class TokenVerifier {
   constructor(client: IssuerClient, cache?: JwksCache) {
     this.#client = client;
     this.#cache = cache;
+  }
+
+  /** The issuer whose tokens this verifier takes. */
+  get issuer(): string {
+    return this.#client.server;
   }
 
   /** Refetches the keys; concurrent callers share one request. */
@@ -192,12 +208,7 @@ export class TokenVerifier {
    */
   async verify(
     token: string,
-    options: {
-      audience: string | null;
-      scopes?: string[];
-      now?: Date;
-      status?: boolean;
-    },
+    options: VerifyOptions,
   ): Promise<AccessTokenClaims> {
     if (options?.audience === undefined) {
       fail(

@@ -1,0 +1,107 @@
+/**
+ * Multi-issuer trust: one resource server, two issuers each with its own
+ * keys. Each issuer's tokens verify; a token naming an issuer that is not
+ * trusted is refused without a request; a token naming one trusted issuer
+ * but signed by the other's key is refused, even when their kids collide.
+ */
+import assert from "node:assert/strict";
+import type { Jwks } from "../../src/client/issuer_client.ts";
+import { TrustedIssuers } from "../../src/client/trusted_issuers.ts";
+import { signAccessToken } from "../../src/core/access_token.ts";
+import { Auth4AgentError } from "../../src/core/errors.ts";
+import { nowSeconds } from "../../src/core/jws.ts";
+import { generateKeyPair } from "../../src/core/keys.ts";
+
+const A = "https://a.issuer.test";
+const B = "https://b.issuer.test";
+const NOW = new Date("2030-01-01T00:00:00Z");
+const DID = "did:agent:agents.example.com:0123456789abcdef0123456789abcdef";
+
+const keyA = await generateKeyPair();
+const keyB = await generateKeyPair();
+const jwks: Record<string, Jwks> = {
+  [A]: { keys: [{ ...keyA.publicJwk, kid: "k1" }] },
+  [B]: { keys: [{ ...keyB.publicJwk, kid: "k1" }] },
+};
+
+/** Both issuers' metadata and keys, counting requests by origin. */
+const requests: string[] = [];
+const fetch = (input: string | URL | Request) => {
+  const url = new URL(input instanceof Request ? input.url : input);
+  requests.push(url.origin);
+  const issuer = url.origin;
+  return Promise.resolve(
+    url.pathname === "/jwks" ? Response.json(jwks[issuer]) : Response.json({
+      issuer,
+      token_endpoint: `${issuer}/oauth/token`,
+      jwks_uri: `${issuer}/jwks`,
+      introspection_endpoint: `${issuer}/oauth/introspect`,
+      revocation_endpoint: `${issuer}/oauth/revoke`,
+    }),
+  );
+};
+
+function token(iss: string, privateKey: CryptoKey): Promise<string> {
+  const iat = nowSeconds(NOW);
+  return signAccessToken({
+    iss,
+    sub: DID,
+    aud: "https://api.example.com",
+    scope: "read",
+    client_id: DID,
+    iat,
+    exp: iat + 600,
+    jti: `t-${iss}`,
+    domain: "agents.example.com",
+  }, { kid: "k1", privateKey });
+}
+
+const options = { audience: "https://api.example.com", now: NOW };
+const refused = (error: unknown) =>
+  error instanceof Auth4AgentError && error.code === "ERR_TOKEN_INVALID";
+
+Deno.test("TrustedIssuers: each issuer's tokens verify with its own keys", async () => {
+  const trusted = TrustedIssuers.of([A, B], { fetch });
+  assert.deepEqual(trusted.issuers, [A, B]);
+  assert.equal(
+    (await trusted.verify(await token(A, keyA.privateKey), options)).iss,
+    A,
+  );
+  assert.equal(
+    (await trusted.verify(await token(B, keyB.privateKey), options)).iss,
+    B,
+  );
+});
+
+Deno.test("TrustedIssuers: an issuer not trusted is refused without a request; a token cannot pick the other issuer's key", async () => {
+  const trusted = TrustedIssuers.of([A, B], { fetch });
+  requests.length = 0;
+  await assert.rejects(
+    trusted.verify(await token("https://evil.test", keyA.privateKey), options),
+    refused,
+  );
+  assert.deepEqual(requests, []);
+  // Claims A, signed by B's key under the same kid: A's keys refuse it.
+  await assert.rejects(
+    trusted.verify(await token(A, keyB.privateKey), options),
+    refused,
+  );
+  // Trusting A alone: B's own tokens are refused too.
+  await assert.rejects(
+    TrustedIssuers.of([A], { fetch }).verify(
+      await token(B, keyB.privateKey),
+      options,
+    ),
+    refused,
+  );
+});
+
+Deno.test("TrustedIssuers: no issuer, or one twice, is a configuration error", () => {
+  for (const issuers of [[], [A, `${A}/`]]) {
+    assert.throws(
+      () => TrustedIssuers.of(issuers, { fetch }),
+      (error: unknown) =>
+        error instanceof Auth4AgentError && error.code === "ERR_USAGE",
+    );
+  }
+});

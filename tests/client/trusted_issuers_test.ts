@@ -9,13 +9,12 @@ import type { Jwks } from "../../src/client/issuer_client.ts";
 import { TrustedIssuers } from "../../src/client/trusted_issuers.ts";
 import { signAccessToken } from "../../src/core/access_token.ts";
 import { Auth4AgentError } from "../../src/core/errors.ts";
-import { nowSeconds } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
+import { testClaims } from "../helpers/claims.ts";
 
 const A = "https://a.issuer.test";
 const B = "https://b.issuer.test";
 const NOW = new Date("2030-01-01T00:00:00Z");
-const DID = "did:agent:agents.example.com:0123456789abcdef0123456789abcdef";
 
 const keyA = await generateKeyPair();
 const keyB = await generateKeyPair();
@@ -42,18 +41,10 @@ const fetch = (input: string | URL | Request) => {
 };
 
 function token(iss: string, privateKey: CryptoKey): Promise<string> {
-  const iat = nowSeconds(NOW);
-  return signAccessToken({
-    iss,
-    sub: DID,
-    aud: "https://api.example.com",
-    scope: "read",
-    client_id: DID,
-    iat,
-    exp: iat + 600,
-    jti: `t-${iss}`,
-    domain: "agents.example.com",
-  }, { kid: "k1", privateKey });
+  return signAccessToken(testClaims(iss, NOW, { jti: `t-${iss}` }), {
+    kid: "k1",
+    privateKey,
+  });
 }
 
 const options = { audience: "https://api.example.com", now: NOW };

@@ -14,6 +14,7 @@ import {
 import { signAccessToken } from "../../src/core/access_token.ts";
 import { nowSeconds } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
+import { testClaims } from "../helpers/claims.ts";
 import {
   encodeStatusList,
   signStatusList,
@@ -31,18 +32,10 @@ function at(offsetMs: number): Date {
 /** A key, its JWKS and a token it signed, valid for an hour from NOW. */
 async function fixture(): Promise<{ jwks: Jwks; token: string }> {
   const { privateKey, publicJwk } = await generateKeyPair();
-  const iat = nowSeconds(NOW);
-  const token = await signAccessToken({
-    iss: ISSUER,
-    sub: "did:agent:agents.example.com:0123456789abcdef0123456789abcdef",
-    aud: "https://api.example.com",
-    scope: "read",
-    client_id: "did:agent:agents.example.com:0123456789abcdef0123456789abcdef",
-    iat,
-    exp: iat + 3600,
-    jti: "t1",
-    domain: "agents.example.com",
-  }, { kid: "k1", privateKey });
+  const token = await signAccessToken(testClaims(ISSUER, NOW), {
+    kid: "k1",
+    privateKey,
+  });
   return { jwks: { keys: [{ ...publicJwk, kid: "k1" }] }, token };
 }
 
@@ -290,22 +283,15 @@ Deno.test("TokenVerifier: before any keys, a malformed token is refused without 
 Deno.test("TokenVerifier with status: a cached list whose key has left the JWKS is not used", async () => {
   const k1 = await generateKeyPair(), k2 = await generateKeyPair();
   const k3 = await generateKeyPair();
-  const iat = nowSeconds(NOW);
   const uri = `${ISSUER}/oauth/status-lists/0`;
   const token = (kid: string, privateKey: CryptoKey) =>
-    signAccessToken({
-      iss: ISSUER,
-      sub: "did:agent:agents.example.com:0123456789abcdef0123456789abcdef",
-      aud: "https://api.example.com",
-      scope: "read",
-      client_id:
-        "did:agent:agents.example.com:0123456789abcdef0123456789abcdef",
-      iat,
-      exp: iat + 3600,
-      jti: `t-${kid}`,
-      domain: "agents.example.com",
-      status: { status_list: { idx: 5, uri } },
-    }, { kid, privateKey });
+    signAccessToken(
+      testClaims(ISSUER, NOW, {
+        jti: `t-${kid}`,
+        status: { status_list: { idx: 5, uri } },
+      }),
+      { kid, privateKey },
+    );
   const list = (revoked: number[], kid: string, privateKey: CryptoKey) =>
     signStatusList(
       { uri, iat: nowSeconds(NOW), lst: encodeStatusList(revoked) },

@@ -6,20 +6,16 @@
  * the agent to grant.
  */
 import assert from "node:assert/strict";
-import { startDnsServer } from "../helpers/dns_server.ts";
-import { ok, refused, verifiedOperator } from "../helpers/identities.ts";
-import { cli, startServerProcess } from "../helpers/process.ts";
+import {
+  ok,
+  refused,
+  verifiedOperator,
+  withIssuerProcess,
+} from "../helpers/identities.ts";
+import { cli } from "../helpers/process.ts";
 
 Deno.test("register: the issuer's identifier is checked first; register agent defaults to this home's operator", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "a4a-register-" });
-  const dns = await startDnsServer();
-  const server = await startServerProcess([
-    "--db",
-    `${dir}/issuer.db`,
-    "--dns-server",
-    dns.address,
-  ]);
-  try {
+  await withIssuerProcess("a4a-register-", async ({ dir, dns, server }) => {
     const byAddress = `http://127.0.0.1:${server.port}`;
     assert.equal(server.issuer, `http://localhost:${server.port}`);
     const wrong = `${dir}/wrong`;
@@ -80,9 +76,5 @@ Deno.test("register: the issuer's identifier is checked first; register agent de
       "ERR_USAGE",
       2,
     );
-  } finally {
-    assert.equal(await server.stop(), 0);
-    await dns.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

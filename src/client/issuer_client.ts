@@ -106,6 +106,8 @@ export interface Revocations {
   tokens: {
     jti: string;
     client_id: string;
+    /** A delegated token's subject, the agent it acted for. */
+    sub?: string;
     scope: string;
     expires_at: string;
     revoked_at: string | null;

@@ -28,7 +28,7 @@ export function register(program: Command, run: Run): void {
     )
     .option(
       "--delegate-to <did>",
-      "a token that lets this agent act for you: it trades it with --subject-token",
+      "instead of a token, a delegation letting the agent <did> (of your domain) act for you; it trades it with --subject-token",
     )
     .option(
       "--subject-token <jwt>",
@@ -41,6 +41,12 @@ export function register(program: Command, run: Run): void {
           fail(
             "ERR_HOME_MISSING",
             "the agent is not registered yet; run `auth4agent register agent --operator-id ID`",
+          );
+        }
+        if (options.delegateTo !== undefined && options.aud !== undefined) {
+          fail(
+            "ERR_USAGE",
+            "--delegate-to makes a delegation, traded at the issuer only: leave out --aud (the agent that trades it names the audience)",
           );
         }
         let expiresIn: number | undefined;

@@ -152,9 +152,9 @@ export function register(program: Command, run: Run): void {
         }
         for (const token of list.tokens) {
           lines.push(
-            `  token ${token.jti}  of ${token.client_id}  revoked ${token.revoked_at}  by ${
-              token.revoked_by ?? "?"
-            }` +
+            `  token ${token.jti}  of ${token.client_id}${
+              token.sub ? ` for ${token.sub}` : ""
+            }  revoked ${token.revoked_at}  by ${token.revoked_by ?? "?"}` +
               (token.reason ? `  (${token.reason})` : ""),
           );
         }

@@ -56,6 +56,18 @@ Deno.test("CLI delegation: --delegate-to, --subject-token, verify shows the acto
       "grant the actor",
     );
 
+    // A delegation is for the issuer alone: the actor names the audience.
+    refused(
+      await opsCli(
+        "issue",
+        "--delegate-to",
+        actorDid,
+        "--aud",
+        "api.example.com",
+      ),
+      "ERR_USAGE",
+      2,
+    );
     const delegation = ok(
       await opsCli(
         "issue",
@@ -145,6 +157,11 @@ Deno.test("CLI delegation: --delegate-to, --subject-token, verify shows the acto
     refused(
       await helperCli("issue", "--subject-token", delegation),
       "ERR_SUBJECT_TOKEN_INVALID",
+    );
+    // The operator's revocation list names whom the revoked token acted for.
+    assert.match(
+      ok(await opsCli("revoke", "list"), "revoke list").stdout,
+      new RegExp(`of ${actorDid} for ${subjectDid}`),
     );
   });
 });

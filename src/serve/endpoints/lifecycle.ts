@@ -91,6 +91,8 @@ function tokenView(token: TokenRecord) {
   return {
     jti: token.jti,
     client_id: token.clientId,
+    // A delegated token's subject: the agent it acted for.
+    ...(token.subject && { sub: token.subject }),
     scope: token.scope,
     expires_at: token.expiresAt.toISOString(),
     revoked_at: token.revokedAt?.toISOString() ?? null,

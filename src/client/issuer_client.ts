@@ -309,14 +309,17 @@ export class IssuerClient {
    * The status list token at `uri` (draft-ietf-oauth-status-list §8.1),
    * unverified: TokenVerifier checks it. Its type and length are checked
    * before its body is read, and the body is read up to the longest list
-   * only. An answer that breaks off, or a gateway's 502/503/504, is
+   * only. An answer that breaks off, a 5xx or a 429 is
    * ERR_ISSUER_UNREACHABLE: the verifier then keeps the list it holds.
    */
   async statusList(uri: string): Promise<string> {
     const response = await this.#send(uri, {
       headers: { Accept: STATUS_LIST_MEDIA_TYPE },
     });
-    if ([502, 503, 504].includes(response.status)) {
+    // The issuer failing or shedding load (its database down, a 429 for an
+    // egress IP that many verifiers share) is not a verdict on the list: the
+    // verifier keeps the one it holds, as when the issuer cannot be reached.
+    if (response.status >= 500 || response.status === 429) {
       await response.body?.cancel();
       fail(
         "ERR_ISSUER_UNREACHABLE",
@@ -324,10 +327,11 @@ export class IssuerClient {
       );
     }
     if (!response.ok) await this.#read(response);
-    const type = response.headers.get("Content-Type") ?? "";
+    const type = (response.headers.get("Content-Type") ?? "").split(";")[0]!
+      .trim().toLowerCase();
     const length = Number(response.headers.get("Content-Length") ?? 0);
     if (
-      !type.toLowerCase().startsWith(STATUS_LIST_MEDIA_TYPE) ||
+      type !== STATUS_LIST_MEDIA_TYPE ||
       length > MAX_STATUS_LIST_JWS_LENGTH
     ) {
       await response.body?.cancel();

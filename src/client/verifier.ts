@@ -204,7 +204,7 @@ export class TokenVerifier {
    * than read as "any") — and every one of `scopes`. With `status`, also
    * refuses a token that the issuer's status list (draft-ietf-oauth-status-
    * list) says is revoked: the list is fetched once per its `ttl` (60 s), and
-   * while the issuer cannot be reached a list is used until it expires.
+   * while the issuer cannot be reached (or answers 5xx or 429) a list is used until it expires.
    */
   async verify(
     token: string,

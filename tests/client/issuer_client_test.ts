@@ -65,7 +65,7 @@ Deno.test("IssuerClient: a bare 403 is ERR_FORBIDDEN, a bare 429 ERR_RATE_LIMITE
   assert.doesNotMatch(gateway.message, /issuer's URL/);
 });
 
-Deno.test("IssuerClient.statusList: refuses an oversized answer before reading it all; a gateway error or a broken answer is 'unreachable'", async () => {
+Deno.test("IssuerClient.statusList: refuses an oversized or mistyped answer before reading it all; a 5xx, a 429 or a broken answer is 'unreachable'", async () => {
   const uri = "http://issuer.test/oauth/status-lists/0";
   let pulled = 0;
   const endless = () =>
@@ -102,11 +102,17 @@ Deno.test("IssuerClient.statusList: refuses an oversized answer before reading i
     )),
     "ERR_ISSUER_RESPONSE",
   );
-  assert.equal(
-    await codeOf(answer(() => new Response("eyJ.x.y", { headers: {} }))),
-    "ERR_ISSUER_RESPONSE",
-  );
-  for (const status of [502, 503, 504]) {
+  for (
+    const headers of [{}, {
+      "Content-Type": "application/statuslist+jwtx",
+    }] as Record<string, string>[]
+  ) {
+    assert.equal(
+      await codeOf(answer(() => new Response("eyJ.x.y", { headers }))),
+      "ERR_ISSUER_RESPONSE",
+    );
+  }
+  for (const status of [500, 502, 503, 504, 429]) {
     assert.equal(
       await codeOf(answer(() => new Response("busy", { status }))),
       "ERR_ISSUER_UNREACHABLE",

@@ -165,6 +165,13 @@ Deno.test("TokenVerifier with status: refuses a revoked token within the list's 
     const fresh = await issueToken(fx, agent);
     fx.clock.advance(STATUS_LIST_TTL_SECONDS);
     await verify(fresh);
+    // The issuer up but its database down (500): the held list stands too.
+    const read = fx.store.listRevokedStatusIndexes;
+    fx.store.listRevokedStatusIndexes = () =>
+      Promise.reject(new Error("database down"));
+    fx.clock.advance(STATUS_LIST_TTL_SECONDS);
+    assert.equal((await verify(fresh)).sub, agent.did);
+    fx.store.listRevokedStatusIndexes = read;
     down = true;
     fx.clock.advance(STATUS_LIST_TTL_SECONDS);
     assert.equal((await verify(fresh)).sub, agent.did);

@@ -46,6 +46,12 @@ const MIN_REFETCH_INTERVAL_MS = 30_000;
  * on, and its keys are used once they come).
  */
 const STALE_REFETCH_WAIT_MS = 2_000;
+/**
+ * With no keys at all, a failed fetch answers the calls that follow at once
+ * for this long: an issuer dropping packets costs one caller the request's
+ * timeout, not every call; an issuer back up is tried again soon.
+ */
+const NO_KEYS_RETRY_MS = 5_000;
 /** Status lists kept (16 KiB of bits at most each): the most recently fetched. */
 const MAX_CACHED_STATUS_LISTS = 64;
 
@@ -66,6 +72,8 @@ export class TokenVerifier {
   #current?: CachedJwks;
   #keys = new Map<string, CryptoKey>();
   #lastFetchAttempt = -Infinity;
+  /** Why the last fetch failed, while no keys are held (NO_KEYS_RETRY_MS). */
+  #lastFailure?: unknown;
   #refreshing?: Promise<CachedJwks>;
   /** Status lists by URI, with when (seconds, by the caller's clock) each was fetched. */
   #lists = new Map<string, { list: StatusListToken; fetchedAt: number }>();
@@ -176,8 +184,8 @@ export class TokenVerifier {
     if (cached && !this.#refreshing && !this.#refetchDue(now)) {
       return await this.#stale(cached);
     }
+    if (!cached) return await this.#firstKeys(now);
     const refresh = this.#refresh(now);
-    if (!cached) return await refresh;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const waited = new Promise<undefined>((resolve) => {
       timer = setTimeout(resolve, STALE_REFETCH_WAIT_MS, undefined);
@@ -188,6 +196,26 @@ export class TokenVerifier {
       return await this.#stale(cached);
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /**
+   * With no keys at all: fetched, shared by concurrent callers; after a
+   * failure, the same failure for NO_KEYS_RETRY_MS.
+   */
+  async #firstKeys(now: Date): Promise<CachedJwks> {
+    const sinceFailure = now.getTime() - this.#lastFetchAttempt;
+    if (
+      this.#lastFailure !== undefined && !this.#refreshing &&
+      sinceFailure >= 0 && sinceFailure < NO_KEYS_RETRY_MS
+    ) throw this.#lastFailure;
+    try {
+      const keys = await this.#refresh(now);
+      this.#lastFailure = undefined;
+      return keys;
+    } catch (error) {
+      this.#lastFailure = error;
+      throw error;
     }
   }
 

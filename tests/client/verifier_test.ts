@@ -344,3 +344,48 @@ Deno.test("TokenVerifier with status: a cached list whose key has left the JWKS 
       error instanceof Auth4AgentError && error.code === "ERR_TOKEN_INACTIVE",
   );
 });
+
+Deno.test("TokenVerifier: with no keys and the issuer down, one request fails; calls then fail at once for 5 s", async () => {
+  const { jwks, token } = await fixture();
+  let requests = 0;
+  let up = false;
+  const client = new IssuerClient(ISSUER, {
+    fetch: (input: string | URL | Request) => {
+      requests++;
+      if (!up) return Promise.reject(new TypeError("connection refused"));
+      const path = new URL(input instanceof Request ? input.url : input)
+        .pathname;
+      return Promise.resolve(
+        path === "/jwks" ? Response.json(jwks) : Response.json({
+          issuer: ISSUER,
+          token_endpoint: `${ISSUER}/oauth/token`,
+          jwks_uri: `${ISSUER}/jwks`,
+          introspection_endpoint: `${ISSUER}/oauth/introspect`,
+          revocation_endpoint: `${ISSUER}/oauth/revoke`,
+        }),
+      );
+    },
+  });
+  const verifier = new TokenVerifier(client);
+  const unreachable = (error: unknown) =>
+    error instanceof Auth4AgentError &&
+    error.code === "ERR_ISSUER_UNREACHABLE";
+  await assert.rejects(
+    verifier.verify(token, { audience: null, now: NOW }),
+    unreachable,
+  );
+  assert.equal(requests, 1);
+  for (const offset of [1_000, 4_999]) {
+    await assert.rejects(
+      verifier.verify(token, { audience: null, now: at(offset) }),
+      unreachable,
+    );
+  }
+  assert.equal(requests, 1, "no request within 5 s of the failed one");
+  up = true;
+  const claims = await verifier.verify(token, {
+    audience: null,
+    now: at(5_000),
+  });
+  assert.equal(claims.jti, "t1");
+});

@@ -1,7 +1,9 @@
 /**
  * `grant_type=client_credentials` (RFC 6749 §4.4): the agent asks for a token
- * of its own, within its operator's grant (deny by default).
+ * of its own, within its operator's grant (deny by default) — or, with
+ * `may_act`, for a delegation (token_request.ts).
  */
+import { fail } from "../../core/errors.ts";
 import { authorizeScopes, parseScopeParam } from "../../core/scope.ts";
 import type { AgentStanding } from "../../store/store.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
@@ -12,7 +14,6 @@ import {
   resolveMayAct,
   type TokenPlan,
 } from "./token_request.ts";
-import { fail } from "../../core/errors.ts";
 
 export const CLIENT_CREDENTIALS_GRANT = "client_credentials";
 

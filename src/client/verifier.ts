@@ -4,6 +4,7 @@
  * refetched only when a token names an unknown `kid` or the cache is stale.
  * Every check is explicit (see core/access_token.ts).
  */
+import { setWithin } from "../core/fifo.ts";
 import {
   type AccessTokenClaims,
   verifyAccessToken,
@@ -341,16 +342,13 @@ export class TokenVerifier {
       throw error;
     }
     if (usable && fetched.iat < cached.list.iat) return cached.list;
-    this.#keep(uri, fetched, t);
+    setWithin(
+      this.#lists,
+      uri,
+      { list: fetched, fetchedAt: t },
+      MAX_CACHED_STATUS_LISTS,
+    );
     return fetched;
-  }
-
-  #keep(uri: string, list: StatusListToken, fetchedAt: number): void {
-    this.#lists.delete(uri);
-    if (this.#lists.size >= MAX_CACHED_STATUS_LISTS) {
-      this.#lists.delete(this.#lists.keys().next().value!);
-    }
-    this.#lists.set(uri, { list, fetchedAt });
   }
 
   async #fetchStatusList(uri: string, now: Date): Promise<StatusListToken> {

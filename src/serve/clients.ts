@@ -2,6 +2,7 @@
  * Looking up who is acting: an agent by DID or an operator by id, with their
  * registered keys, refusing agents that are suspended or revoked.
  */
+import { setWithin } from "../core/fifo.ts";
 import { parseAgentDid } from "../core/did.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { ed25519PublicKey, type VerifyKey } from "../core/ed25519.ts";
@@ -44,10 +45,7 @@ function keyFor(x: string): VerifyKey {
   let key = keyCache.get(x);
   if (!key) {
     key = ed25519PublicKey(x);
-    if (keyCache.size >= MAX_CACHED_KEYS) {
-      keyCache.delete(keyCache.keys().next().value!);
-    }
-    keyCache.set(x, key);
+    setWithin(keyCache, x, key, MAX_CACHED_KEYS);
   }
   return key;
 }

@@ -2,6 +2,7 @@
  * Token-bucket rate limits per client and per IP. Defaults let one client
  * burst 50 requests and sustain 20 per second (README "Rate limits").
  */
+import { setWithin } from "../core/fifo.ts";
 import { Auth4AgentError } from "../core/errors.ts";
 
 /** Buckets kept at most; the least recently created are dropped beyond it. */
@@ -36,11 +37,8 @@ export class RateLimiter {
     let bucket = this.#buckets.get(key);
     if (!bucket) {
       if (++this.#createdSincePrune >= PRUNE_ABOVE) this.#pruneFull(nowMs);
-      if (this.#buckets.size >= MAX_BUCKETS) {
-        this.#buckets.delete(this.#buckets.keys().next().value!);
-      }
       bucket = { tokens: this.#burst, updated: nowMs };
-      this.#buckets.set(key, bucket);
+      setWithin(this.#buckets, key, bucket, MAX_BUCKETS);
     }
     bucket.tokens = Math.min(
       this.#burst,

@@ -8,6 +8,8 @@
  * made here, once it is a second old, so a client revoking in a loop gets
  * at most one rebuild a second per list. Concurrent requests share a build.
  */
+import { setWithin } from "../core/fifo.ts";
+
 export const STATUS_LIST_MAX_AGE_SECONDS = 5;
 const MIN_REBUILD_MS = 1_000;
 /** Lists kept: the most recently built (a list is ≤ 32 KiB). */
@@ -34,11 +36,7 @@ export class StatusListCache {
     if (entry && this.#current(entry, t)) return entry.jwt;
     const jwt = build();
     const fresh = { jwt, builtAt: t, generation: this.#generation };
-    this.#entries.delete(list);
-    if (this.#entries.size >= MAX_LISTS) {
-      this.#entries.delete(this.#entries.keys().next().value!);
-    }
-    this.#entries.set(list, fresh);
+    setWithin(this.#entries, list, fresh, MAX_LISTS);
     // A failed build is not kept.
     jwt.catch(() => {
       if (this.#entries.get(list) === fresh) this.#entries.delete(list);

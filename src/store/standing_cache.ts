@@ -13,6 +13,7 @@
  * with the token writes): the read 12.1–12.4 → 4.6–4.7 µs a token, most of
  * what is left being the data_version read's own read transaction.
  */
+import { setWithin } from "../core/fifo.ts";
 import type { WriteName } from "./sqlite_writes.ts";
 import type { AgentStanding } from "./store.ts";
 
@@ -66,10 +67,7 @@ export class StandingCache {
     if (cached) return cached;
     const standing = read();
     if (!standing) return undefined; // unknown DIDs are not kept: anyone can send them
-    if (this.#entries.size >= this.#max) {
-      this.#entries.delete(this.#entries.keys().next().value!);
-    }
-    this.#entries.set(did, freezeStanding(standing));
+    setWithin(this.#entries, did, freezeStanding(standing), this.#max);
     return standing;
   }
 

@@ -11,6 +11,7 @@ import { signAccessToken } from "../../src/core/access_token.ts";
 import { Auth4AgentError } from "../../src/core/errors.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
 import { testClaims } from "../helpers/claims.ts";
+import { issuerAnswer } from "../helpers/fake_issuer.ts";
 
 const A = "https://a.issuer.test";
 const B = "https://b.issuer.test";
@@ -26,18 +27,9 @@ const jwks: Record<string, Jwks> = {
 /** Both issuers' metadata and keys, counting requests by origin. */
 const requests: string[] = [];
 const fetch = (input: string | URL | Request) => {
-  const url = new URL(input instanceof Request ? input.url : input);
-  requests.push(url.origin);
-  const issuer = url.origin;
-  return Promise.resolve(
-    url.pathname === "/jwks" ? Response.json(jwks[issuer]) : Response.json({
-      issuer,
-      token_endpoint: `${issuer}/oauth/token`,
-      jwks_uri: `${issuer}/jwks`,
-      introspection_endpoint: `${issuer}/oauth/introspect`,
-      revocation_endpoint: `${issuer}/oauth/revoke`,
-    }),
-  );
+  const issuer = new URL(input instanceof Request ? input.url : input).origin;
+  requests.push(issuer);
+  return Promise.resolve(issuerAnswer(issuer, input, jwks[issuer]!));
 };
 
 function token(iss: string, privateKey: CryptoKey): Promise<string> {

@@ -15,6 +15,7 @@ import { signAccessToken } from "../../src/core/access_token.ts";
 import { nowSeconds } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
 import { testClaims } from "../helpers/claims.ts";
+import { issuerAnswer } from "../helpers/fake_issuer.ts";
 import {
   encodeStatusList,
   signStatusList,
@@ -62,15 +63,7 @@ function countingIssuer(jwks: Jwks): {
     const path = new URL(input instanceof Request ? input.url : input)
       .pathname;
     counts.set(path, (counts.get(path) ?? 0) + 1);
-    return Promise.resolve(
-      path === "/jwks" ? Response.json(jwks) : Response.json({
-        issuer: ISSUER,
-        token_endpoint: `${ISSUER}/oauth/token`,
-        jwks_uri: `${ISSUER}/jwks`,
-        introspection_endpoint: `${ISSUER}/oauth/introspect`,
-        revocation_endpoint: `${ISSUER}/oauth/revoke`,
-      }),
-    );
+    return Promise.resolve(issuerAnswer(ISSUER, input, jwks));
   };
   return { fetch, count: (path) => counts.get(path) ?? 0 };
 }
@@ -311,15 +304,7 @@ Deno.test("TokenVerifier with status: a cached list whose key has left the JWKS 
         }),
       );
     }
-    return Promise.resolve(
-      url.endsWith("/jwks") ? Response.json(jwks) : Response.json({
-        issuer: ISSUER,
-        token_endpoint: `${ISSUER}/oauth/token`,
-        jwks_uri: `${ISSUER}/jwks`,
-        introspection_endpoint: `${ISSUER}/oauth/introspect`,
-        revocation_endpoint: `${ISSUER}/oauth/revoke`,
-      }),
-    );
+    return Promise.resolve(issuerAnswer(ISSUER, input, jwks));
   };
   const verifier = new TokenVerifier(
     new IssuerClient(ISSUER, { fetch, now: () => NOW }),
@@ -353,17 +338,7 @@ Deno.test("TokenVerifier: with no keys and the issuer down, one request fails; c
     fetch: (input: string | URL | Request) => {
       requests++;
       if (!up) return Promise.reject(new TypeError("connection refused"));
-      const path = new URL(input instanceof Request ? input.url : input)
-        .pathname;
-      return Promise.resolve(
-        path === "/jwks" ? Response.json(jwks) : Response.json({
-          issuer: ISSUER,
-          token_endpoint: `${ISSUER}/oauth/token`,
-          jwks_uri: `${ISSUER}/jwks`,
-          introspection_endpoint: `${ISSUER}/oauth/introspect`,
-          revocation_endpoint: `${ISSUER}/oauth/revoke`,
-        }),
-      );
+      return Promise.resolve(issuerAnswer(ISSUER, input, jwks));
     },
   });
   const verifier = new TokenVerifier(client);

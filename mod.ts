@@ -13,6 +13,8 @@
  * // A resource server: offline verification against the issuer's JWKS.
  * const verifier = new TokenVerifier(issuer);
  * const claims = await verifier.verify(access_token, { audience: "api.example.com", scopes: ["read:payments"] });
+ * // …or straight from a request, Bearer or DPoP-bound (RFC 9449) alike:
+ * const caller = await verifier.verifyRequest(request, { audience: "api.example.com" });
  * ```
  */
 export { IssuerClient, IssuerError } from "./src/client/issuer_client.ts";
@@ -29,6 +31,7 @@ export { TokenVerifier } from "./src/client/verifier.ts";
 export type {
   CachedJwks,
   JwksCache,
+  TokenVerifierOptions,
   VerifyOptions,
 } from "./src/client/verifier.ts";
 export { TrustedIssuers } from "./src/client/trusted_issuers.ts";
@@ -42,6 +45,12 @@ export {
   createClientAssertion,
 } from "./src/core/client_assertion.ts";
 export { didForKey, parseAgentDid } from "./src/core/did.ts";
+export {
+  type Confirmation,
+  createDpopProof,
+  DPOP_HEADER,
+  DPOP_SCHEME,
+} from "./src/core/dpop.ts";
 export { Auth4AgentError, type ErrorCode } from "./src/core/errors.ts";
 export {
   type Ed25519PublicJwk,

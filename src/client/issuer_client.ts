@@ -11,6 +11,7 @@ import {
   CLIENT_ASSERTION_TYPE,
   createClientAssertion,
 } from "../core/client_assertion.ts";
+import { createDpopProof, DPOP_HEADER } from "../core/dpop.ts";
 import { fromUtf8, utf8 } from "../core/encoding.ts";
 import {
   Auth4AgentError,
@@ -61,6 +62,11 @@ export interface TokenRequest {
   mayAct?: string;
   /** A token whose `may_act` names this agent: act for its subject (RFC 8693). */
   subjectToken?: string;
+  /**
+   * Bind the token to this key (DPoP, RFC 9449): it is then presented with
+   * the `DPoP` scheme and a proof by this key (`createDpopProof`) per request.
+   */
+  dpop?: { privateKey: CryptoKey; publicJwk: Ed25519PublicJwk };
 }
 
 export const TOKEN_EXCHANGE_GRANT =
@@ -400,6 +406,7 @@ export class IssuerClient {
   async #form<T>(
     url: string,
     params: Record<string, string | undefined>,
+    headers: Record<string, string> = {},
   ): Promise<T> {
     const form = new URLSearchParams();
     for (const [name, value] of Object.entries(params)) {
@@ -409,6 +416,7 @@ export class IssuerClient {
       await this.#send(url, {
         method: "POST",
         headers: {
+          ...headers,
           "Content-Type": "application/x-www-form-urlencoded",
           Accept: "application/json",
         },
@@ -544,18 +552,29 @@ export class IssuerClient {
     for (let attempt = 0;; attempt++) {
       const challenge = await this.challenge(did);
       try {
-        return await this.#form<TokenResponse>(token_endpoint, {
-          ...grant,
-          ...(await this.clientAuthentication(
-            did,
-            privateKey,
-            challenge.nonce,
-          )),
-          scope: request.scope,
-          audience: request.audience,
-          expires_in: request.expiresIn?.toString(),
-          may_act: request.mayAct,
-        });
+        return await this.#form<TokenResponse>(
+          token_endpoint,
+          {
+            ...grant,
+            ...(await this.clientAuthentication(
+              did,
+              privateKey,
+              challenge.nonce,
+            )),
+            scope: request.scope,
+            audience: request.audience,
+            expires_in: request.expiresIn?.toString(),
+            may_act: request.mayAct,
+          },
+          request.dpop && {
+            [DPOP_HEADER]: createDpopProof({
+              ...request.dpop,
+              method: "POST",
+              url: token_endpoint,
+              now: this.#now(),
+            }),
+          },
+        );
       } catch (error) {
         const stale = error instanceof Auth4AgentError &&
           error.code === "ERR_CHALLENGE_INVALID";

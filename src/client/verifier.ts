@@ -9,6 +9,12 @@ import {
   type AccessTokenClaims,
   verifyAccessToken,
 } from "../core/access_token.ts";
+import {
+  DPOP_ALGS,
+  DPOP_HEADER,
+  DPOP_SCHEME,
+  verifyDpopProof,
+} from "../core/dpop.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { inspectJws, JWKS_MAX_AGE_SECONDS, nowSeconds } from "../core/jws.ts";
 import {
@@ -21,6 +27,7 @@ import {
 import { parsePublicJwk } from "../core/keys.ts";
 import { importPublicJwk } from "../core/keys.ts";
 import type { IssuerClient, Jwks } from "./issuer_client.ts";
+import { SeenProofs } from "./seen_proofs.ts";
 
 export interface CachedJwks {
   issuer: string;
@@ -65,6 +72,18 @@ export interface VerifyOptions {
   now?: Date;
   /** Also refuse tokens the issuer's status list says are revoked. */
   status?: boolean;
+  /**
+   * The request came with the `DPoP` authorization scheme (RFC 9449 §7):
+   * its `DPoP` header (null when missing), method and URL. A token bound to
+   * a key (`cnf.jkt`) is taken only with a proof by that key, and an
+   * unbound one never with this scheme.
+   */
+  dpop?: { proof: string | null; method: string; url: string };
+}
+
+export interface TokenVerifierOptions {
+  /** How many DPoP proofs in force it remembers (SeenProofs); DEFAULT_SEEN_PROOFS. */
+  dpopProofCapacity?: number;
 }
 
 export class TokenVerifier {
@@ -79,10 +98,16 @@ export class TokenVerifier {
   /** Status lists by URI, with when (seconds, by the caller's clock) each was fetched. */
   #lists = new Map<string, { list: StatusListToken; fetchedAt: number }>();
   #listFetches = new Map<string, Promise<StatusListToken>>();
+  readonly #seenProofs: SeenProofs;
 
-  constructor(client: IssuerClient, cache?: JwksCache) {
+  constructor(
+    client: IssuerClient,
+    cache?: JwksCache,
+    options: TokenVerifierOptions = {},
+  ) {
     this.#client = client;
     this.#cache = cache;
+    this.#seenProofs = new SeenProofs(options.dpopProofCapacity);
   }
 
   /** The issuer whose tokens this verifier takes. */
@@ -256,8 +281,93 @@ export class TokenVerifier {
       scopes: options.scopes,
       key: (kid) => this.#key(kid, now),
     });
+    this.#checkBinding(token, claims, options.dpop, now);
     if (options.status) await this.#checkStatus(claims, issuer, now);
     return claims;
+  }
+
+  /**
+   * The sender constraint (RFC 9449 §7): a bound token only with a proof,
+   * made for this request and this token, by the key it is bound to, and
+   * not seen before; an unbound token never as a DPoP one.
+   */
+  #checkBinding(
+    token: string,
+    claims: AccessTokenClaims,
+    dpop: VerifyOptions["dpop"],
+    now: Date,
+  ): void {
+    if (!claims.cnf) {
+      if (dpop) {
+        fail(
+          "ERR_TOKEN_INVALID",
+          "the token is not DPoP-bound: present it with the Bearer scheme",
+        );
+      }
+      return;
+    }
+    if (!dpop) {
+      fail(
+        "ERR_TOKEN_INVALID",
+        "the token is DPoP-bound (cnf.jkt): present it with the DPoP scheme and a proof",
+      );
+    }
+    const proof = verifyDpopProof(dpop.proof, {
+      method: dpop.method,
+      url: dpop.url,
+      now,
+      accessToken: token,
+    });
+    if (proof.jkt !== claims.cnf.jkt) {
+      fail(
+        "ERR_DPOP_PROOF_INVALID",
+        "the DPoP proof is signed by another key than the one the token is bound to",
+      );
+    }
+    const id = `${proof.jkt}.${proof.jti}`;
+    if (
+      !this.#seenProofs.firstUse(id, proof.replayableUntil, nowSeconds(now))
+    ) {
+      fail(
+        "ERR_DPOP_PROOF_INVALID",
+        "this DPoP proof was used before: make a new one for each request",
+      );
+    }
+  }
+
+  /**
+   * Verifies the access token of a request to this API, as its
+   * `Authorization` header presents it: `Bearer` (RFC 6750) or `DPoP` (RFC
+   * 9449, with its `DPoP` proof). `url` is the URL the client called, when
+   * `request.url` is not (behind a proxy that rewrites it). A refusal carries
+   * the `WWW-Authenticate` challenge to answer with (Auth4AgentError.headers).
+   */
+  async verifyRequest(
+    request: Request,
+    options: Omit<VerifyOptions, "dpop"> & { url?: string },
+  ): Promise<AccessTokenClaims> {
+    const presented = presentedToken(request.headers.get("Authorization"));
+    try {
+      return await this.verify(presented.token, {
+        ...options,
+        ...(presented.scheme === DPOP_SCHEME && {
+          dpop: {
+            proof: request.headers.get(DPOP_HEADER),
+            method: request.method,
+            url: options.url ?? request.url,
+          },
+        }),
+      });
+    } catch (error) {
+      if (!(error instanceof Auth4AgentError)) throw error;
+      throw new Auth4AgentError(error.code, error.message, {
+        cause: error,
+        headers: {
+          ...error.headers,
+          "WWW-Authenticate": challenge(presented.scheme, error),
+        },
+      });
+    }
   }
 
   /** A key of the issuer by `kid`, refetching the JWKS for an unknown one when due. */
@@ -364,4 +474,36 @@ export class TokenVerifier {
       now,
     });
   }
+}
+
+/**
+ * The token of an `Authorization` header: scheme `Bearer` or `DPoP` (case
+ * does not matter), one space, a token68 (RFC 9110 §11.4).
+ */
+function presentedToken(
+  authorization: string | null,
+): { scheme: "Bearer" | typeof DPOP_SCHEME; token: string } {
+  const match = authorization === null
+    ? null
+    : /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
+  if (!match) {
+    throw new Auth4AgentError(
+      "ERR_TOKEN_INVALID",
+      "send the access token as Authorization: Bearer <token>, or DPoP <token> with a DPoP proof",
+      { headers: { "WWW-Authenticate": bothChallenges() } },
+    );
+  }
+  const scheme = match[1]!.toLowerCase() === "dpop" ? DPOP_SCHEME : "Bearer";
+  return { scheme, token: match[2]! };
+}
+
+/** RFC 6750 §3 / RFC 9449 §7.1 challenge for a refused token. */
+function challenge(scheme: string, error: Auth4AgentError): string {
+  const algs = scheme === DPOP_SCHEME ? `, algs="${DPOP_ALGS.join(" ")}"` : "";
+  return `${scheme} error="${error.oauthError}"${algs}`;
+}
+
+/** No token at all: both schemes are offered (RFC 9449 §7.1). */
+function bothChallenges(): string {
+  return `Bearer, DPoP algs="${DPOP_ALGS.join(" ")}"`;
 }

@@ -2,6 +2,7 @@
 import type { Signer } from "../client/issuer_client.ts";
 import type { AgentFile, OperatorFile } from "../home/home.ts";
 import { fail } from "../core/errors.ts";
+import type { KeyPair } from "../core/keys.ts";
 import { type CommandContext, parseServerUrl } from "./context.ts";
 
 export async function operatorIdentity(
@@ -17,11 +18,14 @@ export async function operatorIdentity(
 
 export async function agentIdentity(
   ctx: CommandContext,
-): Promise<{ file: AgentFile; privateKey: CryptoKey; signer: Signer }> {
+): Promise<
+  { file: AgentFile; privateKey: CryptoKey; key: KeyPair; signer: Signer }
+> {
   const file = await ctx.home.requireAgent();
   const key = await ctx.home.readKey("agent");
   return {
     file,
+    key,
     privateKey: key.privateKey,
     signer: { privateKey: key.privateKey, kid: file.did },
   };

@@ -4,6 +4,7 @@
  * `TOKEN=$(auth4agent issue …)` works; `--json` prints the whole response.
  * Delegation (RFC 8693): `--delegate-to DID` asks for a token that lets that
  * agent act for this one; that agent trades it with `--subject-token JWT`.
+ * `--dpop` binds the token to the agent's key (RFC 9449).
  */
 import type { Command } from "@commander-js/extra-typings";
 import { fail } from "../core/errors.ts";
@@ -34,9 +35,13 @@ export function register(program: Command, run: Run): void {
       "--subject-token <jwt>",
       "act for another agent: a token of theirs made with --delegate-to naming this agent",
     )
+    .option(
+      "--dpop",
+      "bind the token to this agent's key (DPoP, RFC 9449): each request then needs a proof from `auth4agent dpop-proof`",
+    )
     .action((options, command) =>
       run(command, async (ctx) => {
-        const { file, privateKey } = await agentIdentity(ctx);
+        const { file, privateKey, key } = await agentIdentity(ctx);
         if (!file.operator_id) {
           fail(
             "ERR_HOME_MISSING",
@@ -68,6 +73,7 @@ export function register(program: Command, run: Run): void {
             expiresIn,
             mayAct: options.delegateTo,
             subjectToken: options.subjectToken,
+            dpop: options.dpop ? key : undefined,
           },
         );
         ctx.print(response, response.access_token);

@@ -13,6 +13,7 @@ import {
 import * as agentScopes from "./agent_scopes.ts";
 import * as audit from "./audit.ts";
 import * as did from "./did.ts";
+import * as dpopProof from "./dpop_proof.ts";
 import * as health from "./health.ts";
 import * as init from "./init.ts";
 import * as issue from "./issue.ts";
@@ -36,6 +37,7 @@ const COMMANDS = [
   verifyOperator,
   agentScopes,
   issue,
+  dpopProof,
   verify,
   revoke,
   rotateKey,

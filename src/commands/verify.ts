@@ -2,7 +2,8 @@
  * `auth4agent verify --token JWT [--aud A] [--scope S] [--online]`: offline,
  * the signature by the issuer's cached JWKS plus `exp`, `iss`, audience and
  * scopes; `--online` also asks the issuer (RFC 7662), so revoked or unknown
- * tokens fail. Exit 0 when valid, 1 with the reason when not.
+ * tokens fail. A DPoP-bound token needs its request's proof: `--dpop PROOF
+ * --method M --url U`. Exit 0 when valid, 1 with the reason when not.
  */
 import type { Command } from "@commander-js/extra-typings";
 import { TokenVerifier } from "../client/verifier.ts";
@@ -35,11 +36,20 @@ export function register(program: Command, run: Run): void {
       "also check the issuer's status list for a revocation (no authentication; about a minute late)",
     )
     .option(
+      "--dpop <proof>",
+      "the DPoP proof sent with a DPoP-bound token (the request's DPoP header)",
+    )
+    .option("--method <method>", "with --dpop: the request's method", "GET")
+    .option("--url <url>", "with --dpop: the URL the request was sent to")
+    .option(
       "--server <url>",
       "the issuer (default: the server of this home folder)",
     )
     .action((options, command) =>
       run(command, async (ctx) => {
+        if (options.dpop !== undefined && options.url === undefined) {
+          fail("ERR_USAGE", "--dpop needs the --url the request was sent to");
+        }
         const server = await requireServer(ctx, options.server);
         const identity = options.online
           ? await onlineIdentity(ctx, server)
@@ -55,6 +65,11 @@ export function register(program: Command, run: Run): void {
           scopes: options.scope ? parseScopeList(options.scope) : undefined,
           now: ctx.io.now(),
           status: options.status,
+          dpop: options.dpop === undefined ? undefined : {
+            proof: options.dpop,
+            method: options.method,
+            url: options.url!,
+          },
         });
         if (identity) {
           const result = await client.introspect(
@@ -84,6 +99,7 @@ export function register(program: Command, run: Run): void {
           `  iss:   ${claims.iss}`,
           `  exp:   ${expires}`,
           ...(claims.may_act ? [`  may act: ${claims.may_act.sub}`] : []),
+          ...(claims.cnf ? [`  bound: DPoP key ${claims.cnf.jkt}`] : []),
         ]);
       })
     );

@@ -1,5 +1,6 @@
 /** Access tokens: JWTs per RFC 9068 (`typ: at+jwt`), signed with EdDSA. */
 import { parseAgentDid } from "./did.ts";
+import type { Confirmation } from "./dpop.ts";
 import { randomToken } from "./encoding.ts";
 import { Auth4AgentError, fail } from "./errors.ts";
 import {
@@ -10,6 +11,8 @@ import {
   SIGNING_ALG,
   verifyJwsSignature,
 } from "./jws.ts";
+import { parseScopeParam } from "./scope.ts";
+import { parseStatusClaim, type StatusClaim } from "./status_list.ts";
 
 /** Claims RFC 9068 §2.2 requires, plus ours. */
 const REQUIRED_CLAIMS = [
@@ -22,8 +25,6 @@ const REQUIRED_CLAIMS = [
   "client_id",
   "scope",
 ] as const;
-import { parseScopeParam } from "./scope.ts";
-import { parseStatusClaim, type StatusClaim } from "./status_list.ts";
 
 export const ACCESS_TOKEN_TYP = "at+jwt";
 /**
@@ -60,6 +61,11 @@ export interface AccessTokenClaims {
   may_act?: { sub: string };
   /** Where its revocation is published (status_list.ts); absent on tokens from before. */
   status?: StatusClaim;
+  /**
+   * Bound to a DPoP key (RFC 9449 §6): only a request with a proof signed by
+   * the key of this thumbprint may present it (core/dpop.ts).
+   */
+  cnf?: Confirmation;
 }
 
 export interface ActorClaim {
@@ -224,12 +230,14 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
   let act: ActorClaim | undefined;
   let mayAct: { sub: string } | undefined;
   let status: StatusClaim | undefined;
+  let cnf: Confirmation | undefined;
   try {
     parseAgentDid(p.sub as string);
     parseScopeParam(p.scope as string);
     act = p.act === undefined ? undefined : parseActor(p.act, 1);
     mayAct = p.may_act === undefined ? undefined : parseMayAct(p.may_act);
     status = p.status === undefined ? undefined : parseStatusClaim(p.status);
+    cnf = p.cnf === undefined ? undefined : parseConfirmation(p.cnf);
   } catch (cause) {
     throw new Auth4AgentError(
       "ERR_TOKEN_INVALID",
@@ -259,7 +267,17 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
     ...(act && { act }),
     ...(mayAct && { may_act: mayAct }),
     ...(status && { status }),
+    ...(cnf && { cnf }),
   };
+}
+
+/** `cnf` as we issue it: a DPoP key's SHA-256 thumbprint, nothing else. */
+function parseConfirmation(value: unknown): Confirmation {
+  const cnf = onlyMembers(value, "cnf", ["jkt"]);
+  if (typeof cnf.jkt !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(cnf.jkt)) {
+    throw new Error("cnf.jkt must be a SHA-256 JWK thumbprint (base64url)");
+  }
+  return { jkt: cnf.jkt };
 }
 
 /** An `act` claim as we issue it: `sub` (an agent DID) and the actor before, nothing else. */

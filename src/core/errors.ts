@@ -217,6 +217,22 @@ const CODES = {
     exit: EXIT.failed,
   },
 
+  // Sender-constrained tokens (DPoP, RFC 9449): a bad proof is
+  // invalid_dpop_proof, at the token endpoint (400) as at a resource server
+  // (which answers 401 with it in WWW-Authenticate).
+  ERR_DPOP_PROOF_INVALID: {
+    oauth: "invalid_dpop_proof",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  /** A verifier holds as many unexpired proof ids as it may: it refuses, not forgets. */
+  ERR_DPOP_REPLAY_CACHE_FULL: {
+    client: true,
+    oauth: "temporarily_unavailable",
+    status: 503,
+    exit: EXIT.unavailable,
+  },
+
   // Token verification (CLI and library).
   ERR_TOKEN_INVALID: {
     client: true,

@@ -114,7 +114,8 @@ export function inspectJws(
   };
 }
 
-function decodeJsonPart(
+/** One base64url JSON object part of a compact JWS (its header or payload). */
+export function decodeJsonPart(
   part: string,
   code: ErrorCode,
   what: string,

@@ -1,4 +1,5 @@
 /** Discovery (RFC 8414), the JWKS (RFC 7517), the issuer's did:web document, and health. */
+import { DPOP_ALGS } from "../../core/dpop.ts";
 import { issuerDidDocument } from "../../core/did_document.ts";
 import { ACCEPTED_ALGS, JWKS_MAX_AGE_SECONDS } from "../../core/jws.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
@@ -29,6 +30,8 @@ export function metadataEndpoint(deps: AppDeps): Response {
       introspection_endpoint_auth_signing_alg_values_supported: auth.algs,
       revocation_endpoint_auth_methods_supported: auth.methods,
       revocation_endpoint_auth_signing_alg_values_supported: auth.algs,
+      // RFC 9449 §5.1: tokens are bound to a DPoP key when a proof comes.
+      dpop_signing_alg_values_supported: [...DPOP_ALGS],
       // Not in RFC 8414's registry: where agents ask for a token challenge.
       challenge_endpoint: endpointUrl(deps, PATHS.challenges),
     },

@@ -5,6 +5,7 @@
  * is `{"active": false}` without saying why. Only callers whose domain is
  * verified may introspect (RFC 7662 §4: no token scanning by strangers).
  */
+import { DPOP_SCHEME } from "../../core/dpop.ts";
 import { fail } from "../../core/errors.ts";
 import { authenticateClient } from "../client_auth.ts";
 import { type AppDeps, PATHS } from "../context.ts";
@@ -52,8 +53,10 @@ export async function introspectEndpoint(
     exp: claims.exp,
     iat: claims.iat,
     jti: claims.jti,
-    token_type: "Bearer",
+    token_type: claims.cnf ? DPOP_SCHEME : "Bearer",
     domain: claims.domain,
+    // RFC 9449 §6.2: a bound token's key, for the resource server to check.
+    ...(claims.cnf && { cnf: claims.cnf }),
     // RFC 8693 §4.1, §4.4: delegation shows in introspection as in the token.
     ...(claims.act && { act: claims.act }),
     ...(claims.may_act && { may_act: claims.may_act }),

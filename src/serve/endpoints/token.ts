@@ -9,6 +9,12 @@ import {
   newTokenId,
   signAccessToken,
 } from "../../core/access_token.ts";
+import {
+  type Confirmation,
+  DPOP_HEADER,
+  DPOP_SCHEME,
+  verifyDpopProof,
+} from "../../core/dpop.ts";
 import { Auth4AgentError, fail } from "../../core/errors.ts";
 import { nowSeconds } from "../../core/jws.ts";
 import { formatScope } from "../../core/scope.ts";
@@ -21,7 +27,7 @@ import type {
   AgentStanding,
   SingleUse,
 } from "../../store/store.ts";
-import { type AppDeps, PATHS } from "../context.ts";
+import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { coveredByItsWrite } from "../durability.ts";
 import { json, readForm } from "../http.ts";
 import {
@@ -84,8 +90,22 @@ export async function tokenEndpoint(
     );
   }
   try {
+    const cnf = dpopBinding(request, deps);
     const plan = await grant.grant(principal, params, deps);
-    return await issue(principal.agent, plan, grant.action, singleUse, deps);
+    if (cnf && plan.mayAct) {
+      fail(
+        "ERR_INVALID_REQUEST",
+        "a delegation is traded by the agent it names, which does not hold your DPoP key: ask for it without a DPoP proof",
+      );
+    }
+    return await issue(
+      principal.agent,
+      plan,
+      grant.action,
+      singleUse,
+      deps,
+      cnf,
+    );
   } catch (error) {
     if (error instanceof Auth4AgentError) {
       await audit(deps, {
@@ -101,6 +121,27 @@ export async function tokenEndpoint(
 }
 
 /**
+ * With a DPoP header (RFC 9449 §5), the token is bound to the proof's key.
+ * The proof's jti needs no replay cache here: it comes with a request that
+ * is itself single-use (the assertion's challenge or jti, consumed in the
+ * token's write), and anyone else sending a captured proof along their own
+ * request would get a token bound to a key they do not hold.
+ */
+function dpopBinding(
+  request: Request,
+  deps: AppDeps,
+): Confirmation | undefined {
+  const proof = request.headers.get(DPOP_HEADER);
+  if (proof === null) return undefined;
+  const { jkt } = verifyDpopProof(proof, {
+    method: request.method,
+    url: endpointUrl(deps, PATHS.token),
+    now: deps.now(),
+  });
+  return { jkt };
+}
+
+/**
  * Signs and records the token. The challenge or jti is consumed in the same
  * write that records the token and its audit entry: one commit, durable
  * before the response (introspection and revocation depend on the record).
@@ -111,6 +152,7 @@ async function issue(
   action: string,
   singleUse: SingleUse,
   deps: AppDeps,
+  cnf: Confirmation | undefined,
 ): Promise<Response> {
   const iat = nowSeconds(deps.now());
   const exp = Math.min(iat + plan.lifetime, plan.notAfter ?? Infinity);
@@ -130,6 +172,7 @@ async function issue(
     ...(plan.act && { act: plan.act }),
     ...(plan.mayAct && { may_act: { sub: plan.mayAct } }),
     status: statusClaim(deps.issuer, statusIdx),
+    ...(cnf && { cnf }),
   };
   const outcome = await deps.store.recordIssuance(
     {
@@ -184,7 +227,7 @@ async function issue(
       // and its typ keeps resource servers from taking it.
       ...(plan.parentJti && { issued_token_type: ACCESS_TOKEN_TYPE }),
       ...(plan.mayAct && { issued_token_type: JWT_TOKEN_TYPE }),
-      token_type: "Bearer",
+      token_type: cnf ? DPOP_SCHEME : "Bearer",
       expires_in: exp - iat,
       scope: claims.scope,
     },

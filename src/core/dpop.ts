@@ -1,0 +1,337 @@
+/**
+ * DPoP (RFC 9449): sender-constrained access tokens. With each request the
+ * client sends a proof — a JWT it signs with a key of its own, carrying that
+ * key's public JWK, the request's method and URL, a time and a unique id —
+ * and an access token issued with a proof is bound to the proof's key
+ * (`cnf.jkt`, its RFC 7638 thumbprint): without that private key a stolen
+ * token is of no use. Proofs are checked here exactly as RFC 9449 §4.3 lists
+ * the steps; keeping a proof from being used twice is the caller's part
+ * (`jti`, until `replayableUntil`).
+ */
+import {
+  createHash,
+  createPublicKey,
+  type KeyObject,
+  verify,
+} from "node:crypto";
+import { verifyEd25519 } from "./ed25519.ts";
+import {
+  base64url,
+  fromBase64url,
+  randomToken,
+  type ReadableBytes,
+  utf8Scratch,
+} from "./encoding.ts";
+import { Auth4AgentError, fail } from "./errors.ts";
+import {
+  CLOCK_LEEWAY_SECONDS,
+  decodeJsonPart,
+  hasTyp,
+  MAX_JWS_LENGTH,
+  nowSeconds,
+  signCompactJws,
+} from "./jws.ts";
+import { type Ed25519PublicJwk, parsePublicJwk } from "./keys.ts";
+
+/** The request header that carries the proof, and the authorization scheme of a bound token. */
+export const DPOP_HEADER = "DPoP";
+export const DPOP_SCHEME = "DPoP";
+export const DPOP_TYP = "dpop+jwt";
+/**
+ * Proof algorithms we accept (the metadata's
+ * `dpop_signing_alg_values_supported`): our agents' Ed25519, and ES256,
+ * which most DPoP clients use by default.
+ */
+export const DPOP_ALGS = ["EdDSA", "Ed25519", "ES256"] as const;
+/**
+ * How old a proof may be (by its `iat`): long enough for a slow network,
+ * short, since a verifier remembers every proof's `jti` for this long.
+ */
+export const DPOP_MAX_AGE_SECONDS = 60;
+const MAX_JTI_LENGTH = 256;
+
+/** The binding an access token carries (RFC 9449 §6, RFC 7800). */
+export interface Confirmation {
+  jkt: string;
+}
+
+export interface DpopProofInput {
+  method: string;
+  /** The request's URL; its query and fragment are left out (§4.2). */
+  url: string;
+  privateKey: CryptoKey;
+  publicJwk: Ed25519PublicJwk;
+  now: Date;
+  /** The access token sent with the proof (`ath`), for a resource server. */
+  accessToken?: string;
+}
+
+/** A proof signed with an Ed25519 key (the agent's own). */
+export function createDpopProof(input: DpopProofInput): string {
+  return signCompactJws(
+    {
+      typ: DPOP_TYP,
+      jwk: { kty: "OKP", crv: "Ed25519", x: input.publicJwk.x },
+    },
+    {
+      jti: randomToken(16),
+      htm: input.method.toUpperCase(),
+      htu: targetUri(input.url) ?? input.url,
+      iat: nowSeconds(input.now),
+      ...(input.accessToken !== undefined &&
+        { ath: accessTokenHash(input.accessToken) }),
+    },
+    input.privateKey,
+  );
+}
+
+export interface VerifyDpopProofOptions {
+  /** The request's method and URL, as the server received them. */
+  method: string;
+  url: string;
+  now: Date;
+  /** At a resource server: the access token the proof must name (`ath`). */
+  accessToken?: string;
+}
+
+export interface VerifiedDpopProof {
+  /** The thumbprint of the proof's key: what a token is bound to. */
+  jkt: string;
+  jti: string;
+  /** After this time (seconds) the proof is refused as too old: remember its jti until then. */
+  replayableUntil: number;
+}
+
+/**
+ * Checks a proof from outside (RFC 9449 §4.3): one header value, a compact
+ * JWS typed `dpop+jwt`, an accepted asymmetric `alg` matching the public
+ * `jwk` in its header, a signature by that key, `htm` and `htu` naming this
+ * request, an `iat` no older than DPOP_MAX_AGE_SECONDS and not in the future
+ * (beyond the clock leeway), a `jti`, and `ath` when a token comes with it.
+ */
+export function verifyDpopProof(
+  proof: string | null,
+  options: VerifyDpopProofOptions,
+): VerifiedDpopProof {
+  if (proof === null) fail("ERR_DPOP_PROOF_INVALID", "DPoP proof is missing");
+  if (proof.includes(",")) {
+    fail("ERR_DPOP_PROOF_INVALID", "send exactly one DPoP header");
+  }
+  if (proof.length > MAX_JWS_LENGTH) {
+    fail(
+      "ERR_DPOP_PROOF_INVALID",
+      `DPoP proof is longer than ${MAX_JWS_LENGTH} characters`,
+    );
+  }
+  const parts = proof.split(".");
+  if (parts.length !== 3) {
+    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof must be a compact JWS");
+  }
+  const [headerPart, payloadPart, signaturePart] = parts as [
+    string,
+    string,
+    string,
+  ];
+  const header = decodeJsonPart(headerPart, "ERR_DPOP_PROOF_INVALID", "header");
+  const payload = decodeJsonPart(
+    payloadPart,
+    "ERR_DPOP_PROOF_INVALID",
+    "payload",
+  );
+  if (!hasTyp(header, DPOP_TYP)) {
+    fail("ERR_DPOP_PROOF_INVALID", `DPoP proof typ must be ${DPOP_TYP}`);
+  }
+  if (!DPOP_ALGS.includes(header.alg as typeof DPOP_ALGS[number])) {
+    fail(
+      "ERR_DPOP_PROOF_INVALID",
+      `DPoP proof alg ${JSON.stringify(header.alg)} is not accepted (${
+        DPOP_ALGS.join(", ")
+      })`,
+    );
+  }
+  if ("crit" in header) {
+    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof header crit is not accepted");
+  }
+  const key = proofKey(header.jwk, header.alg as typeof DPOP_ALGS[number]);
+  let signature: Uint8Array;
+  try {
+    signature = fromBase64url(signaturePart);
+  } catch {
+    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof signature is not base64url");
+  }
+  if (!key.verify(utf8Scratch(`${headerPart}.${payloadPart}`), signature)) {
+    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof signature does not verify");
+  }
+  return {
+    jkt: key.thumbprint,
+    ...checkClaims(payload, options),
+  };
+}
+
+function checkClaims(
+  payload: Record<string, unknown>,
+  options: VerifyDpopProofOptions,
+): { jti: string; replayableUntil: number } {
+  const { jti, htm, htu, iat, ath } = payload;
+  if (
+    typeof jti !== "string" || jti.length === 0 ||
+    jti.length > MAX_JTI_LENGTH
+  ) {
+    fail(
+      "ERR_DPOP_PROOF_INVALID",
+      `DPoP proof jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`,
+    );
+  }
+  if (htm !== options.method.toUpperCase()) {
+    fail(
+      "ERR_DPOP_PROOF_INVALID",
+      `DPoP proof htm is not this request's method ${options.method.toUpperCase()}`,
+    );
+  }
+  const expected = targetUri(options.url);
+  if (
+    typeof htu !== "string" || expected === undefined ||
+    targetUri(htu) !== expected
+  ) {
+    fail(
+      "ERR_DPOP_PROOF_INVALID",
+      `DPoP proof htu is not this request's URL ${expected ?? options.url}`,
+    );
+  }
+  if (!Number.isInteger(iat)) {
+    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof iat must be an integer");
+  }
+  const t = nowSeconds(options.now);
+  if ((iat as number) > t + CLOCK_LEEWAY_SECONDS) {
+    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof was made in the future");
+  }
+  const replayableUntil = (iat as number) + DPOP_MAX_AGE_SECONDS;
+  if (t > replayableUntil) {
+    fail(
+      "ERR_DPOP_PROOF_INVALID",
+      `DPoP proof is older than ${DPOP_MAX_AGE_SECONDS} s: make a new one for each request`,
+    );
+  }
+  if (
+    options.accessToken !== undefined &&
+    ath !== accessTokenHash(options.accessToken)
+  ) {
+    fail(
+      "ERR_DPOP_PROOF_INVALID",
+      "DPoP proof ath is not the hash of the access token sent with it",
+    );
+  }
+  return { jti, replayableUntil };
+}
+
+/**
+ * `htu` as compared (§4.3 step 9, with RFC 3986 §6.2.2–6.2.3
+ * normalization as a WHATWG URL parse does it: scheme and host in lower
+ * case, default port dropped, dot segments resolved): an http(s) URL
+ * without its query and fragment. Undefined for anything else.
+ */
+export function targetUri(url: string): string | undefined {
+  if (!URL.canParse(url)) return undefined;
+  const parsed = new URL(url);
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+    return undefined;
+  }
+  if (parsed.username || parsed.password) return undefined;
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+/** `ath`: base64url of the SHA-256 of the access token's ASCII (§4.2). */
+export function accessTokenHash(accessToken: string): string {
+  return base64url(createHash("sha256").update(accessToken).digest());
+}
+
+interface ProofKey {
+  thumbprint: string;
+  verify(data: ReadableBytes, signature: Uint8Array): boolean;
+}
+
+/** The proof's public key, of the kind its `alg` names, with no private part. */
+function proofKey(jwk: unknown, alg: typeof DPOP_ALGS[number]): ProofKey {
+  if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) {
+    fail(
+      "ERR_DPOP_PROOF_INVALID",
+      "DPoP proof header must carry the public key (jwk)",
+    );
+  }
+  if ("d" in jwk) {
+    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof jwk holds a private key");
+  }
+  try {
+    return alg === "ES256"
+      ? p256Key(jwk as Record<string, unknown>)
+      : ed25519Key(jwk as Record<string, unknown>);
+  } catch (cause) {
+    if (cause instanceof Auth4AgentError && cause.code !== "ERR_INVALID_KEY") {
+      throw cause;
+    }
+    throw new Auth4AgentError(
+      "ERR_DPOP_PROOF_INVALID",
+      `DPoP proof jwk is not a public key for ${alg}: ${
+        (cause as Error).message
+      }`,
+      { cause },
+    );
+  }
+}
+
+function ed25519Key(jwk: Record<string, unknown>): ProofKey {
+  const { x } = parsePublicJwk(jwk);
+  const publicKey = createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x },
+    format: "jwk",
+  });
+  return {
+    // Members in lexicographic order, no whitespace (RFC 7638 §3.2, RFC 8037 §2).
+    thumbprint: sha256Base64url(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`),
+    verify: (data, signature) => verifyEd25519(publicKey, data, signature),
+  };
+}
+
+/**
+ * A P-256 key from its JWK. node:crypto refuses a point off the curve;
+ * WebCrypto's import, measured here, does not.
+ */
+function p256Key(jwk: Record<string, unknown>): ProofKey {
+  if (jwk.kty !== "EC" || jwk.crv !== "P-256") {
+    throw new Error("an ES256 key is kty EC, crv P-256");
+  }
+  for (const coordinate of [jwk.x, jwk.y]) {
+    if (
+      typeof coordinate !== "string" ||
+      !/^[A-Za-z0-9_-]{43}$/.test(coordinate) ||
+      fromBase64url(coordinate).length !== 32
+    ) throw new Error("x and y must be 32 bytes each, base64url");
+  }
+  const x = jwk.x as string, y = jwk.y as string;
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({
+      key: { kty: "EC", crv: "P-256", x, y },
+      format: "jwk",
+    });
+  } catch {
+    throw new Error("the point is not on P-256");
+  }
+  return {
+    thumbprint: sha256Base64url(
+      `{"crv":"P-256","kty":"EC","x":"${x}","y":"${y}"}`,
+    ),
+    verify: (data, signature) =>
+      signature.length === 64 &&
+      verify(
+        "sha256",
+        data as Uint8Array,
+        { key: publicKey, dsaEncoding: "ieee-p1363" },
+        signature,
+      ),
+  };
+}
+
+function sha256Base64url(text: string): string {
+  return base64url(createHash("sha256").update(text).digest());
+}

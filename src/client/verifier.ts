@@ -340,7 +340,9 @@ export class TokenVerifier {
    * `Authorization` header presents it: `Bearer` (RFC 6750) or `DPoP` (RFC
    * 9449, with its `DPoP` proof). `url` is the URL the client called, when
    * `request.url` is not (behind a proxy that rewrites it). A refusal carries
-   * the `WWW-Authenticate` challenge to answer with (Auth4AgentError.headers).
+   * the status and `WWW-Authenticate` challenge to answer with
+   * (Auth4AgentError.status and .headers): 401, 403 for a missing scope, 503
+   * when the issuer's keys cannot be had.
    */
   async verifyRequest(
     request: Request,
@@ -366,6 +368,8 @@ export class TokenVerifier {
           ...error.headers,
           "WWW-Authenticate": challenge(presented.scheme, error),
         },
+        // A bad proof is 400 at the token endpoint, 401 here (RFC 9449 §7.1).
+        status: error.code === "ERR_DPOP_PROOF_INVALID" ? 401 : error.status,
       });
     }
   }

@@ -339,15 +339,22 @@ export class Auth4AgentError extends Error {
   readonly code: ErrorCode;
   /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
   readonly headers: Record<string, string>;
+  readonly #status?: number;
 
   constructor(
     code: ErrorCode,
     message: string,
-    options: { cause?: unknown; headers?: Record<string, string> } = {},
+    options: {
+      cause?: unknown;
+      headers?: Record<string, string>;
+      /** Where the code's usual status does not fit (a resource server's 401). */
+      status?: number;
+    } = {},
   ) {
     super(message, { cause: options.cause });
     this.code = code;
     this.headers = options.headers ?? {};
+    this.#status = options.status;
   }
 
   get oauthError(): string {
@@ -355,7 +362,7 @@ export class Auth4AgentError extends Error {
   }
 
   get status(): number {
-    return CODES[this.code].status;
+    return this.#status ?? CODES[this.code].status;
   }
 
   get exitCode(): ExitCode {

@@ -253,5 +253,7 @@ Deno.test("DPoP verifyRequest: refusals carry the challenge of the scheme used",
       code,
     );
     assert.match(error.headers["WWW-Authenticate"] ?? "", challenge);
+    // A resource server answers 401 for every one of them (RFC 9449 §7.1).
+    assert.equal(error.status, 401);
   }
 });

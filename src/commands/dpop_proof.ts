@@ -5,7 +5,7 @@
  * a token from `issue --dpop`. A proof serves once; make one per request.
  */
 import type { Command } from "@commander-js/extra-typings";
-import { createDpopProof, targetUri } from "../core/dpop.ts";
+import { createDpopProof, HTTP_METHOD, targetUri } from "../core/dpop.ts";
 import { fail } from "../core/errors.ts";
 import { agentIdentity } from "./identity.ts";
 import type { Run } from "./registry.ts";
@@ -29,7 +29,7 @@ export function register(program: Command, run: Run): void {
             "--url must be an http(s) URL without user or password",
           );
         }
-        if (!/^[A-Za-z]{1,16}$/.test(options.method)) {
+        if (!HTTP_METHOD.test(options.method)) {
           fail("ERR_USAGE", "--method must be an HTTP method, e.g. GET");
         }
         const { key } = await agentIdentity(ctx);

@@ -54,6 +54,12 @@ export function register(program: Command, run: Run): void {
             "--delegate-to makes a delegation, traded at the issuer only: leave out --aud (the agent that trades it names the audience)",
           );
         }
+        if (options.delegateTo !== undefined && options.dpop) {
+          fail(
+            "ERR_USAGE",
+            "--delegate-to makes a delegation for another agent, which does not hold this agent's key: leave out --dpop (that agent may use --dpop when it trades it)",
+          );
+        }
         let expiresIn: number | undefined;
         if (options.ttl !== undefined) {
           if (

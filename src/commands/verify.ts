@@ -6,8 +6,9 @@
  * --method M --url U`. Exit 0 when valid, 1 with the reason when not.
  */
 import type { Command } from "@commander-js/extra-typings";
-import { TokenVerifier } from "../client/verifier.ts";
+import { TokenVerifier, type VerifyOptions } from "../client/verifier.ts";
 import type { ActorClaim } from "../core/access_token.ts";
+import { HTTP_METHOD, targetUri } from "../core/dpop.ts";
 import { fail } from "../core/errors.ts";
 import { parseScopeList } from "../core/scope.ts";
 import { homeJwksCache } from "../home/jwks_cache.ts";
@@ -39,7 +40,10 @@ export function register(program: Command, run: Run): void {
       "--dpop <proof>",
       "the DPoP proof sent with a DPoP-bound token (the request's DPoP header)",
     )
-    .option("--method <method>", "with --dpop: the request's method", "GET")
+    .option(
+      "--method <method>",
+      "with --dpop: the request's method (default GET)",
+    )
     .option("--url <url>", "with --dpop: the URL the request was sent to")
     .option(
       "--server <url>",
@@ -47,9 +51,7 @@ export function register(program: Command, run: Run): void {
     )
     .action((options, command) =>
       run(command, async (ctx) => {
-        if (options.dpop !== undefined && options.url === undefined) {
-          fail("ERR_USAGE", "--dpop needs the --url the request was sent to");
-        }
+        const dpop = dpopOptions(options);
         const server = await requireServer(ctx, options.server);
         const identity = options.online
           ? await onlineIdentity(ctx, server)
@@ -65,11 +67,7 @@ export function register(program: Command, run: Run): void {
           scopes: options.scope ? parseScopeList(options.scope) : undefined,
           now: ctx.io.now(),
           status: options.status,
-          dpop: options.dpop === undefined ? undefined : {
-            proof: options.dpop,
-            method: options.method,
-            url: options.url!,
-          },
+          dpop,
         });
         if (identity) {
           const result = await client.introspect(
@@ -129,6 +127,36 @@ async function onlineIdentity(
     );
   }
   return identity;
+}
+
+/**
+ * The request a DPoP proof came with. One run checks one proof: it cannot
+ * know whether the proof was used before (an API keeps that memory:
+ * TokenVerifier).
+ */
+function dpopOptions(
+  options: { dpop?: string; method?: string; url?: string },
+): VerifyOptions["dpop"] {
+  if (options.dpop === undefined) {
+    if (options.method !== undefined || options.url !== undefined) {
+      fail(
+        "ERR_USAGE",
+        "--method and --url describe the request of a --dpop proof",
+      );
+    }
+    return undefined;
+  }
+  if (options.url === undefined) {
+    fail("ERR_USAGE", "--dpop needs the --url the request was sent to");
+  }
+  if (targetUri(options.url) === undefined) {
+    fail("ERR_USAGE", "--url must be an http(s) URL without user or password");
+  }
+  const method = options.method ?? "GET";
+  if (!HTTP_METHOD.test(method)) {
+    fail("ERR_USAGE", "--method must be an HTTP method, e.g. GET");
+  }
+  return { proof: options.dpop, method, url: options.url };
 }
 
 /** The actor chain, the one holding the token first: `did:C (via did:B)`. */

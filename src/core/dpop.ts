@@ -49,6 +49,8 @@ export const DPOP_ALGS = ["EdDSA", "Ed25519", "ES256"] as const;
  */
 export const DPOP_MAX_AGE_SECONDS = 60;
 const MAX_JTI_LENGTH = 256;
+/** What the CLI takes for a method to name in a proof. */
+export const HTTP_METHOD = /^[A-Za-z]{1,16}$/;
 
 /** The binding an access token carries (RFC 9449 §6, RFC 7800). */
 export interface Confirmation {

@@ -13,6 +13,7 @@ export class SeenProofs {
   readonly #capacity: number;
   /** Proof id → until when (seconds) it is kept; in insertion order, which is nearly `until` order. */
   readonly #until = new Map<string, number>();
+  #fullSweepAt = -Infinity;
 
   constructor(capacity = DEFAULT_SEEN_PROOFS) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) {
@@ -34,14 +35,30 @@ export class SeenProofs {
     const held = this.#until.get(id);
     if (held !== undefined && held >= now) return false;
     if (held === undefined && this.#until.size >= this.#capacity) {
-      fail(
-        "ERR_DPOP_REPLAY_CACHE_FULL",
-        `this verifier holds ${this.#capacity} DPoP proofs still in force; try again shortly`,
-      );
+      this.#sweepAll(now);
+      if (this.#until.size >= this.#capacity) {
+        fail(
+          "ERR_DPOP_REPLAY_CACHE_FULL",
+          `this verifier holds ${this.#capacity} DPoP proofs still in force; try again shortly`,
+        );
+      }
     }
     this.#until.delete(id);
     this.#until.set(id, until);
     return true;
+  }
+
+  /**
+   * Drops every id out of force — ids are only nearly in `until` order (a
+   * proof's `iat` may be up to 30 s ahead) — at most once a second: while
+   * full, a burst of new proofs costs one pass, not one each.
+   */
+  #sweepAll(now: number): void {
+    if (now <= this.#fullSweepAt) return;
+    this.#fullSweepAt = now;
+    for (const [id, until] of this.#until) {
+      if (until < now) this.#until.delete(id);
+    }
   }
 
   /** Drops ids out of force from the oldest on, up to the first still in force. */

@@ -12,6 +12,7 @@ import {
   createClientAssertion,
 } from "../core/client_assertion.ts";
 import { createDpopProof, DPOP_HEADER } from "../core/dpop.ts";
+import { JWT_BEARER_GRANT } from "../core/workload_token.ts";
 import { fromUtf8, utf8 } from "../core/encoding.ts";
 import {
   Auth4AgentError,
@@ -67,6 +68,21 @@ export interface TokenRequest {
    * the `DPoP` scheme and a proof by this key (`createDpopProof`) per request.
    */
   dpop?: { privateKey: CryptoKey; publicJwk: Ed25519PublicJwk };
+}
+
+/** A platform identity an operator binds to an agent (workload federation). */
+export interface WorkloadIdentity {
+  issuer: string;
+  subject: string;
+  audience?: string;
+}
+
+export interface WorkloadIdentityView {
+  issuer: string;
+  subject: string;
+  audience: string | null;
+  created_at: string;
+  created_by: string;
 }
 
 export const TOKEN_EXCHANGE_GRANT =
@@ -508,6 +524,79 @@ export class IssuerClient {
     signer: Signer,
   ): Promise<{ did: string; scopes: string[] }> {
     return this.signed("PUT", `/v1/agents/${did}/scopes`, { scopes }, signer);
+  }
+
+  /** Operator action: let this platform identity obtain the agent's tokens (workload federation). */
+  addWorkloadIdentity(
+    did: string,
+    identity: WorkloadIdentity,
+    signer: Signer,
+  ): Promise<WorkloadIdentityView & { did: string }> {
+    return this.signed(
+      "POST",
+      `/v1/agents/${did}/workload-identities`,
+      identity,
+      signer,
+    );
+  }
+
+  workloadIdentities(did: string, signer: Signer): Promise<{
+    did: string;
+    workload_identities: WorkloadIdentityView[];
+    trusted_issuers: string[];
+  }> {
+    return this.signed(
+      "GET",
+      `/v1/agents/${did}/workload-identities`,
+      undefined,
+      signer,
+    );
+  }
+
+  removeWorkloadIdentity(
+    did: string,
+    identity: { issuer: string; subject: string },
+    signer: Signer,
+  ): Promise<{ did: string; issuer: string; subject: string }> {
+    const query = new URLSearchParams(identity);
+    return this.signed(
+      "DELETE",
+      `/v1/agents/${did}/workload-identities?${query}`,
+      undefined,
+      signer,
+    );
+  }
+
+  /**
+   * Workload federation (RFC 7523 §2.1): trades the JWT a platform gave this
+   * workload for a token of the agent its identity is bound to — no agent
+   * key needed. `dpop` binds the token to that key (RFC 9449).
+   */
+  async workloadToken(
+    did: string,
+    assertion: string,
+    request: Omit<TokenRequest, "mayAct" | "subjectToken">,
+  ): Promise<TokenResponse> {
+    const { token_endpoint } = await this.metadata();
+    return await this.#form<TokenResponse>(
+      token_endpoint,
+      {
+        grant_type: JWT_BEARER_GRANT,
+        assertion,
+        client_id: did,
+        scope: request.scope,
+        audience: request.audience,
+        expires_in: request.expiresIn?.toString(),
+      },
+      request.dpop && {
+        [DPOP_HEADER]: createDpopProof({
+          ...request.dpop,
+          method: "POST",
+          url: token_endpoint,
+          now: this.#now(),
+        }),
+      },
+    );
   }
 
   agentScopes(

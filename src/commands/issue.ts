@@ -7,9 +7,11 @@
  * `--dpop` binds the token to the agent's key (RFC 9449).
  */
 import type { Command } from "@commander-js/extra-typings";
-import { fail } from "../core/errors.ts";
+import { parseAgentDid } from "../core/did.ts";
+import { Auth4AgentError, fail } from "../core/errors.ts";
 import { formatScope, parseScopeList } from "../core/scope.ts";
-import { agentIdentity } from "./identity.ts";
+import type { CommandContext } from "./context.ts";
+import { agentIdentity, requireServer } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
 export function register(program: Command, run: Run): void {
@@ -36,11 +38,32 @@ export function register(program: Command, run: Run): void {
       "act for another agent: a token of theirs made with --delegate-to naming this agent",
     )
     .option(
+      "--workload-token-file <file>",
+      "no agent key here: trade the JWT a platform gave this workload (e.g. a Kubernetes service account token) for the token of --agent, which its operator bound it to (`workload add`)",
+    )
+    .option(
+      "--agent <did>",
+      "with --workload-token-file: the agent the workload is bound to",
+    )
+    .option(
+      "--server <url>",
+      "with --workload-token-file: the issuer (default: the server of this home folder)",
+    )
+    .option(
       "--dpop",
       "bind the token to this agent's key (DPoP, RFC 9449): each request then needs a proof from `auth4agent dpop-proof`",
     )
     .action((options, command) =>
       run(command, async (ctx) => {
+        if (options.workloadTokenFile !== undefined) {
+          return await issueForWorkload(ctx, options);
+        }
+        if (options.agent !== undefined || options.server !== undefined) {
+          fail(
+            "ERR_USAGE",
+            "--agent and --server go with --workload-token-file; an agent's own home names both",
+          );
+        }
         const { file, privateKey, key } = await agentIdentity(ctx);
         if (!file.operator_id) {
           fail(
@@ -60,16 +83,7 @@ export function register(program: Command, run: Run): void {
             "--delegate-to makes a delegation for another agent, which does not hold this agent's key: leave out --dpop (that agent may use --dpop when it trades it)",
           );
         }
-        let expiresIn: number | undefined;
-        if (options.ttl !== undefined) {
-          if (
-            !/^[0-9]{1,9}$/.test(options.ttl) || Number(options.ttl) < 1
-          ) fail("ERR_USAGE", "--ttl must be a positive number of seconds");
-          expiresIn = Number(options.ttl);
-        }
-        const scope = options.scope
-          ? formatScope(parseScopeList(options.scope))
-          : undefined;
+        const { expiresIn, scope } = tokenAsk(options);
         const response = await ctx.client(file.server).issueToken(
           file.did,
           privateKey,
@@ -85,4 +99,88 @@ export function register(program: Command, run: Run): void {
         ctx.print(response, response.access_token);
       })
     );
+}
+
+/** What `--ttl` and `--scope` ask for, checked. */
+function tokenAsk(
+  options: { ttl?: string; scope?: string[] },
+): { expiresIn?: number; scope?: string } {
+  if (
+    options.ttl !== undefined &&
+    (!/^[0-9]{1,9}$/.test(options.ttl) || Number(options.ttl) < 1)
+  ) fail("ERR_USAGE", "--ttl must be a positive number of seconds");
+  return {
+    expiresIn: options.ttl === undefined ? undefined : Number(options.ttl),
+    scope: options.scope
+      ? formatScope(parseScopeList(options.scope))
+      : undefined,
+  };
+}
+
+/** The largest workload token file read: platform JWTs are a few KB. */
+const MAX_WORKLOAD_TOKEN_BYTES = 16 * 1024;
+
+/** Workload federation: the platform's JWT from a file, traded for the agent's token. */
+async function issueForWorkload(
+  ctx: CommandContext,
+  options: {
+    workloadTokenFile?: string;
+    agent?: string;
+    server?: string;
+    ttl?: string;
+    scope?: string[];
+    aud?: string;
+    delegateTo?: string;
+    subjectToken?: string;
+    dpop?: boolean;
+  },
+): Promise<void> {
+  if (
+    options.delegateTo !== undefined || options.subjectToken !== undefined ||
+    options.dpop
+  ) {
+    fail(
+      "ERR_USAGE",
+      "--workload-token-file asks for the agent's own token: no --delegate-to, --subject-token or --dpop (a workload holds no key to prove)",
+    );
+  }
+  const did = options.agent
+    ? parseAgentDid(options.agent).did
+    : (await ctx.home.readAgent())?.did;
+  if (!did) {
+    fail(
+      "ERR_USAGE",
+      "--workload-token-file needs --agent DID: the agent the workload is bound to",
+    );
+  }
+  const server = await requireServer(ctx, options.server);
+  const assertion = await readWorkloadToken(options.workloadTokenFile!);
+  const { expiresIn, scope } = tokenAsk(options);
+  const response = await ctx.client(server).workloadToken(did, assertion, {
+    scope,
+    audience: options.aud,
+    expiresIn,
+  });
+  ctx.print(response, response.access_token);
+}
+
+async function readWorkloadToken(path: string): Promise<string> {
+  let text: string;
+  try {
+    const info = await Deno.stat(path);
+    if (!info.isFile || info.size > MAX_WORKLOAD_TOKEN_BYTES) {
+      fail(
+        "ERR_USAGE",
+        `--workload-token-file ${path} is not a file of at most ${MAX_WORKLOAD_TOKEN_BYTES} bytes`,
+      );
+    }
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Auth4AgentError) throw error;
+    fail(
+      "ERR_USAGE",
+      `cannot read --workload-token-file ${path}: ${(error as Error).message}`,
+    );
+  }
+  return text.trim();
 }

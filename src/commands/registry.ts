@@ -25,6 +25,7 @@ import * as setServer from "./set_server.ts";
 import * as verify from "./verify.ts";
 import * as verifyOperator from "./verify_operator.ts";
 import * as whoami from "./whoami.ts";
+import * as workload from "./workload.ts";
 
 export type Run = (
   command: CommandUnknownOpts,
@@ -36,6 +37,7 @@ const COMMANDS = [
   registerCommand,
   verifyOperator,
   agentScopes,
+  workload,
   issue,
   dpopProof,
   verify,

@@ -46,6 +46,14 @@ export function register(program: Command, run: Run): void {
       "longest token lifetime (env AUTH4AGENT_TOKEN_TTL; default 900)",
     )
     .option(
+      "--workload-issuer <url>",
+      "trust this platform's workload tokens (its OIDC issuer URL; repeatable) for agents whose operator binds them (env AUTH4AGENT_WORKLOAD_ISSUERS, space-separated)",
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        value,
+      ],
+    )
+    .option(
       "--key-encryption-key-file <file>",
       "encrypt signing keys at rest with this 32-byte base64 key (env AUTH4AGENT_KEK_FILE, or the key itself in AUTH4AGENT_KEK)",
     )

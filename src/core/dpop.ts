@@ -8,18 +8,11 @@
  * the steps; keeping a proof from being used twice is the caller's part
  * (`jti`, until `replayableUntil`).
  */
-import {
-  createHash,
-  createPublicKey,
-  type KeyObject,
-  verify,
-} from "node:crypto";
-import { verifyEd25519 } from "./ed25519.ts";
+import { createHash } from "node:crypto";
 import {
   base64url,
   fromBase64url,
   randomToken,
-  type ReadableBytes,
   utf8Scratch,
 } from "./encoding.ts";
 import { Auth4AgentError, fail } from "./errors.ts";
@@ -31,7 +24,8 @@ import {
   nowSeconds,
   signCompactJws,
 } from "./jws.ts";
-import { type Ed25519PublicJwk, parsePublicJwk } from "./keys.ts";
+import { type ForeignKey, foreignKey } from "./foreign_keys.ts";
+import type { Ed25519PublicJwk } from "./keys.ts";
 
 /** The request header that carries the proof, and the authorization scheme of a bound token. */
 export const DPOP_HEADER = "DPoP";
@@ -247,30 +241,17 @@ export function accessTokenHash(accessToken: string): string {
   return base64url(createHash("sha256").update(accessToken).digest());
 }
 
-interface ProofKey {
-  thumbprint: string;
-  verify(data: ReadableBytes, signature: Uint8Array): boolean;
-}
-
 /** The proof's public key, of the kind its `alg` names, with no private part. */
-function proofKey(jwk: unknown, alg: typeof DPOP_ALGS[number]): ProofKey {
-  if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) {
+function proofKey(jwk: unknown, alg: typeof DPOP_ALGS[number]): ForeignKey {
+  if (jwk === undefined) {
     fail(
       "ERR_DPOP_PROOF_INVALID",
       "DPoP proof header must carry the public key (jwk)",
     );
   }
-  if ("d" in jwk) {
-    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof jwk holds a private key");
-  }
   try {
-    return alg === "ES256"
-      ? p256Key(jwk as Record<string, unknown>)
-      : ed25519Key(jwk as Record<string, unknown>);
+    return foreignKey(jwk, alg);
   } catch (cause) {
-    if (cause instanceof Auth4AgentError && cause.code !== "ERR_INVALID_KEY") {
-      throw cause;
-    }
     throw new Auth4AgentError(
       "ERR_DPOP_PROOF_INVALID",
       `DPoP proof jwk is not a public key for ${alg}: ${
@@ -279,61 +260,4 @@ function proofKey(jwk: unknown, alg: typeof DPOP_ALGS[number]): ProofKey {
       { cause },
     );
   }
-}
-
-function ed25519Key(jwk: Record<string, unknown>): ProofKey {
-  const { x } = parsePublicJwk(jwk);
-  const publicKey = createPublicKey({
-    key: { kty: "OKP", crv: "Ed25519", x },
-    format: "jwk",
-  });
-  return {
-    // Members in lexicographic order, no whitespace (RFC 7638 §3.2, RFC 8037 §2).
-    thumbprint: sha256Base64url(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`),
-    verify: (data, signature) => verifyEd25519(publicKey, data, signature),
-  };
-}
-
-/**
- * A P-256 key from its JWK. node:crypto refuses a point off the curve;
- * WebCrypto's import, measured here, does not.
- */
-function p256Key(jwk: Record<string, unknown>): ProofKey {
-  if (jwk.kty !== "EC" || jwk.crv !== "P-256") {
-    throw new Error("an ES256 key is kty EC, crv P-256");
-  }
-  for (const coordinate of [jwk.x, jwk.y]) {
-    if (
-      typeof coordinate !== "string" ||
-      !/^[A-Za-z0-9_-]{43}$/.test(coordinate) ||
-      fromBase64url(coordinate).length !== 32
-    ) throw new Error("x and y must be 32 bytes each, base64url");
-  }
-  const x = jwk.x as string, y = jwk.y as string;
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey({
-      key: { kty: "EC", crv: "P-256", x, y },
-      format: "jwk",
-    });
-  } catch {
-    throw new Error("the point is not on P-256");
-  }
-  return {
-    thumbprint: sha256Base64url(
-      `{"crv":"P-256","kty":"EC","x":"${x}","y":"${y}"}`,
-    ),
-    verify: (data, signature) =>
-      signature.length === 64 &&
-      verify(
-        "sha256",
-        data as Uint8Array,
-        { key: publicKey, dsaEncoding: "ieee-p1363" },
-        signature,
-      ),
-  };
-}
-
-function sha256Base64url(text: string): string {
-  return base64url(createHash("sha256").update(text).digest());
 }

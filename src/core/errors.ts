@@ -217,6 +217,44 @@ const CODES = {
     exit: EXIT.failed,
   },
 
+  // Workload federation: a platform's token traded for an agent's (RFC 7523
+  // §2.1), refused as invalid_grant as §3.1 says.
+  ERR_WORKLOAD_TOKEN_INVALID: {
+    oauth: "invalid_grant",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_WORKLOAD_ISSUER_UNTRUSTED: {
+    oauth: "invalid_grant",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_WORKLOAD_NOT_BOUND: {
+    oauth: "invalid_grant",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_WORKLOAD_ISSUER_UNREACHABLE: {
+    oauth: "temporarily_unavailable",
+    status: 503,
+    exit: EXIT.unavailable,
+  },
+  ERR_WORKLOAD_IDENTITY_EXISTS: {
+    oauth: "invalid_request",
+    status: 409,
+    exit: EXIT.failed,
+  },
+  ERR_WORKLOAD_IDENTITY_LIMIT: {
+    oauth: "invalid_request",
+    status: 409,
+    exit: EXIT.failed,
+  },
+  ERR_WORKLOAD_IDENTITY_NOT_FOUND: {
+    oauth: "invalid_request",
+    status: 404,
+    exit: EXIT.failed,
+  },
+
   // Sender-constrained tokens (DPoP, RFC 9449): a bad proof is
   // invalid_dpop_proof, at the token endpoint (400) as at a resource server
   // (which answers 401 with it in WWW-Authenticate).

@@ -13,6 +13,11 @@ import {
   rotateAgentKey,
   setAgentScopes,
 } from "./endpoints/agents.ts";
+import {
+  addWorkloadIdentity,
+  listWorkloadIdentities,
+  removeWorkloadIdentity,
+} from "./endpoints/workload_identities.ts";
 import { createChallenge } from "./endpoints/challenges.ts";
 import {
   didWebEndpoint,
@@ -116,6 +121,21 @@ const ROUTES: Route[] = [
     "GET",
     `${PATHS.agents}/:param/scopes`,
     (r, deps, [did]) => getAgentScopes(did!, r, deps),
+  ),
+  route(
+    "POST",
+    `${PATHS.agents}/:param/workload-identities`,
+    (r, deps, [did]) => addWorkloadIdentity(did!, r, deps),
+  ),
+  route(
+    "GET",
+    `${PATHS.agents}/:param/workload-identities`,
+    (r, deps, [did]) => listWorkloadIdentities(did!, r, deps),
+  ),
+  route(
+    "DELETE",
+    `${PATHS.agents}/:param/workload-identities`,
+    (r, deps, [did]) => removeWorkloadIdentity(did!, r, deps),
   ),
   route(
     "POST",

@@ -9,6 +9,7 @@ import {
   MAX_TOKEN_TTL_SECONDS,
 } from "../core/access_token.ts";
 import { type NameServer, parseNameServer } from "./dns.ts";
+import { platformUrlProblem } from "./workload_issuers.ts";
 
 export interface ServeConfig {
   host: string;
@@ -26,6 +27,8 @@ export interface ServeConfig {
   challengeTtl: number;
   /** File holding the key-encryption key for signing keys at rest. */
   kekFile?: string;
+  /** Platforms whose workload tokens are traded for agents' tokens (workload federation). */
+  workloadIssuers: string[];
 }
 
 export const DEFAULTS = {
@@ -47,6 +50,8 @@ export interface RawServeOptions {
   rateLimit?: string;
   tokenTtl?: string;
   keyEncryptionKeyFile?: string;
+  /** Repeatable flag; the environment variable holds them space-separated. */
+  workloadIssuer?: string[];
 }
 
 const ENV = {
@@ -58,6 +63,7 @@ const ENV = {
   rateLimit: "AUTH4AGENT_RATE_LIMIT",
   tokenTtl: "AUTH4AGENT_TOKEN_TTL",
   keyEncryptionKeyFile: "AUTH4AGENT_KEK_FILE",
+  workloadIssuer: "AUTH4AGENT_WORKLOAD_ISSUERS",
 } as const satisfies Record<keyof RawServeOptions, string>;
 
 function bad(message: string): never {
@@ -84,7 +90,8 @@ export function resolveServeConfig(
   flags: RawServeOptions,
   env: (name: string) => string | undefined,
 ): ServeConfig {
-  const pick = (name: keyof RawServeOptions) => flags[name] ?? env(ENV[name]);
+  const pick = (name: Exclude<keyof RawServeOptions, "workloadIssuer">) =>
+    flags[name] ?? env(ENV[name]);
   const host = pick("host") ?? DEFAULTS.host;
   if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
     bad(`--host ${JSON.stringify(host)} is not a host name or address`);
@@ -147,7 +154,25 @@ export function resolveServeConfig(
     tokenTtl,
     challengeTtl: DEFAULTS.challengeTtl,
     kekFile: pick("keyEncryptionKeyFile"),
+    workloadIssuers: workloadIssuers(
+      flags.workloadIssuer ??
+        env(ENV.workloadIssuer)?.split(/\s+/).filter(Boolean) ?? [],
+    ),
   };
+}
+
+/**
+ * `--workload-issuer URL`: platform issuer identifiers, kept exactly as
+ * given (tokens' `iss` is compared byte for byte).
+ */
+function workloadIssuers(values: string[]): string[] {
+  for (const value of values) {
+    const problem = platformUrlProblem(value);
+    if (problem) {
+      bad(`--workload-issuer ${JSON.stringify(value)} ${problem}`);
+    }
+  }
+  return [...new Set(values)];
 }
 
 /**

@@ -6,6 +6,7 @@ import type { RateLimiter } from "./rate_limit.ts";
 import type { KeyRing } from "./signing_keys.ts";
 import type { StatusIndexes } from "./status_indexes.ts";
 import type { StatusListCache } from "./status_list_cache.ts";
+import type { WorkloadIssuers } from "./workload_issuers.ts";
 
 export interface AppDeps {
   store: Store;
@@ -21,6 +22,8 @@ export interface AppDeps {
   limits: { perClient: RateLimiter; perIp: RateLimiter };
   tokenTtl: number;
   challengeTtl: number;
+  /** The platforms whose workload tokens may be traded for agents' tokens, and their keys. */
+  workloadIssuers: WorkloadIssuers;
   version: string;
   /** Diagnostics (never secrets); defaults to stderr. */
   log: (line: Record<string, unknown>) => void;

@@ -14,6 +14,7 @@ import type { AppDeps } from "./context.ts";
 import { systemTxtResolver, type TxtResolver } from "./dns.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { KEY_RELOAD_SECONDS, KeyRing } from "./signing_keys.ts";
+import { WorkloadIssuers } from "./workload_issuers.ts";
 
 const SWEEP_INTERVAL_MS = 60_000;
 /** Per-IP limits are this multiple of the per-client ones. */
@@ -79,6 +80,7 @@ export async function startServer(
     },
     tokenTtl: config.tokenTtl,
     challengeTtl: config.challengeTtl,
+    workloadIssuers: new WorkloadIssuers(config.workloadIssuers),
     version: VERSION,
     log,
   };

@@ -126,6 +126,22 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE status_index (next BIGINT NOT NULL);
   INSERT INTO status_index (next) VALUES (0);
   `,
+  // 6: workload federation: the platform identities (a platform JWT's iss
+  // and sub) an operator bound to each of its agents, which may trade that
+  // JWT for the agent's tokens; at most MAX_WORKLOAD_IDENTITIES per agent.
+  // Its primary key serves every query: an agent's list, the binding an
+  // issuance checks, a removal. audience NULL: the issuer's identifier.
+  `
+  CREATE TABLE workload_identities (
+    agent_did TEXT NOT NULL REFERENCES agents (did),
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    audience TEXT,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    PRIMARY KEY (agent_did, issuer, subject)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

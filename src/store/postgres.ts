@@ -30,6 +30,7 @@ import {
   signingKeyFromRow,
   standingFromRow,
   tokenFromRow,
+  workloadIdentityFromRow,
 } from "./rows.ts";
 import {
   type AgentRecord,
@@ -43,6 +44,7 @@ import {
   type GrantRecord,
   type IssuanceOutcome,
   MAX_REVOCATIONS,
+  MAX_WORKLOAD_IDENTITIES,
   type NonceKind,
   type OperatorRecord,
   type SigningKeyRecord,
@@ -50,6 +52,7 @@ import {
   type StatusChange,
   type Store,
   type TokenRecord,
+  type WorkloadIdentityRecord,
 } from "./store.ts";
 
 type Sql = postgres.Sql;
@@ -113,6 +116,12 @@ async function consumeSingleUseIn(
       now,
     ) !== undefined;
   }
+  if ("workload" in singleUse) {
+    // Nothing to consume, and no agent to check the binding against.
+    throw new Error(
+      "a workload identity is not consumed: pass it to recordIssuance, which checks its binding",
+    );
+  }
   const { clientId, jti } = singleUse;
   const expiresAtMs = ms(singleUse.expiresAt);
   const result = await tx`
@@ -120,6 +129,24 @@ async function consumeSingleUseIn(
     VALUES (${clientId}, ${jti}, ${expiresAtMs})
     ON CONFLICT DO NOTHING`;
   return result.count === 1;
+}
+
+/**
+ * The workload identity is bound to the agent. FOR SHARE waits for a
+ * removal in flight (and then finds no row), and makes the next one wait
+ * for this commit: no token is recorded after its binding's removal.
+ */
+async function workloadBoundIn(
+  tx: Tx,
+  agentDid: string,
+  workload: { issuer: string; subject: string },
+): Promise<boolean> {
+  const [row] = await tx`
+    SELECT 1 FROM workload_identities
+    WHERE agent_did = ${agentDid} AND issuer = ${workload.issuer}
+      AND subject = ${workload.subject}
+    FOR SHARE`;
+  return row !== undefined;
 }
 
 async function insertTokenIn(tx: Tx, token: TokenRecord): Promise<void> {
@@ -521,11 +548,77 @@ export class PostgresStore implements Store {
           token.parentJti !== undefined &&
           !await parentUnrevokedIn(tx, token.parentJti)
         ) return "parent_revoked";
-        if (!await consumeSingleUseIn(tx, singleUse)) return "replayed";
+        if ("workload" in singleUse) {
+          // Workloads only: reused by design, nothing is consumed.
+          if (!await workloadBoundIn(tx, token.clientId, singleUse.workload)) {
+            return "unbound";
+          }
+        } else if (!await consumeSingleUseIn(tx, singleUse)) return "replayed";
         await insertTokenIn(tx, token);
         return "recorded";
       }, (outcome) => outcome === "recorded")
     );
+  }
+
+  addWorkloadIdentity(
+    identity: WorkloadIdentityRecord,
+    event?: AuditEvent,
+  ): Promise<"added" | "exists" | "full"> {
+    const { agentDid, issuer, subject } = identity;
+    const audience = identity.audience ?? null;
+    const createdAt = ms(identity.createdAt);
+    return this.#audited(event, async (tx) => {
+      // The agent's row lock serializes its adds: each counts what the one
+      // before committed (READ COMMITTED: a fresh snapshot per statement), so
+      // two adds at MAX_WORKLOAD_IDENTITIES - 1 cannot both succeed. NO KEY:
+      // foreign-key checks on the agent (its grant's, this insert's) do not
+      // wait for it.
+      const [agent] = await tx`
+        SELECT 1 FROM agents WHERE did = ${agentDid} FOR NO KEY UPDATE`;
+      if (!agent) {
+        throw new Error(`no agent ${agentDid} to bind a workload identity to`);
+      }
+      const [held] = await tx`
+        SELECT count(*) AS held,
+               count(*) FILTER (WHERE issuer = ${issuer} AND subject = ${subject})
+                 AS same
+        FROM workload_identities WHERE agent_did = ${agentDid}`;
+      if (Number(held?.same) > 0) return "exists";
+      if (Number(held?.held) >= MAX_WORKLOAD_IDENTITIES) return "full";
+      await tx`
+        INSERT INTO workload_identities
+          (agent_did, issuer, subject, audience, created_at, created_by)
+        VALUES (${agentDid}, ${issuer}, ${subject}, ${audience}, ${createdAt},
+                ${identity.createdBy})`;
+      return "added" as const;
+    }, (result) => result === "added");
+  }
+
+  async listWorkloadIdentities(
+    agentDid: string,
+  ): Promise<WorkloadIdentityRecord[]> {
+    // COLLATE "C": byte order for ties, as SQLite, whatever the database locale.
+    const rows = await this.#sql`
+      SELECT * FROM workload_identities WHERE agent_did = ${agentDid}
+      ORDER BY created_at, issuer COLLATE "C", subject COLLATE "C"`;
+    return rows.map(workloadIdentityFromRow);
+  }
+
+  removeWorkloadIdentity(
+    agentDid: string,
+    issuer: string,
+    subject: string,
+    event?: AuditEvent,
+  ): Promise<boolean> {
+    // The row lock waits for issuances holding the binding FOR SHARE
+    // (workloadBoundIn) to commit; those after it find no binding.
+    return this.#audited(event, async (tx) => {
+      const removed = await tx`
+        DELETE FROM workload_identities
+        WHERE agent_did = ${agentDid} AND issuer = ${issuer}
+          AND subject = ${subject}`;
+      return removed.count === 1;
+    }, (removed) => removed);
   }
 
   async recordToken(token: TokenRecord): Promise<void> {

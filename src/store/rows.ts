@@ -14,6 +14,7 @@ import type {
   OperatorRecord,
   SigningKeyRecord,
   TokenRecord,
+  WorkloadIdentityRecord,
 } from "./store.ts";
 
 export type Row = Record<string, unknown>;
@@ -131,6 +132,19 @@ export function signingKeyFromRow(row: Row): SigningKeyRecord {
     activeFrom: optionalDate(row.active_from),
     retiredAt: optionalDate(row.retired_at),
     tokenTtl: optionalNumber(row.token_ttl),
+  };
+}
+
+/** Its audience is absent, not undefined, when not set. */
+export function workloadIdentityFromRow(row: Row): WorkloadIdentityRecord {
+  const audience = optionalString(row.audience);
+  return {
+    agentDid: String(row.agent_did),
+    issuer: String(row.issuer),
+    subject: String(row.subject),
+    ...(audience !== undefined && { audience }),
+    createdAt: date(row.created_at),
+    createdBy: String(row.created_by),
   };
 }
 

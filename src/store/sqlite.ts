@@ -21,6 +21,7 @@ import {
   signingKeyFromRow,
   standingFromRow,
   tokenFromRow,
+  workloadIdentityFromRow,
 } from "./rows.ts";
 import { SqliteConnection } from "./sqlite_connection.ts";
 import { StandingCache } from "./standing_cache.ts";
@@ -42,8 +43,10 @@ import type {
   StatusChange,
   Store,
   TokenRecord,
+  WorkloadIdentityRecord,
 } from "./store.ts";
 import { checkStatusReservation, MAX_REVOCATIONS } from "./store.ts";
+import { workloadNotConsumable } from "./sqlite_writes.ts";
 
 /** Longest the checkpointer may hold the writer; then it resumes regardless. */
 const MAX_HOLD_MS = 1_000;
@@ -58,6 +61,13 @@ const SWEEP_PAUSE_MS = 20;
  */
 export const REVOKED_STATUS_INDEXES =
   "SELECT status_idx FROM tokens WHERE revoked_at IS NOT NULL AND status_idx IS NOT NULL AND status_idx >= ? AND status_idx < ? ORDER BY status_idx";
+
+/**
+ * An agent's workload identities, oldest first, through the primary key's
+ * agent_did prefix. Exported for the test of its plan.
+ */
+export const LIST_WORKLOAD_IDENTITIES =
+  "SELECT * FROM workload_identities WHERE agent_did = ? ORDER BY created_at, issuer, subject";
 
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
@@ -186,7 +196,31 @@ export class SqliteStore implements Store {
   }
 
   consumeSingleUse(singleUse: SingleUse): Promise<boolean> {
+    // Refused before it joins a batch, whose other writes it would make run
+    // again (group_commit.ts).
+    if ("workload" in singleUse) return Promise.reject(workloadNotConsumable());
     return this.#writer.submit("consumeSingleUse", [singleUse]);
+  }
+
+  addWorkloadIdentity(
+    identity: WorkloadIdentityRecord,
+    event?: AuditEvent,
+  ): Promise<"added" | "exists" | "full"> {
+    return this.#writer.submit("addWorkloadIdentity", [identity, event]);
+  }
+
+  removeWorkloadIdentity(
+    agentDid: string,
+    issuer: string,
+    subject: string,
+    event?: AuditEvent,
+  ): Promise<boolean> {
+    return this.#writer.submit("removeWorkloadIdentity", [
+      agentDid,
+      issuer,
+      subject,
+      event,
+    ]);
   }
 
   recordToken(token: TokenRecord): Promise<void> {
@@ -312,6 +346,11 @@ export class SqliteStore implements Store {
   getToken(jti: string): Promise<TokenRecord | undefined> {
     const row = this.#get("SELECT * FROM tokens WHERE jti = ?", jti);
     return Promise.resolve(row && tokenFromRow(row));
+  }
+
+  listWorkloadIdentities(agentDid: string): Promise<WorkloadIdentityRecord[]> {
+    const rows = this.#all(LIST_WORKLOAD_IDENTITIES, agentDid);
+    return Promise.resolve(rows.map(workloadIdentityFromRow));
   }
 
   listRevocations(

@@ -18,7 +18,9 @@ import type {
   SingleUse,
   StatusChange,
   TokenRecord,
+  WorkloadIdentityRecord,
 } from "./store.ts";
+import { MAX_WORKLOAD_IDENTITIES } from "./store.ts";
 
 function insertToken(c: SqliteConnection, token: TokenRecord): void {
   c.insert(
@@ -112,6 +114,34 @@ function parentUnrevoked(c: SqliteConnection, parentJti: string): boolean {
     .get(parentJti) !== undefined;
 }
 
+/** A binding, by its primary key; exported for the test of its plan. */
+export const WORKLOAD_BOUND =
+  "SELECT 1 FROM workload_identities WHERE agent_did = ? AND issuer = ? AND subject = ?";
+
+/** The workload identity is (still) bound to the agent. */
+function workloadBound(
+  c: SqliteConnection,
+  agentDid: string,
+  workload: { issuer: string; subject: string },
+): boolean {
+  return c.stmt(WORKLOAD_BOUND).get(
+    agentDid,
+    workload.issuer,
+    workload.subject,
+  ) !== undefined;
+}
+
+/**
+ * The error for consuming a workload's single use on its own: it consumes
+ * nothing, and names no agent to check its binding against (recordIssuance
+ * does, for `token.clientId`). A programming error.
+ */
+export function workloadNotConsumable(): Error {
+  return new Error(
+    "a workload identity is not consumed: pass it to recordIssuance, which checks its binding",
+  );
+}
+
 /** Single use is one statement: the changed-row count decides, never a read first. */
 function consumeSingleUse(c: SqliteConnection, singleUse: SingleUse): boolean {
   if ("challenge" in singleUse) {
@@ -119,6 +149,7 @@ function consumeSingleUse(c: SqliteConnection, singleUse: SingleUse): boolean {
     return consumeChallenge(c, challenge, "token_challenge", subject, now) !==
       undefined;
   }
+  if ("workload" in singleUse) throw workloadNotConsumable();
   const result = c.stmt(
     "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
   ).run(singleUse.clientId, singleUse.jti, ms(singleUse.expiresAt));
@@ -222,6 +253,54 @@ export const WRITES = {
 
   consumeSingleUse,
 
+  /**
+   * In the batch's write transaction (BEGIN IMMEDIATE): no other write, of
+   * this connection or another, comes between the count and the insert, so
+   * concurrent adds never take an agent past MAX_WORKLOAD_IDENTITIES.
+   */
+  addWorkloadIdentity(
+    c: SqliteConnection,
+    identity: WorkloadIdentityRecord,
+    event?: AuditEvent,
+  ): "added" | "exists" | "full" {
+    const { agentDid, issuer, subject } = identity;
+    if (!c.stmt("SELECT 1 FROM agents WHERE did = ?").get(agentDid)) {
+      throw new Error(`no agent ${agentDid} to bind a workload identity to`);
+    }
+    const held = c.stmt(
+      "SELECT count(*) AS held, count(*) FILTER (WHERE issuer = ? AND subject = ?) AS same FROM workload_identities WHERE agent_did = ?",
+    ).get(issuer, subject, agentDid) as { held: number; same: number };
+    if (Number(held.same) > 0) return "exists";
+    if (Number(held.held) >= MAX_WORKLOAD_IDENTITIES) return "full";
+    c.stmt(
+      "INSERT INTO workload_identities (agent_did, issuer, subject, audience, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)",
+    ).run(
+      agentDid,
+      issuer,
+      subject,
+      identity.audience ?? null,
+      ms(identity.createdAt),
+      identity.createdBy,
+    );
+    if (event) appendAuditRow(c, event);
+    return "added";
+  },
+
+  removeWorkloadIdentity(
+    c: SqliteConnection,
+    agentDid: string,
+    issuer: string,
+    subject: string,
+    event?: AuditEvent,
+  ): boolean {
+    const removed = c.stmt(
+      "DELETE FROM workload_identities WHERE agent_did = ? AND issuer = ? AND subject = ?",
+    ).run(agentDid, issuer, subject);
+    if (Number(removed.changes) !== 1) return false;
+    if (event) appendAuditRow(c, event);
+    return true;
+  },
+
   recordToken: insertToken,
 
   recordIssuance(
@@ -231,9 +310,10 @@ export const WRITES = {
     singleUse: SingleUse,
     agentKey: Ed25519PublicJwk,
   ): IssuanceOutcome {
-    // Inside the batch's write transaction: a suspension, a rotation or the
-    // parent's revocation either committed before (seen here) or commits
-    // after (and, but for a rotation, revokes this token).
+    // Inside the batch's write transaction: a suspension, a rotation, the
+    // parent's revocation or the workload's unbinding either committed
+    // before (seen here) or commits after (and, but for a rotation or an
+    // unbinding, revokes this token).
     const agent = c.stmt(
       "SELECT status, public_jwk FROM agents WHERE did = ?",
     ).get(token.clientId) as
@@ -246,7 +326,13 @@ export const WRITES = {
     if (token.parentJti !== undefined && !parentUnrevoked(c, token.parentJti)) {
       return "parent_revoked";
     }
-    if (!consumeSingleUse(c, singleUse)) return "replayed";
+    if ("workload" in singleUse) {
+      // Workloads only: reused by design, nothing is consumed, but a removal
+      // committed before this batch (or earlier in it) unbinds it.
+      if (!workloadBound(c, token.clientId, singleUse.workload)) {
+        return "unbound";
+      }
+    } else if (!consumeSingleUse(c, singleUse)) return "replayed";
     insertToken(c, token);
     appendAuditRow(c, event);
     return "recorded";

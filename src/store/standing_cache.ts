@@ -24,6 +24,8 @@ export const STANDING_NEUTRAL_WRITES: ReadonlySet<WriteName> = new Set<
   "createChallenge",
   "consumeChallenge",
   "consumeSingleUse",
+  "addWorkloadIdentity",
+  "removeWorkloadIdentity",
   "recordToken",
   "recordIssuance",
   "revokeToken",

@@ -139,19 +139,47 @@ export interface AuditEntry extends AuditEvent {
  * flight: "rotated" (its key is no longer the one the request was
  * authenticated with), or the status it left `active` for; for a delegated
  * token, "parent_revoked" when the token it was exchanged for is revoked (or
- * unknown).
+ * unknown); for a workload's token, "unbound" when its workload identity was
+ * removed.
  */
 export type IssuanceOutcome =
   | "recorded"
   | "replayed"
+  | "unbound"
   | "rotated"
   | "parent_revoked"
   | Exclude<AgentStatus, "active">;
 
-/** What makes a token request single-use. */
+/**
+ * What makes a token request good once: its challenge, or its assertion's
+ * `jti` until it expires — or, for a workload's platform token (reused by
+ * design until it expires), the binding it matched, which must still exist.
+ */
 export type SingleUse =
   | { challenge: string; subject: string; now: Date }
-  | { jti: string; clientId: string; expiresAt: Date };
+  | { jti: string; clientId: string; expiresAt: Date }
+  | { workload: { issuer: string; subject: string } };
+
+/**
+ * Workload federation: a platform's identity for a workload (the `iss` and
+ * `sub` of the JWT its platform gives it: a Kubernetes service account, a CI
+ * job, a SPIFFE ID) that the agent's operator lets obtain the agent's tokens.
+ */
+export interface WorkloadIdentityRecord {
+  agentDid: string;
+  /** The platform's issuer identifier, exactly; one `serve --workload-issuer` trusts. */
+  issuer: string;
+  /** The platform token's `sub`, exactly. */
+  subject: string;
+  /** The `aud` its token must carry; absent: this issuer's identifier. */
+  audience?: string;
+  createdAt: Date;
+  /** The operator id that bound it. */
+  createdBy: string;
+}
+
+/** The most workload identities one agent holds. */
+export const MAX_WORKLOAD_IDENTITIES = 20;
 
 /** The most agents, and tokens, one revocation list holds. */
 export const MAX_REVOCATIONS = 1000;
@@ -220,13 +248,33 @@ export interface Store {
   /** Consumes the challenge, or remembers the jti until it expires; false when already used. */
   consumeSingleUse(singleUse: SingleUse): Promise<boolean>;
 
+  /**
+   * Binds a workload identity to its agent: "exists" when the agent has one
+   * of this issuer and subject already (unchanged), "full" when it holds
+   * MAX_WORKLOAD_IDENTITIES.
+   */
+  addWorkloadIdentity(
+    identity: WorkloadIdentityRecord,
+    event?: AuditEvent,
+  ): Promise<"added" | "exists" | "full">;
+  /** The agent's workload identities, oldest first. */
+  listWorkloadIdentities(agentDid: string): Promise<WorkloadIdentityRecord[]>;
+  /** Unbinds one; false when there was none. */
+  removeWorkloadIdentity(
+    agentDid: string,
+    issuer: string,
+    subject: string,
+    event?: AuditEvent,
+  ): Promise<boolean>;
+
   recordToken(token: TokenRecord): Promise<void>;
   /**
    * Issuance in one atomic write: checks that the agent (`token.clientId`) is
    * still active and still holds `agentKey` (the key the request was
    * authenticated with), consumes what makes the request single-use (the
-   * challenge, or the assertion's jti until it expires), records the token
-   * and appends its audit entry. Nothing is written unless it is "recorded":
+   * challenge, or the assertion's jti until it expires; for a workload, the
+   * binding must still exist, "unbound" otherwise), records the token and
+   * appends its audit entry. Nothing is written unless it is "recorded":
    * "replayed" when the challenge or jti was already used (or the challenge
    * expired), "rotated" when the key changed, the agent's status when it is
    * no longer active. A delegated token (`token.parentJti`) is recorded only

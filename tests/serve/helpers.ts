@@ -30,6 +30,7 @@ import { RateLimiter } from "../../src/serve/rate_limit.ts";
 import { KeyRing } from "../../src/serve/signing_keys.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Store } from "../../src/store/store.ts";
+import { WorkloadIssuers } from "../../src/serve/workload_issuers.ts";
 
 export const ISSUER = "http://issuer.test";
 /** 2026-01-01T00:00:00Z: every fixture starts here unless told otherwise. */
@@ -69,6 +70,8 @@ export interface FixtureOptions {
   challengeTtl?: number;
   /** Shared TXT records (for several apps on one store). */
   dns?: Map<string, string[][]>;
+  /** Trusted platforms (workload federation); default none. */
+  workloadIssuers?: WorkloadIssuers;
 }
 
 export interface Fixture {
@@ -119,6 +122,10 @@ export async function createFixture(
     },
     tokenTtl: options.tokenTtl ?? 900,
     challengeTtl: options.challengeTtl ?? 120,
+    workloadIssuers: options.workloadIssuers ??
+      new WorkloadIssuers([], {
+        fetch: () => Promise.reject(new Error("no platforms")),
+      }),
     version: "test",
     log: (line) => logs.push(line),
   };

@@ -20,10 +20,12 @@ import {
   type ChallengeRecord,
   DuplicateError,
   type IssuanceOutcome,
+  MAX_WORKLOAD_IDENTITIES,
   type OperatorRecord,
   type SigningKeyRecord,
   type Store,
   type TokenRecord,
+  type WorkloadIdentityRecord,
 } from "../../src/store/store.ts";
 
 export interface StoreUnderTest {
@@ -69,6 +71,9 @@ const COVERED: Record<keyof Store, string> = {
   recordToken: "tokens",
   recordIssuance: "issuance",
   consumeSingleUse: "single use",
+  addWorkloadIdentity: "workload identities",
+  listWorkloadIdentities: "workload identities",
+  removeWorkloadIdentity: "workload identities",
   getToken: "tokens",
   revokeToken: "tokens",
   changeAgentStatus: "agent status",
@@ -194,6 +199,29 @@ function event(overrides: Partial<AuditEvent> = {}): AuditEvent {
   };
 }
 
+/**
+ * A workload identity bound to the agent by its operator, without an
+ * audience (the key absent, as the store returns it) unless overridden.
+ */
+function workload(
+  agentRecord: AgentRecord,
+  overrides: Partial<WorkloadIdentityRecord> = {},
+): WorkloadIdentityRecord {
+  return {
+    agentDid: agentRecord.did,
+    issuer: "https://token.actions.githubusercontent.com",
+    subject: `repo:${id("org")}/app:ref:refs/heads/main`,
+    createdAt: at(20),
+    createdBy: agentRecord.operatorId,
+    ...overrides,
+  };
+}
+
+/** What a workload's issuance passes as its single use: the binding it matched. */
+function byWorkload(identity: WorkloadIdentityRecord) {
+  return { workload: { issuer: identity.issuer, subject: identity.subject } };
+}
+
 /** A single use by client assertion `jti` (the replay cache). */
 function byJti(clientId: string, jti: string, expiresAt = at(300)) {
   return { clientId, jti, expiresAt };
@@ -257,6 +285,26 @@ export async function assertUpgradedDelegates(
   };
   await store.recordToken(child);
   assert.deepEqual(await store.getToken(child.jti), child);
+}
+
+/**
+ * On a database upgraded from an older schema, a workload identity binds,
+ * lists and issues.
+ */
+export async function assertUpgradedWorkloads(store: Store): Promise<void> {
+  const { ag } = await world(store, "workloads.example");
+  const identity = workload(ag, { audience: "auth4agent" });
+  assert.equal(await store.addWorkloadIdentity(identity), "added");
+  assert.deepEqual(await store.listWorkloadIdentities(ag.did), [identity]);
+  assert.equal(
+    await store.recordIssuance(
+      token(ag),
+      event({ actor: ag.did }),
+      byWorkload(identity),
+      ag.publicJwk,
+    ),
+    "recorded",
+  );
 }
 
 const isDuplicate = (error: unknown) => {
@@ -945,6 +993,415 @@ export function storeConformance(
         assert.equal(stored, undefined, `race-${i}`);
       }
     }
+  });
+
+  // --- workload identities --------------------------------------------------
+
+  test("workload identities: add, list oldest first (then by issuer and subject, byte order) and remove round-trip, with and without an audience", async ({ store }) => {
+    const { ag } = await world(store);
+    const { ag: other } = await world(store, "other.example");
+    assert.deepEqual(await store.listWorkloadIdentities(ag.did), []);
+    const late = workload(ag, { createdAt: at(30) });
+    const k8s = workload(ag, {
+      issuer: "https://k8s.example",
+      subject: "system:serviceaccount:payments:api",
+      audience: "https://issuer.example",
+    });
+    const jobLower = workload(ag, {
+      issuer: "https://ci.example",
+      subject: "job-a",
+    });
+    // "J" sorts before "j" in byte order, after it in most locales.
+    const jobUpper = workload(ag, {
+      issuer: "https://ci.example",
+      subject: "Job-b",
+      audience: "ci",
+    });
+    // The same platform identity may be bound to another agent too.
+    const theirs = workload(other, {
+      issuer: k8s.issuer,
+      subject: k8s.subject,
+      createdAt: at(10),
+    });
+    for (const identity of [late, k8s, jobLower, jobUpper, theirs]) {
+      assert.equal(await store.addWorkloadIdentity(identity), "added");
+    }
+    const listed = await store.listWorkloadIdentities(ag.did);
+    assert.deepEqual(listed, [jobUpper, jobLower, k8s, late]);
+    assert.ok(!Object.hasOwn(listed[1]!, "audience"), "absent, not undefined");
+    assert.deepEqual(await store.listWorkloadIdentities(other.did), [theirs]);
+    assert.deepEqual(
+      await store.listWorkloadIdentities("did:agent:example.com:unknown"),
+      [],
+    );
+
+    assert.equal(
+      await store.removeWorkloadIdentity(ag.did, k8s.issuer, k8s.subject),
+      true,
+    );
+    assert.equal(
+      await store.removeWorkloadIdentity(ag.did, k8s.issuer, k8s.subject),
+      false,
+    );
+    // Exactly the one named: not another agent's, not another subject.
+    assert.equal(
+      await store.removeWorkloadIdentity(ag.did, k8s.issuer, "job-a"),
+      false,
+    );
+    assert.equal(
+      await store.removeWorkloadIdentity(
+        "did:agent:example.com:unknown",
+        late.issuer,
+        late.subject,
+      ),
+      false,
+    );
+    assert.deepEqual(await store.listWorkloadIdentities(ag.did), [
+      jobUpper,
+      jobLower,
+      late,
+    ]);
+    assert.deepEqual(await store.listWorkloadIdentities(other.did), [theirs]);
+    // Not something the sweeper removes.
+    assert.equal(await store.sweep(at(1e9)), 0);
+    assert.equal((await store.listWorkloadIdentities(ag.did)).length, 3);
+  });
+
+  test('workload identities: one the agent has (same issuer and subject) is "exists", the first left unchanged', async ({ store }) => {
+    const { ag } = await world(store);
+    const first = workload(ag, { audience: "first" });
+    assert.equal(await store.addWorkloadIdentity(first), "added");
+    const { audience: _, ...noAudience } = first;
+    for (
+      const again of [
+        { ...first, audience: "second", createdAt: at(99), createdBy: "op-x" },
+        { ...noAudience, createdAt: at(1) },
+      ]
+    ) {
+      assert.equal(
+        await store.addWorkloadIdentity(again, event({ action: "x" })),
+        "exists",
+      );
+    }
+    assert.deepEqual(await store.listWorkloadIdentities(ag.did), [first]);
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+    // Another subject of the issuer is another identity.
+    assert.equal(
+      await store.addWorkloadIdentity({ ...first, subject: "other" }),
+      "added",
+    );
+  });
+
+  test(`workload identities: an agent holds at most ${MAX_WORKLOAD_IDENTITIES}: "full" beyond, "exists" still for one it has, room again after a removal`, async ({ store }) => {
+    const { ag } = await world(store);
+    const { ag: other } = await world(store, "other.example");
+    const held = Array.from(
+      { length: MAX_WORKLOAD_IDENTITIES },
+      (_, i) => workload(ag, { subject: `job-${i}`, createdAt: at(20 + i) }),
+    );
+    for (const identity of held) {
+      assert.equal(await store.addWorkloadIdentity(identity), "added");
+    }
+    const extra = workload(ag, { subject: "extra", createdAt: at(100) });
+    assert.equal(
+      await store.addWorkloadIdentity(extra, event({ action: "x" })),
+      "full",
+    );
+    assert.equal(await store.addWorkloadIdentity(held[3]!), "exists");
+    assert.deepEqual(await store.listWorkloadIdentities(ag.did), held);
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+    // Each agent has its own.
+    assert.equal(
+      await store.addWorkloadIdentity(workload(other, { subject: "extra" })),
+      "added",
+    );
+    assert.ok(
+      await store.removeWorkloadIdentity(ag.did, held[0]!.issuer, "job-0"),
+    );
+    assert.equal(await store.addWorkloadIdentity(extra), "added");
+    assert.equal(
+      await store.addWorkloadIdentity(workload(ag, { subject: "one more" })),
+      "full",
+    );
+    assert.deepEqual(await store.listWorkloadIdentities(ag.did), [
+      ...held.slice(1),
+      extra,
+    ]);
+  });
+
+  test(`workload identities: ${RACERS} adds at once to an agent holding none → exactly ${MAX_WORKLOAD_IDENTITIES} added, the rest "full", one audit entry each added`, async (db) => {
+    const { ag } = await world(db.store);
+    const identities = Array.from(
+      { length: RACERS },
+      (_, i) => workload(ag, { subject: `job-${i}` }),
+    );
+    const results = await race(
+      db,
+      RACERS,
+      (store, i) =>
+        store.addWorkloadIdentity(
+          identities[i]!,
+          event({ action: "workload.add", target: `job-${i}` }),
+        ),
+    );
+    const added = identities.filter((_, i) => results[i] === "added");
+    assert.equal(
+      added.length,
+      MAX_WORKLOAD_IDENTITIES,
+      JSON.stringify(results),
+    );
+    assert.equal(
+      results.filter((result) => result === "full").length,
+      RACERS - MAX_WORKLOAD_IDENTITIES,
+    );
+    const listed = await db.store.listWorkloadIdentities(ag.did);
+    assert.deepEqual(
+      listed.map((identity) => identity.subject).sort(),
+      added.map((identity) => identity.subject).sort(),
+    );
+    const entries = await db.store.listAudit({ limit: 100 });
+    assert.ok(checkChain(entries).ok);
+    assert.deepEqual(
+      entries.map((entry) => entry.target).sort(),
+      added.map((identity) => identity.subject).sort(),
+    );
+  });
+
+  test(`workload identities: ${RACERS} adds of one identity at once → one "added", the rest "exists"`, async (db) => {
+    const { ag } = await world(db.store);
+    const identity = workload(ag);
+    const results = await race(
+      db,
+      RACERS,
+      (store, i) =>
+        store.addWorkloadIdentity(
+          { ...identity, createdAt: at(20 + i) },
+          event({ action: "workload.add" }),
+        ),
+    );
+    assert.equal(
+      results.filter((result) => result === "added").length,
+      1,
+      JSON.stringify(results),
+    );
+    assert.equal(
+      results.filter((result) => result === "exists").length,
+      RACERS - 1,
+    );
+    assert.deepEqual(await db.store.listWorkloadIdentities(ag.did), [
+      { ...identity, createdAt: at(20 + results.indexOf("added")) },
+    ]);
+    assert.equal((await db.store.listAudit({ limit: 100 })).length, 1);
+  });
+
+  test("workload identities: one for an unknown agent is refused (not as a duplicate), and nothing is written", async ({ store }) => {
+    const ghost = agent(operator());
+    await assert.rejects(
+      store.addWorkloadIdentity(workload(ghost), event()),
+      (error) => {
+        assert.ok(!(error instanceof DuplicateError), String(error));
+        return true;
+      },
+    );
+    assert.deepEqual(await store.listWorkloadIdentities(ghost.did), []);
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+  });
+
+  test("workload identities: add and remove append their audit entry in the same write, only when they take effect", async ({ store }) => {
+    const { ag } = await world(store);
+    const identity = workload(ag);
+    assert.equal(
+      await store.addWorkloadIdentity(identity, event({ action: "w.add" })),
+      "added",
+    );
+    assert.equal(
+      await store.addWorkloadIdentity(identity, event({ action: "x" })),
+      "exists",
+    );
+    assert.equal(
+      await store.removeWorkloadIdentity(
+        ag.did,
+        identity.issuer,
+        identity.subject,
+        event({ action: "w.remove" }),
+      ),
+      true,
+    );
+    assert.equal(
+      await store.removeWorkloadIdentity(
+        ag.did,
+        identity.issuer,
+        identity.subject,
+        event({ action: "x" }),
+      ),
+      false,
+    );
+    const entries = await store.listAudit({ limit: 10 });
+    assert.deepEqual(entries.map((entry) => entry.action), [
+      "w.add",
+      "w.remove",
+    ]);
+    assert.ok(checkChain(entries).ok);
+  });
+
+  test('issuance: a workload\'s token is recorded while its identity is bound — again and again, nothing consumed — and "unbound" once removed, writing nothing', async ({ store }) => {
+    const { ag } = await world(store);
+    const { ag: other } = await world(store, "other.example");
+    const identity = workload(ag, { audience: "https://issuer.example" });
+    assert.equal(await store.addWorkloadIdentity(identity), "added");
+    const issue = (t: TokenRecord, bound = identity, holder = ag) =>
+      store.recordIssuance(
+        t,
+        event({ actor: holder.did, target: t.jti }),
+        byWorkload(bound),
+        holder.publicJwk,
+      );
+    const first = token(ag);
+    const second = token(ag);
+    assert.equal(await issue(first), "recorded");
+    assert.equal(await issue(second), "recorded");
+    assert.deepEqual(await store.getToken(first.jti), first);
+    assert.deepEqual(await store.getToken(second.jti), second);
+    // Bound to this agent only; and only this issuer's subject.
+    const refused = [
+      token(other),
+      token(ag),
+      token(ag),
+    ];
+    assert.equal(await issue(refused[0]!, identity, other), "unbound");
+    assert.equal(
+      await issue(refused[1]!, { ...identity, subject: "someone else" }),
+      "unbound",
+    );
+    assert.equal(
+      await issue(refused[2]!, {
+        ...identity,
+        issuer: "https://other.example",
+      }),
+      "unbound",
+    );
+    // The workload variant is not a single use of its own.
+    await assert.rejects(store.consumeSingleUse(byWorkload(identity)));
+
+    assert.ok(
+      await store.removeWorkloadIdentity(
+        ag.did,
+        identity.issuer,
+        identity.subject,
+      ),
+    );
+    const after = token(ag);
+    assert.equal(await issue(after), "unbound");
+    for (const t of [...refused, after]) {
+      assert.equal(await store.getToken(t.jti), undefined);
+    }
+    // Tokens recorded before stay as they were.
+    assert.deepEqual(await store.getToken(first.jti), first);
+    assert.deepEqual(
+      (await store.listAudit({ limit: 10 })).map((entry) => entry.target),
+      [first.jti, second.jti],
+    );
+    // Bound again, it issues again.
+    assert.equal(await store.addWorkloadIdentity(identity), "added");
+    assert.equal(await issue(token(ag)), "recorded");
+  });
+
+  test('issuance: a workload\'s agent no longer active gets its status back, one with another key "rotated", and nothing is written', async ({ store }) => {
+    const { op, ag } = await world(store);
+    const identity = workload(ag);
+    assert.equal(await store.addWorkloadIdentity(identity), "added");
+    const refused: TokenRecord[] = [];
+    const issue = (key: Ed25519PublicJwk) => {
+      const t = token(ag);
+      refused.push(t);
+      return store.recordIssuance(
+        t,
+        event({ actor: ag.did, target: t.jti }),
+        byWorkload(identity),
+        key,
+      );
+    };
+    const next = jwk();
+    assert.ok(await store.rotateAgentKey(ag.did, ag.publicJwk, next, at(1)));
+    assert.equal(await issue(ag.publicJwk), "rotated");
+    for (const status of ["suspended", "revoked"] as const) {
+      await store.changeAgentStatus(ag.did, status, { at: at(2), by: op.id });
+      assert.equal(await issue(next), status);
+    }
+    // Unbound too: the status comes first.
+    assert.ok(
+      await store.removeWorkloadIdentity(
+        ag.did,
+        identity.issuer,
+        identity.subject,
+      ),
+    );
+    assert.equal(await issue(next), "revoked");
+    for (const t of refused) {
+      assert.equal(await store.getToken(t.jti), undefined);
+    }
+    assert.deepEqual(await store.listAudit({ limit: 10 }), []);
+  });
+
+  test(`issuance: ${RACERS} workload issuances racing the removal of its identity → each recorded before the removal, or "unbound"`, async (db) => {
+    const { ag } = await world(db.store);
+    const identity = workload(ag);
+    assert.equal(await db.store.addWorkloadIdentity(identity), "added");
+    const half = Math.floor(RACERS / 2);
+    const outcomes = await race<IssuanceOutcome | boolean>(
+      db,
+      RACERS + 1,
+      (store, i) =>
+        i === half
+          ? store.removeWorkloadIdentity(
+            ag.did,
+            identity.issuer,
+            identity.subject,
+            event({ action: "workload.remove", target: ag.did }),
+          )
+          : store.recordIssuance(
+            token(ag, { jti: `wl-${i}` }),
+            event({ actor: ag.did, action: "token.issue", target: `wl-${i}` }),
+            byWorkload(identity),
+            ag.publicJwk,
+          ),
+    );
+    assert.equal(outcomes[half], true);
+    const entries = await db.store.listAudit({ limit: 1000 });
+    const check = checkChain(entries);
+    assert.equal(check.ok, true, JSON.stringify(check.broken));
+    // The audit chain is the commit order: every token recorded committed
+    // before the removal did; none was recorded after it.
+    const removal = entries.filter((e) => e.action === "workload.remove");
+    assert.equal(removal.length, 1);
+    let recorded = 0;
+    for (let i = 0; i <= RACERS; i++) {
+      if (i === half) continue;
+      const jti = `wl-${i}`;
+      const stored = await db.store.getToken(jti);
+      const issued = entries.filter((e) => e.target === jti);
+      if (outcomes[i] === "recorded") {
+        recorded++;
+        assert.equal(stored?.jti, jti);
+        assert.equal(issued.length, 1, jti);
+        assert.ok(issued[0]!.seq < removal[0]!.seq, `${jti} after removal`);
+      } else {
+        assert.equal(outcomes[i], "unbound", JSON.stringify(outcomes));
+        assert.equal(stored, undefined, jti);
+        assert.deepEqual(issued, [], jti);
+      }
+    }
+    assert.equal(entries.length, recorded + 1);
+    assert.deepEqual(await db.store.listWorkloadIdentities(ag.did), []);
+    assert.equal(
+      await db.store.recordIssuance(
+        token(ag),
+        event({ actor: ag.did }),
+        byWorkload(identity),
+        ag.publicJwk,
+      ),
+      "unbound",
+    );
   });
 
   // --- sweep ----------------------------------------------------------------

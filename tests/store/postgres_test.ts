@@ -40,7 +40,11 @@ import {
   setup,
   tokenParams,
 } from "../serve/helpers.ts";
-import { assertUpgradedDelegates, storeConformance } from "./conformance.ts";
+import {
+  assertUpgradedDelegates,
+  assertUpgradedWorkloads,
+  storeConformance,
+} from "./conformance.ts";
 
 /** The partial indexes of delegated tokens, and their columns. */
 const DELEGATION_INDEXES = {
@@ -390,7 +394,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "postgres: a version-1 schema upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only, the status lists' index revoked tokens with a status index only",
+    "postgres: a version-1 schema upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only, the status lists' index revoked tokens with a status index only; workload identities bind",
   ignore,
   async fn() {
     await withSchema(async (schema) => {
@@ -401,6 +405,7 @@ Deno.test({
         try {
           await assertV1Upgraded(store);
           await assertUpgradedDelegates(store, "live");
+          await assertUpgradedWorkloads(store);
         } finally {
           await store.close();
         }

@@ -6,17 +6,26 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
-import { REVOKED_STATUS_INDEXES, SqliteStore } from "../../src/store/sqlite.ts";
+import {
+  LIST_WORKLOAD_IDENTITIES,
+  REVOKED_STATUS_INDEXES,
+  SqliteStore,
+} from "../../src/store/sqlite.ts";
 import {
   REVOKE_AGENT_TOKENS,
   REVOKE_TOKEN,
+  WORKLOAD_BOUND,
 } from "../../src/store/sqlite_writes.ts";
 import {
   assertV1Upgraded,
   V1_DATABASE,
   V1_DOMAIN,
 } from "../helpers/schema_v1.ts";
-import { assertUpgradedDelegates, storeConformance } from "./conformance.ts";
+import {
+  assertUpgradedDelegates,
+  assertUpgradedWorkloads,
+  storeConformance,
+} from "./conformance.ts";
 
 /** The partial indexes of delegated tokens, and their columns. */
 const DELEGATION_INDEXES = {
@@ -49,7 +58,7 @@ storeConformance("sqlite (file)", async () => {
   };
 });
 
-Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only, the status lists' index revoked tokens with a status index only", async () => {
+Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's index holds revoked tokens only, the delegation indexes delegated tokens only, the status lists' index revoked tokens with a status index only; workload identities bind", async () => {
   const dir = await Deno.makeTempDir({ prefix: "a4a-store-test-" });
   const path = `${dir}/auth4agent.db`;
   try {
@@ -62,6 +71,7 @@ Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's
     try {
       await assertV1Upgraded(store);
       await assertUpgradedDelegates(store, "live");
+      await assertUpgradedWorkloads(store);
     } finally {
       await store.close();
     }
@@ -139,6 +149,19 @@ Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's
         /SEARCH tokens USING (COVERING )?INDEX tokens_revoked_status \(status_idx>\? AND status_idx<\?\)/,
       );
       assert.doesNotMatch(statusList, /SCAN tokens|TEMP B-TREE/);
+
+      // A workload's issuance finds its binding by the primary key; an
+      // agent's list reads its rows only (sorting those few).
+      assert.match(
+        planOf(WORKLOAD_BOUND),
+        /SEARCH workload_identities USING (COVERING )?INDEX sqlite_autoindex_workload_identities_1 \(agent_did=\? AND issuer=\? AND subject=\?\)/,
+      );
+      const workloads = planOf(LIST_WORKLOAD_IDENTITIES);
+      assert.match(
+        workloads,
+        /SEARCH workload_identities USING INDEX sqlite_autoindex_workload_identities_1 \(agent_did=\?\)/,
+      );
+      assert.doesNotMatch(workloads, /SCAN workload_identities/);
     } finally {
       db.close();
     }

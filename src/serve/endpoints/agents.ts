@@ -104,7 +104,10 @@ export async function registerAgent(
   return json(agentView(agent), 201);
 }
 
-async function findAgent(didText: string, deps: AppDeps): Promise<AgentRecord> {
+export async function findAgent(
+  didText: string,
+  deps: AppDeps,
+): Promise<AgentRecord> {
   const did = parseAgentDid(didText);
   const agent = await deps.store.getAgent(did.did);
   if (!agent) fail("ERR_AGENT_NOT_FOUND", `agent ${did.did} is not registered`);

@@ -4,7 +4,7 @@ import { issuerDidDocument } from "../../core/did_document.ts";
 import { ACCEPTED_ALGS, JWKS_MAX_AGE_SECONDS } from "../../core/jws.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { json } from "../http.ts";
-import { GRANT_TYPES } from "./token.ts";
+import { grantTypes } from "./token.ts";
 
 const PUBLIC_CACHE = {
   "Cache-Control": `public, max-age=${JWKS_MAX_AGE_SECONDS}`,
@@ -22,7 +22,7 @@ export function metadataEndpoint(deps: AppDeps): Response {
       jwks_uri: endpointUrl(deps, PATHS.jwks),
       introspection_endpoint: endpointUrl(deps, PATHS.introspect),
       revocation_endpoint: endpointUrl(deps, PATHS.revoke),
-      grant_types_supported: GRANT_TYPES,
+      grant_types_supported: grantTypes(deps),
       response_types_supported: [],
       token_endpoint_auth_methods_supported: auth.methods,
       token_endpoint_auth_signing_alg_values_supported: auth.algs,

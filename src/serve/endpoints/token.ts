@@ -22,11 +22,7 @@ import { statusClaim } from "../../core/status_list.ts";
 import { audit } from "../audit.ts";
 import { replayed, verifyClient } from "../client_auth.ts";
 import { requireActive } from "../clients.ts";
-import type {
-  AgentRecord,
-  AgentStanding,
-  SingleUse,
-} from "../../store/store.ts";
+import type { AgentStanding } from "../../store/store.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { coveredByItsWrite } from "../durability.ts";
 import { json, readForm } from "../http.ts";
@@ -40,7 +36,17 @@ import {
   TOKEN_EXCHANGE_GRANT,
   tokenExchange,
 } from "../grants/token_exchange.ts";
-import type { TokenPlan } from "../grants/token_request.ts";
+import {
+  JWT_BEARER_GRANT,
+  workloadAuthentication,
+} from "../grants/jwt_bearer.ts";
+import type { Authenticated, TokenPlan } from "../grants/token_request.ts";
+
+type Authenticate = (
+  request: Request,
+  params: Map<string, string>,
+  deps: AppDeps,
+) => Promise<Authenticated>;
 
 type Grant = (
   client: AgentStanding,
@@ -48,17 +54,40 @@ type Grant = (
   deps: AppDeps,
 ) => Promise<TokenPlan>;
 
-/** The grant types, by `grant_type`, with the audit action each records. */
-const GRANTS: ReadonlyMap<string, { grant: Grant; action: string }> = new Map([
+/**
+ * The grant types, by `grant_type`: how the client proves who it is, what
+ * the grant decides, and the audit action it records.
+ */
+const GRANTS: ReadonlyMap<
+  string,
+  { authenticate: Authenticate; grant: Grant; action: string }
+> = new Map([
   [CLIENT_CREDENTIALS_GRANT, {
+    authenticate: agentAuthentication,
     grant: clientCredentials,
     action: "token.issue",
   }],
-  [TOKEN_EXCHANGE_GRANT, { grant: tokenExchange, action: "token.exchange" }],
+  [TOKEN_EXCHANGE_GRANT, {
+    authenticate: agentAuthentication,
+    grant: tokenExchange,
+    action: "token.exchange",
+  }],
+  [JWT_BEARER_GRANT, {
+    authenticate: workloadAuthentication,
+    grant: clientCredentials,
+    action: "token.issue",
+  }],
 ]);
 
-/** For the metadata's `grant_types_supported`. */
-export const GRANT_TYPES = [...GRANTS.keys()];
+/**
+ * The metadata's `grant_types_supported`: workload federation only where
+ * the server trusts a platform.
+ */
+export function grantTypes(deps: AppDeps): string[] {
+  return [...GRANTS.keys()].filter((type) =>
+    type !== JWT_BEARER_GRANT || deps.workloadIssuers.issuers.length > 0
+  );
+}
 
 export async function tokenEndpoint(
   request: Request,
@@ -66,16 +95,51 @@ export async function tokenEndpoint(
 ): Promise<Response> {
   const params = await readForm(request);
   const grantType = params.get("grant_type");
-  const grant = grantType === undefined ? undefined : GRANTS.get(grantType);
+  const supported = grantTypes(deps);
+  const grant = grantType !== undefined && supported.includes(grantType)
+    ? GRANTS.get(grantType)
+    : undefined;
   if (!grant) {
     if (!grantType) fail("ERR_INVALID_REQUEST", "grant_type is required");
     fail(
       "ERR_UNSUPPORTED_GRANT_TYPE",
       `grant_type ${JSON.stringify(grantType)} is not supported (${
-        GRANT_TYPES.join(", ")
+        supported.join(", ")
       })`,
     );
   }
+  const authenticated = await grant.authenticate(request, params, deps);
+  const { agent } = authenticated.client;
+  try {
+    const cnf = dpopBinding(request, deps);
+    const plan = await grant.grant(authenticated.client, params, deps);
+    if (cnf && plan.mayAct) {
+      fail(
+        "ERR_INVALID_REQUEST",
+        "a delegation is traded by the agent it names, which does not hold your DPoP key: ask for it without a DPoP proof",
+      );
+    }
+    return await issue(authenticated, plan, grant.action, deps, cnf);
+  } catch (error) {
+    if (error instanceof Auth4AgentError) {
+      await audit(deps, {
+        actor: agent.did,
+        action: grant.action,
+        target: agent.did,
+        outcome: "denied",
+        reason: error.code,
+      });
+    }
+    throw error;
+  }
+}
+
+/** A client assertion (RFC 7523 §2.2) by an agent's own key. */
+async function agentAuthentication(
+  request: Request,
+  params: Map<string, string>,
+  deps: AppDeps,
+): Promise<Authenticated> {
   const { principal, singleUse } = await verifyClient(
     request,
     params,
@@ -89,35 +153,7 @@ export async function tokenEndpoint(
       "only agents are issued tokens; an operator's key signs its requests to /v1",
     );
   }
-  try {
-    const cnf = dpopBinding(request, deps);
-    const plan = await grant.grant(principal, params, deps);
-    if (cnf && plan.mayAct) {
-      fail(
-        "ERR_INVALID_REQUEST",
-        "a delegation is traded by the agent it names, which does not hold your DPoP key: ask for it without a DPoP proof",
-      );
-    }
-    return await issue(
-      principal.agent,
-      plan,
-      grant.action,
-      singleUse,
-      deps,
-      cnf,
-    );
-  } catch (error) {
-    if (error instanceof Auth4AgentError) {
-      await audit(deps, {
-        actor: principal.agent.did,
-        action: grant.action,
-        target: principal.agent.did,
-        outcome: "denied",
-        reason: error.code,
-      });
-    }
-    throw error;
-  }
+  return { client: principal, singleUse };
 }
 
 /**
@@ -147,15 +183,24 @@ function dpopBinding(
  * before the response (introspection and revocation depend on the record).
  */
 async function issue(
-  client: AgentRecord,
+  authenticated: Authenticated,
   plan: TokenPlan,
   action: string,
-  singleUse: SingleUse,
   deps: AppDeps,
   cnf: Confirmation | undefined,
 ): Promise<Response> {
+  const { singleUse, via } = authenticated;
+  const client = authenticated.client.agent;
   const iat = nowSeconds(deps.now());
-  const exp = Math.min(iat + plan.lifetime, plan.notAfter ?? Infinity);
+  if (authenticated.notAfter !== undefined && authenticated.notAfter <= iat) {
+    // Taken within the clock leeway, but it would end the token at once.
+    fail("ERR_WORKLOAD_TOKEN_INVALID", "the workload token has expired");
+  }
+  const exp = Math.min(
+    iat + plan.lifetime,
+    plan.notAfter ?? Infinity,
+    authenticated.notAfter ?? Infinity,
+  );
   // At once while the block lasts: no await (a turn of the event loop) then.
   const next = deps.statusIndexes.next();
   const statusIdx = typeof next === "number" ? next : await next;
@@ -192,7 +237,11 @@ async function issue(
       action,
       target: claims.jti,
       outcome: "success",
-      reason: plan.act ? `${claims.scope} for ${plan.subject}` : claims.scope,
+      reason: [
+        claims.scope,
+        ...(plan.act ? [`for ${plan.subject}`] : []),
+        ...(via ? [`via ${via}`] : []),
+      ].join(" "),
     },
     singleUse,
     client.publicJwk,
@@ -201,7 +250,15 @@ async function issue(
   if (outcome === "rotated") {
     fail(
       "ERR_BAD_SIGNATURE",
-      "the agent's key was rotated while this request was in flight; sign with the new key",
+      "workload" in singleUse
+        ? "the agent's key was rotated while this request was in flight; ask again"
+        : "the agent's key was rotated while this request was in flight; sign with the new key",
+    );
+  }
+  if (outcome === "unbound") {
+    fail(
+      "ERR_WORKLOAD_NOT_BOUND",
+      "the workload identity was removed while this request was in flight",
     );
   }
   if (outcome === "parent_revoked") {

@@ -8,9 +8,24 @@ import type { ActorClaim } from "../../core/access_token.ts";
 import { parseAgentDid } from "../../core/did.ts";
 import { utf8Length } from "../../core/encoding.ts";
 import { Auth4AgentError, fail } from "../../core/errors.ts";
-import type { AgentRecord, OperatorRecord } from "../../store/store.ts";
+import type {
+  AgentRecord,
+  AgentStanding,
+  OperatorRecord,
+  SingleUse,
+} from "../../store/store.ts";
 import type { AppDeps } from "../context.ts";
 import { hasHiddenCharacters } from "../http.ts";
+
+/** Who asks for a token, and what makes the request good once. */
+export interface Authenticated {
+  client: AgentStanding;
+  singleUse: SingleUse;
+  /** The token ends by then at the latest (seconds): when the credential it came from does. */
+  notAfter?: number;
+  /** How the client proved who it is, for the audit log, when not with its own key. */
+  via?: string;
+}
 
 /** What a grant decided the token says, before it is signed and recorded. */
 export interface TokenPlan {

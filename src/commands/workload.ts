@@ -1,0 +1,116 @@
+/**
+ * `auth4agent workload add | list | remove`: the operator binds platform
+ * identities (a Kubernetes service account, a CI job: the `iss` and `sub` of
+ * the JWT its platform gives it) to an agent, so that workload obtains the
+ * agent's tokens with `issue --workload-token-file` and no agent key.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { parseAgentDid } from "../core/did.ts";
+import { fail } from "../core/errors.ts";
+import { agentIdentity, operatorIdentity } from "./identity.ts";
+import type { Run } from "./registry.ts";
+
+export function register(program: Command, run: Run): void {
+  const workload = program.command("workload").description(
+    "workload federation: platform identities that may obtain an agent's tokens without its key",
+  );
+
+  workload.command("add")
+    .description(
+      "let the platform identity (--issuer, --subject) obtain the agent's tokens",
+    )
+    .requiredOption("--agent <did>", "the agent, one of this operator's")
+    .requiredOption(
+      "--issuer <url>",
+      "the platform's issuer, exactly its tokens' iss (one the server trusts: serve --workload-issuer)",
+    )
+    .requiredOption(
+      "--subject <sub>",
+      "its tokens' sub, exactly, e.g. system:serviceaccount:payments:worker",
+    )
+    .option(
+      "--audience <aud>",
+      "the aud its tokens must carry (default: the issuer's identifier)",
+    )
+    .action((options, command) =>
+      run(command, async (ctx) => {
+        const did = parseAgentDid(options.agent).did;
+        const { file, signer } = await operatorIdentity(ctx);
+        const result = await ctx.client(file.server).addWorkloadIdentity(
+          did,
+          {
+            issuer: options.issuer,
+            subject: options.subject,
+            audience: options.audience,
+          },
+          signer,
+        );
+        ctx.print(
+          result,
+          `Bound to ${result.did}: ${result.issuer} ${result.subject}`,
+        );
+      })
+    );
+
+  workload.command("list")
+    .description(
+      "the agent's workload identities and the platforms the server trusts",
+    )
+    .option(
+      "--agent <did>",
+      "the agent (default: the agent in this home folder)",
+    )
+    .action((options, command) =>
+      run(command, async (ctx) => {
+        const operator = await ctx.home.readOperator();
+        const { file, signer } = operator?.operator_id
+          ? await operatorIdentity(ctx)
+          : await agentIdentity(ctx);
+        const did = options.agent
+          ? parseAgentDid(options.agent).did
+          : (await ctx.home.readAgent())?.did;
+        if (!did) {
+          fail(
+            "ERR_USAGE",
+            "name the agent with --agent DID (this home folder holds no agent)",
+          );
+        }
+        const result = await ctx.client(file.server).workloadIdentities(
+          did,
+          signer,
+        );
+        ctx.print(result, [
+          `${result.did}: ${
+            result.workload_identities.length || "no"
+          } workload identities`,
+          ...result.workload_identities.map((identity) =>
+            `  ${identity.issuer} ${identity.subject}${
+              identity.audience === null ? "" : ` (aud ${identity.audience})`
+            }`
+          ),
+          `trusted platforms: ${result.trusted_issuers.join(" ") || "none"}`,
+        ]);
+      })
+    );
+
+  workload.command("remove")
+    .description("unbind a platform identity: it obtains no more tokens")
+    .requiredOption("--agent <did>", "the agent")
+    .requiredOption("--issuer <url>", "the platform's issuer")
+    .requiredOption("--subject <sub>", "the subject")
+    .action((options, command) =>
+      run(command, async (ctx) => {
+        const did = parseAgentDid(options.agent).did;
+        const { file, signer } = await operatorIdentity(ctx);
+        const result = await ctx.client(file.server).removeWorkloadIdentity(
+          did,
+          { issuer: options.issuer, subject: options.subject },
+          signer,
+        );
+        ctx.print(
+          result,
+          `Removed from ${result.did}: ${result.issuer} ${result.subject}`,
+        );
+      })
+    );
+}

@@ -1,0 +1,229 @@
+/**
+ * Workload tokens: the JWTs platforms give their workloads — a Kubernetes
+ * service account token, a CI job's OIDC token, a SPIFFE JWT-SVID, another
+ * OAuth server's RFC 9068 access token — which a workload trades at the
+ * token endpoint for the tokens of the agent its identity is bound to (RFC
+ * 7523 §2.1, `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`).
+ * Checked as RFC 7523 §3 lists: issuer, subject, audience, expiry, and the
+ * signature by a key the issuer publishes (never one the token names itself).
+ */
+import { Auth4AgentError, fail } from "./errors.ts";
+import type { ForeignAlg, ForeignKey } from "./foreign_keys.ts";
+import { fromBase64url, utf8Scratch } from "./encoding.ts";
+import {
+  checkTimes,
+  decodeJsonPart,
+  MAX_JWS_LENGTH,
+  nowSeconds,
+} from "./jws.ts";
+
+export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/** RS256 (Kubernetes, most CI platforms), ES256, EdDSA. */
+export const WORKLOAD_ALGS = ["RS256", "ES256", "EdDSA", "Ed25519"] as const;
+/**
+ * A workload token valid for longer than this from now is refused: platform
+ * tokens live minutes to an hour; one good for a year (a legacy Kubernetes
+ * secret) is a static key by another name.
+ */
+export const MAX_WORKLOAD_TOKEN_REMAINING_SECONDS = 86_400;
+const MAX_SUBJECT_LENGTH = 1024;
+const MAX_AUDIENCES = 16;
+
+/**
+ * `typ`s a workload token may carry: none, a plain JWT, a JWT-SVID's JOSE,
+ * or an access token of another server. Never a DPoP proof, a delegation, a
+ * request proof or a status list: those are no identity.
+ */
+const WORKLOAD_TYPS = ["jwt", "jose", "at+jwt"];
+
+export interface UnverifiedWorkloadToken {
+  iss: string;
+  kid?: string;
+  alg: ForeignAlg;
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  signingInput: string;
+  signature: Uint8Array;
+}
+
+export interface WorkloadClaims {
+  iss: string;
+  sub: string;
+  aud: string[];
+  exp: number;
+}
+
+/** Parses a workload token without trusting it: what names the key to check it with. */
+export function inspectWorkloadToken(token: unknown): UnverifiedWorkloadToken {
+  if (typeof token !== "string" || token.length === 0) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "assertion (the workload token) is missing",
+    );
+  }
+  if (token.length > MAX_JWS_LENGTH) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      `workload token is longer than ${MAX_JWS_LENGTH} characters`,
+    );
+  }
+  const parts = token.split(".");
+  if (parts.length !== 3) {
+    fail("ERR_WORKLOAD_TOKEN_INVALID", "workload token must be a compact JWS");
+  }
+  const [headerPart, payloadPart, signaturePart] = parts as [
+    string,
+    string,
+    string,
+  ];
+  const header = decodeJsonPart(
+    headerPart,
+    "ERR_WORKLOAD_TOKEN_INVALID",
+    "header",
+  );
+  const payload = decodeJsonPart(
+    payloadPart,
+    "ERR_WORKLOAD_TOKEN_INVALID",
+    "payload",
+  );
+  const alg = header.alg;
+  if (!WORKLOAD_ALGS.includes(alg as typeof WORKLOAD_ALGS[number])) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      `workload token alg ${JSON.stringify(alg)} is not accepted (${
+        WORKLOAD_ALGS.join(", ")
+      })`,
+    );
+  }
+  for (const name of ["jwk", "jku", "x5u", "x5c", "crit", "b64"]) {
+    if (name in header) {
+      fail(
+        "ERR_WORKLOAD_TOKEN_INVALID",
+        `workload token header ${name} is not accepted`,
+      );
+    }
+  }
+  if (
+    header.typ !== undefined &&
+    !WORKLOAD_TYPS.includes(
+      String(header.typ).toLowerCase().replace(/^application\//, ""),
+    )
+  ) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      `a token of typ ${JSON.stringify(header.typ)} is no workload identity`,
+    );
+  }
+  if (
+    header.kid !== undefined &&
+    (typeof header.kid !== "string" || header.kid.length > 256)
+  ) {
+    fail("ERR_WORKLOAD_TOKEN_INVALID", "workload token kid must be a string");
+  }
+  if (typeof payload.iss !== "string" || payload.iss.length === 0) {
+    fail("ERR_WORKLOAD_TOKEN_INVALID", "workload token has no iss");
+  }
+  let signature: Uint8Array;
+  try {
+    signature = fromBase64url(signaturePart);
+  } catch {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "workload token signature is not base64url",
+    );
+  }
+  return {
+    iss: payload.iss,
+    kid: header.kid as string | undefined,
+    alg: alg as ForeignAlg,
+    header,
+    payload,
+    signingInput: `${headerPart}.${payloadPart}`,
+    signature,
+  };
+}
+
+/**
+ * Checks the token with its issuer's key: the signature, `exp` (required,
+ * 30 s leeway, at most a day ahead), `nbf`, `iat`, `sub`, the shape of `aud`,
+ * and no `cnf` (a token bound to a key is not to be traded without it). The
+ * audience it must hold depends on the identity its `sub` is bound to: the
+ * caller checks it with requireAudience.
+ */
+export function verifyWorkloadToken(
+  token: UnverifiedWorkloadToken,
+  key: ForeignKey,
+  options: { now: Date },
+): WorkloadClaims {
+  if (!key.verify(utf8Scratch(token.signingInput), token.signature)) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "workload token signature does not verify with its issuer's key",
+    );
+  }
+  const { payload } = token;
+  checkTimes(
+    payload,
+    options.now,
+    "ERR_WORKLOAD_TOKEN_INVALID",
+    "workload token",
+    {
+      requireExp: true,
+    },
+  );
+  if (
+    (payload.exp as number) - nowSeconds(options.now) >
+      MAX_WORKLOAD_TOKEN_REMAINING_SECONDS
+  ) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      `workload token is valid for more than ${MAX_WORKLOAD_TOKEN_REMAINING_SECONDS} s: use the platform's short-lived tokens`,
+    );
+  }
+  const sub = payload.sub;
+  if (
+    typeof sub !== "string" || sub.length === 0 ||
+    sub.length > MAX_SUBJECT_LENGTH
+  ) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      `workload token sub must be a string of 1 to ${MAX_SUBJECT_LENGTH} characters`,
+    );
+  }
+  const aud = audiences(payload.aud);
+  if (payload.cnf !== undefined) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "workload token is bound to a key (cnf): it cannot be traded without it",
+    );
+  }
+  return { iss: token.iss, sub, aud, exp: payload.exp as number };
+}
+
+/** RFC 7523 §3 item 3: the token must be meant for us (or the audience its binding names). */
+export function requireAudience(
+  claims: WorkloadClaims,
+  audience: string,
+): void {
+  if (!claims.aud.includes(audience)) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      `workload token aud must include ${JSON.stringify(audience)}`,
+    );
+  }
+}
+
+function audiences(aud: unknown): string[] {
+  const list = typeof aud === "string" ? [aud] : aud;
+  if (
+    !Array.isArray(list) || list.length === 0 ||
+    list.length > MAX_AUDIENCES ||
+    !list.every((value) => typeof value === "string")
+  ) {
+    throw new Auth4AgentError(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      `workload token aud must be a string or 1 to ${MAX_AUDIENCES} strings`,
+    );
+  }
+  return list;
+}

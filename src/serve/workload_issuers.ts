@@ -1,0 +1,272 @@
+/**
+ * The platforms this issuer trusts for workload federation (`serve
+ * --workload-issuer URL`) and their signing keys: found through the
+ * platform's OpenID configuration (RFC 8414 metadata where it has none),
+ * kept 5 minutes, refetched for an unknown `kid` at most every 30 s. While a
+ * platform cannot be reached, the keys held serve up to a day (its tokens
+ * cannot be checked otherwise); never keys a token names itself.
+ */
+import { Auth4AgentError, fail } from "../core/errors.ts";
+import { type ForeignKey, foreignKey } from "../core/foreign_keys.ts";
+import type { UnverifiedWorkloadToken } from "../core/workload_token.ts";
+import { fromUtf8 } from "../core/encoding.ts";
+
+const KEYS_MAX_AGE_MS = 5 * 60_000;
+const MIN_REFETCH_INTERVAL_MS = 30_000;
+const STALE_KEYS_MAX_AGE_MS = 24 * 3_600_000;
+const FETCH_TIMEOUT_MS = 5_000;
+/** Metadata and key sets larger than this are refused unread. */
+const MAX_DOCUMENT_BYTES = 64 * 1024;
+const MAX_KEYS = 100;
+
+/**
+ * A platform URL we may fetch: https, or http to this host only (a test
+ * platform, a local OIDC discovery proxy); no credentials, no fragment.
+ * Undefined when acceptable, else why not.
+ */
+export function platformUrlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return "is not an absolute URL";
+  const url = new URL(value);
+  if (url.username || url.password || url.hash || url.search) {
+    return "must not carry credentials, a query or a fragment";
+  }
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    return "must be https (http only to localhost)";
+  }
+  return undefined;
+}
+
+interface HeldKeys {
+  jwks: Record<string, unknown>[];
+  fetchedAt: number;
+  /** Keys built from `jwks`, by kid and alg. */
+  built: Map<string, ForeignKey | Error>;
+}
+
+export class WorkloadIssuers {
+  readonly #fetch: typeof fetch;
+  readonly #held = new Map<string, HeldKeys>();
+  readonly #lastAttempt = new Map<string, number>();
+  readonly #refreshing = new Map<string, Promise<HeldKeys>>();
+  /** The trusted issuer identifiers, exactly as configured. */
+  readonly issuers: readonly string[];
+
+  constructor(
+    issuers: readonly string[],
+    options: { fetch?: typeof fetch } = {},
+  ) {
+    this.issuers = [...issuers];
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  trusts(issuer: string): boolean {
+    return this.issuers.includes(issuer);
+  }
+
+  /** The key of the token's issuer that its `kid` (or, without one, its `alg`) names. */
+  async key(token: UnverifiedWorkloadToken, now: Date): Promise<ForeignKey> {
+    if (!this.trusts(token.iss)) {
+      fail(
+        "ERR_WORKLOAD_ISSUER_UNTRUSTED",
+        `this issuer does not trust workload tokens of ${token.iss}`,
+      );
+    }
+    let held = await this.#keys(token.iss, now);
+    let key = pick(held, token);
+    if (!key && this.#refetchDue(token.iss, now)) {
+      held = await this.#refresh(token.iss, now).catch(() => held);
+      key = pick(held, token);
+    }
+    if (!key) {
+      fail(
+        "ERR_WORKLOAD_TOKEN_INVALID",
+        `${token.iss} publishes no ${token.alg} key${
+          token.kid === undefined
+            ? ""
+            : ` with kid ${JSON.stringify(token.kid)}`
+        }`,
+      );
+    }
+    return key;
+  }
+
+  async #keys(issuer: string, now: Date): Promise<HeldKeys> {
+    const held = this.#held.get(issuer);
+    const age = held ? now.getTime() - held.fetchedAt : Infinity;
+    if (held && age >= 0 && age < KEYS_MAX_AGE_MS) return held;
+    if (
+      held && !this.#refetchDue(issuer, now) && !this.#refreshing.has(issuer)
+    ) {
+      if (age < STALE_KEYS_MAX_AGE_MS) return held;
+    }
+    try {
+      return await this.#refresh(issuer, now);
+    } catch (error) {
+      // Unreachable: the keys held serve up to a day.
+      if (held && age >= 0 && age < STALE_KEYS_MAX_AGE_MS) return held;
+      throw error;
+    }
+  }
+
+  #refetchDue(issuer: string, now: Date): boolean {
+    const last = this.#lastAttempt.get(issuer) ?? -Infinity;
+    return now.getTime() - last >= MIN_REFETCH_INTERVAL_MS;
+  }
+
+  /** Concurrent callers share one fetch. */
+  #refresh(issuer: string, now: Date): Promise<HeldKeys> {
+    let refreshing = this.#refreshing.get(issuer);
+    if (!refreshing) {
+      this.#lastAttempt.set(issuer, now.getTime());
+      refreshing = this.#fetchKeys(issuer, now).finally(() =>
+        this.#refreshing.delete(issuer)
+      );
+      this.#refreshing.set(issuer, refreshing);
+    }
+    return refreshing;
+  }
+
+  async #fetchKeys(issuer: string, now: Date): Promise<HeldKeys> {
+    const metadata = await this.#metadata(issuer);
+    const jwksUri = metadata.jwks_uri;
+    const problem = typeof jwksUri === "string"
+      ? platformUrlProblem(jwksUri)
+      : "is missing";
+    if (problem) {
+      unreachable(issuer, `its metadata's jwks_uri ${problem}`);
+    }
+    const jwks = await this.#document(jwksUri as string, issuer);
+    if (!Array.isArray(jwks.keys)) unreachable(issuer, "its JWKS has no keys");
+    const keys = (jwks.keys as unknown[]).filter((key) =>
+      typeof key === "object" && key !== null && !Array.isArray(key)
+    ).slice(0, MAX_KEYS) as Record<string, unknown>[];
+    const held = { jwks: keys, fetchedAt: now.getTime(), built: new Map() };
+    this.#held.set(issuer, held);
+    return held;
+  }
+
+  /** OpenID discovery, then RFC 8414's well-known URL; its `issuer` must be this one, exactly. */
+  async #metadata(issuer: string): Promise<Record<string, unknown>> {
+    const url = new URL(issuer);
+    const path = url.pathname === "/" ? "" : url.pathname;
+    const candidates = [
+      `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`,
+      `${url.origin}/.well-known/oauth-authorization-server${path}`,
+    ];
+    let lastError: unknown;
+    for (const candidate of candidates) {
+      try {
+        const metadata = await this.#document(candidate, issuer);
+        if (metadata.issuer !== issuer) {
+          unreachable(
+            issuer,
+            `its metadata names another issuer, ${
+              JSON.stringify(metadata.issuer)
+            }`,
+          );
+        }
+        return metadata;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
+  async #document(
+    url: string,
+    issuer: string,
+  ): Promise<Record<string, unknown>> {
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        headers: { Accept: "application/json" },
+        redirect: "error",
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
+    } catch (cause) {
+      unreachable(issuer, `${url}: ${(cause as Error).message}`);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      unreachable(issuer, `${url} answered ${response.status}`);
+    }
+    const declared = Number(response.headers.get("Content-Length") ?? 0);
+    if (declared > MAX_DOCUMENT_BYTES) {
+      await response.body?.cancel();
+      unreachable(issuer, `${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(await readCapped(response, MAX_DOCUMENT_BYTES));
+    } catch (cause) {
+      unreachable(issuer, `${url}: ${(cause as Error).message}`);
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      unreachable(issuer, `${url} is not a JSON object`);
+    }
+    return value as Record<string, unknown>;
+  }
+}
+
+/** The held key the token names, built once; undefined when none fits. */
+function pick(
+  held: HeldKeys,
+  token: UnverifiedWorkloadToken,
+): ForeignKey | undefined {
+  const id = `${token.kid ?? ""}\u0000${token.alg}`;
+  let built = held.built.get(id);
+  if (built === undefined) {
+    const candidates = held.jwks.filter((jwk) =>
+      (token.kid === undefined || jwk.kid === token.kid) && fits(jwk, token.alg)
+    );
+    // Without a kid the key must be the only one of its kind: no guessing.
+    built = candidates.length === 1
+      ? tryKey(candidates[0]!, token.alg)
+      : new Error("no single key fits");
+    held.built.set(id, built);
+  }
+  return built instanceof Error ? undefined : built;
+}
+
+function fits(jwk: Record<string, unknown>, alg: string): boolean {
+  if (alg === "RS256") return jwk.kty === "RSA";
+  if (alg === "ES256") return jwk.kty === "EC" && jwk.crv === "P-256";
+  return jwk.kty === "OKP" && jwk.crv === "Ed25519";
+}
+
+function tryKey(
+  jwk: Record<string, unknown>,
+  alg: UnverifiedWorkloadToken["alg"],
+): ForeignKey | Error {
+  try {
+    return foreignKey(jwk, alg);
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+function unreachable(issuer: string, why: string): never {
+  throw new Auth4AgentError(
+    "ERR_WORKLOAD_ISSUER_UNREACHABLE",
+    `cannot get the signing keys of ${issuer}: ${why}`,
+  );
+}
+
+async function readCapped(response: Response, max: number): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body ?? []) {
+    size += chunk.byteLength;
+    if (size > max) throw new Error(`longer than ${max} bytes`);
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return fromUtf8(bytes);
+}

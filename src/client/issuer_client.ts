@@ -11,6 +11,7 @@ import {
   CLIENT_ASSERTION_TYPE,
   createClientAssertion,
 } from "../core/client_assertion.ts";
+import { readCappedBody } from "../core/capped_body.ts";
 import { createDpopProof, DPOP_HEADER } from "../core/dpop.ts";
 import { JWT_BEARER_GRANT } from "../core/workload_token.ts";
 import { fromUtf8, utf8 } from "../core/encoding.ts";
@@ -441,6 +442,21 @@ export class IssuerClient {
     );
   }
 
+  /** The `DPoP` header of a token request whose token is to be bound (a fresh proof each). */
+  #dpopHeader(
+    dpop: TokenRequest["dpop"],
+    tokenEndpoint: string,
+  ): Record<string, string> | undefined {
+    return dpop && {
+      [DPOP_HEADER]: createDpopProof({
+        ...dpop,
+        method: "POST",
+        url: tokenEndpoint,
+        now: this.#now(),
+      }),
+    };
+  }
+
   /** RFC 7523 client authentication parameters for a fresh assertion. */
   async clientAuthentication(
     clientId: string,
@@ -588,14 +604,7 @@ export class IssuerClient {
         audience: request.audience,
         expires_in: request.expiresIn?.toString(),
       },
-      request.dpop && {
-        [DPOP_HEADER]: createDpopProof({
-          ...request.dpop,
-          method: "POST",
-          url: token_endpoint,
-          now: this.#now(),
-        }),
-      },
+      this.#dpopHeader(request.dpop, token_endpoint),
     );
   }
 
@@ -655,14 +664,7 @@ export class IssuerClient {
             expires_in: request.expiresIn?.toString(),
             may_act: request.mayAct,
           },
-          request.dpop && {
-            [DPOP_HEADER]: createDpopProof({
-              ...request.dpop,
-              method: "POST",
-              url: token_endpoint,
-              now: this.#now(),
-            }),
-          },
+          this.#dpopHeader(request.dpop, token_endpoint),
         );
       } catch (error) {
         const stale = error instanceof Auth4AgentError &&
@@ -738,15 +740,9 @@ async function readCapped(
   max: number,
   what: string,
 ): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  let bytes: Uint8Array | undefined;
   try {
-    // Leaving the loop early cancels the rest of the body.
-    for await (const chunk of response.body ?? []) {
-      size += chunk.byteLength;
-      if (size > max) break;
-      chunks.push(chunk);
-    }
+    bytes = await readCappedBody(response.body, max);
   } catch (error) {
     throw new Auth4AgentError(
       "ERR_ISSUER_UNREACHABLE",
@@ -754,14 +750,8 @@ async function readCapped(
       { cause: error },
     );
   }
-  if (size > max) {
+  if (!bytes) {
     fail("ERR_ISSUER_RESPONSE", `${what} is longer than ${max} bytes`);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
   }
   return fromUtf8(bytes);
 }

@@ -1,26 +1,9 @@
 /** `auth4agent agent-scopes set --scopes S [--agent DID]`: the operator grants scopes. */
 import type { Command } from "@commander-js/extra-typings";
-import { parseAgentDid } from "../core/did.ts";
 import { fail } from "../core/errors.ts";
 import { parseScopeList } from "../core/scope.ts";
-import { agentIdentity, operatorIdentity } from "./identity.ts";
-import type { CommandContext } from "./context.ts";
+import { agentIdentity, operatorIdentity, targetAgentDid } from "./identity.ts";
 import type { Run } from "./registry.ts";
-
-async function targetAgent(
-  ctx: CommandContext,
-  flag: string | undefined,
-): Promise<string> {
-  if (flag) return parseAgentDid(flag).did;
-  const agent = await ctx.home.readAgent();
-  if (!agent) {
-    fail(
-      "ERR_USAGE",
-      "name the agent with --agent DID (this home folder holds no agent)",
-    );
-  }
-  return agent.did;
-}
 
 export function register(program: Command, run: Run): void {
   const agentScopes = program.command("agent-scopes").description(
@@ -43,7 +26,7 @@ export function register(program: Command, run: Run): void {
       run(command, async (ctx) => {
         const scopes = parseScopeList(options.scopes);
         if (scopes.length === 0) fail("ERR_USAGE", "give at least one scope");
-        const did = await targetAgent(ctx, options.agent);
+        const did = await targetAgentDid(ctx, options.agent);
         const { file, signer } = await operatorIdentity(ctx);
         const result = await ctx.client(file.server).setAgentScopes(
           did,
@@ -65,7 +48,7 @@ export function register(program: Command, run: Run): void {
     )
     .action((options, command) =>
       run(command, async (ctx) => {
-        const did = await targetAgent(ctx, options.agent);
+        const did = await targetAgentDid(ctx, options.agent);
         const operator = await ctx.home.readOperator();
         const { file, signer } = operator?.operator_id
           ? await operatorIdentity(ctx)

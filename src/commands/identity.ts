@@ -1,6 +1,7 @@
 /** Loading the home folder's identities as signers for the issuer client. */
 import type { Signer } from "../client/issuer_client.ts";
 import type { AgentFile, OperatorFile } from "../home/home.ts";
+import { parseAgentDid } from "../core/did.ts";
 import { fail } from "../core/errors.ts";
 import type { KeyPair } from "../core/keys.ts";
 import { type CommandContext, parseServerUrl } from "./context.ts";
@@ -88,4 +89,17 @@ export async function requireServer(
     );
   }
   return server;
+}
+
+/** The agent a command is about: `--agent DID`, else the agent of this home. */
+export async function targetAgentDid(
+  ctx: CommandContext,
+  flag: string | undefined,
+  missing = "name the agent with --agent DID (this home folder holds no agent)",
+): Promise<string> {
+  const did = flag
+    ? parseAgentDid(flag).did
+    : (await ctx.home.readAgent())?.did;
+  if (!did) fail("ERR_USAGE", missing);
+  return did;
 }

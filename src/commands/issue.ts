@@ -7,11 +7,10 @@
  * `--dpop` binds the token to the agent's key (RFC 9449).
  */
 import type { Command } from "@commander-js/extra-typings";
-import { parseAgentDid } from "../core/did.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { formatScope, parseScopeList } from "../core/scope.ts";
 import type { CommandContext } from "./context.ts";
-import { agentIdentity, requireServer } from "./identity.ts";
+import { agentIdentity, requireServer, targetAgentDid } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
 export function register(program: Command, run: Run): void {
@@ -144,15 +143,11 @@ async function issueForWorkload(
       "--workload-token-file asks for the agent's own token: no --delegate-to, --subject-token or --dpop (a workload holds no key to prove)",
     );
   }
-  const did = options.agent
-    ? parseAgentDid(options.agent).did
-    : (await ctx.home.readAgent())?.did;
-  if (!did) {
-    fail(
-      "ERR_USAGE",
-      "--workload-token-file needs --agent DID: the agent the workload is bound to",
-    );
-  }
+  const did = await targetAgentDid(
+    ctx,
+    options.agent,
+    "--workload-token-file needs --agent DID: the agent the workload is bound to",
+  );
   const server = await requireServer(ctx, options.server);
   const assertion = await readWorkloadToken(options.workloadTokenFile!);
   const { expiresIn, scope } = tokenAsk(options);

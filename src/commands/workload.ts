@@ -6,8 +6,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { parseAgentDid } from "../core/did.ts";
-import { fail } from "../core/errors.ts";
-import { agentIdentity, operatorIdentity } from "./identity.ts";
+import { agentIdentity, operatorIdentity, targetAgentDid } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
 export function register(program: Command, run: Run): void {
@@ -66,15 +65,7 @@ export function register(program: Command, run: Run): void {
         const { file, signer } = operator?.operator_id
           ? await operatorIdentity(ctx)
           : await agentIdentity(ctx);
-        const did = options.agent
-          ? parseAgentDid(options.agent).did
-          : (await ctx.home.readAgent())?.did;
-        if (!did) {
-          fail(
-            "ERR_USAGE",
-            "name the agent with --agent DID (this home folder holds no agent)",
-          );
-        }
+        const did = await targetAgentDid(ctx, options.agent);
         const result = await ctx.client(file.server).workloadIdentities(
           did,
           signer,

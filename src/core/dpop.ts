@@ -9,19 +9,13 @@
  * (`jti`, until `replayableUntil`).
  */
 import { createHash } from "node:crypto";
-import {
-  base64url,
-  fromBase64url,
-  randomToken,
-  utf8Scratch,
-} from "./encoding.ts";
+import { base64url, randomToken, utf8Scratch } from "./encoding.ts";
 import { Auth4AgentError, fail } from "./errors.ts";
 import {
   CLOCK_LEEWAY_SECONDS,
-  decodeJsonPart,
   hasTyp,
-  MAX_JWS_LENGTH,
   nowSeconds,
+  parseForeignJws,
   signCompactJws,
 } from "./jws.ts";
 import { type ForeignKey, foreignKey } from "./foreign_keys.ts";
@@ -113,26 +107,10 @@ export function verifyDpopProof(
   if (proof.includes(",")) {
     fail("ERR_DPOP_PROOF_INVALID", "send exactly one DPoP header");
   }
-  if (proof.length > MAX_JWS_LENGTH) {
-    fail(
-      "ERR_DPOP_PROOF_INVALID",
-      `DPoP proof is longer than ${MAX_JWS_LENGTH} characters`,
-    );
-  }
-  const parts = proof.split(".");
-  if (parts.length !== 3) {
-    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof must be a compact JWS");
-  }
-  const [headerPart, payloadPart, signaturePart] = parts as [
-    string,
-    string,
-    string,
-  ];
-  const header = decodeJsonPart(headerPart, "ERR_DPOP_PROOF_INVALID", "header");
-  const payload = decodeJsonPart(
-    payloadPart,
+  const { header, payload, signingInput, signature } = parseForeignJws(
+    proof,
     "ERR_DPOP_PROOF_INVALID",
-    "payload",
+    "DPoP proof",
   );
   if (!hasTyp(header, DPOP_TYP)) {
     fail("ERR_DPOP_PROOF_INVALID", `DPoP proof typ must be ${DPOP_TYP}`);
@@ -149,13 +127,7 @@ export function verifyDpopProof(
     fail("ERR_DPOP_PROOF_INVALID", "DPoP proof header crit is not accepted");
   }
   const key = proofKey(header.jwk, header.alg as typeof DPOP_ALGS[number]);
-  let signature: Uint8Array;
-  try {
-    signature = fromBase64url(signaturePart);
-  } catch {
-    fail("ERR_DPOP_PROOF_INVALID", "DPoP proof signature is not base64url");
-  }
-  if (!key.verify(utf8Scratch(`${headerPart}.${payloadPart}`), signature)) {
+  if (!key.verify(utf8Scratch(signingInput), signature)) {
     fail("ERR_DPOP_PROOF_INVALID", "DPoP proof signature does not verify");
   }
   return {

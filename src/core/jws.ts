@@ -6,6 +6,7 @@
 import { signEd25519, verifyEd25519, type VerifyKey } from "./ed25519.ts";
 import {
   base64url,
+  fromBase64url,
   fromBase64urlScratch,
   fromUtf8,
   type ReadableBytes,
@@ -110,6 +111,55 @@ export function inspectJws(
     header,
     payload,
     signingInput: utf8Scratch(`${headerPart}.${payloadPart}`),
+    signature,
+  };
+}
+
+/** A compact JWS signed by someone else's algorithm, parsed, not verified. */
+export interface ForeignJws {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  /** `header.payload`, what the signature covers. */
+  signingInput: string;
+  signature: Uint8Array;
+}
+
+/**
+ * Parses a compact JWS whose `alg` may be other than ours (a DPoP proof, a
+ * platform's workload token): at most MAX_JWS_LENGTH characters, three
+ * parts, a JSON object header and payload, a base64url signature. The
+ * caller checks `alg`, the headers and the key; `what` names it in errors.
+ */
+export function parseForeignJws(
+  token: unknown,
+  code: ErrorCode,
+  what: string,
+): ForeignJws {
+  if (typeof token !== "string" || token.length === 0) {
+    fail(code, `${what} is missing`);
+  }
+  if (token.length > MAX_JWS_LENGTH) {
+    fail(code, `${what} is longer than ${MAX_JWS_LENGTH} characters`);
+  }
+  const parts = token.split(".");
+  if (parts.length !== 3) fail(code, `${what} must be a compact JWS`);
+  const [headerPart, payloadPart, signaturePart] = parts as [
+    string,
+    string,
+    string,
+  ];
+  const header = decodeJsonPart(headerPart, code, "header");
+  const payload = decodeJsonPart(payloadPart, code, "payload");
+  let signature: Uint8Array;
+  try {
+    signature = fromBase64url(signaturePart);
+  } catch {
+    fail(code, `${what} signature is not base64url`);
+  }
+  return {
+    header,
+    payload,
+    signingInput: `${headerPart}.${payloadPart}`,
     signature,
   };
 }

@@ -9,13 +9,8 @@
  */
 import { Auth4AgentError, fail } from "./errors.ts";
 import type { ForeignAlg, ForeignKey } from "./foreign_keys.ts";
-import { fromBase64url, utf8Scratch } from "./encoding.ts";
-import {
-  checkTimes,
-  decodeJsonPart,
-  MAX_JWS_LENGTH,
-  nowSeconds,
-} from "./jws.ts";
+import { utf8Scratch } from "./encoding.ts";
+import { checkTimes, nowSeconds, parseForeignJws } from "./jws.ts";
 
 export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /** RS256 (Kubernetes, most CI platforms), ES256, EdDSA. */
@@ -55,36 +50,10 @@ export interface WorkloadClaims {
 
 /** Parses a workload token without trusting it: what names the key to check it with. */
 export function inspectWorkloadToken(token: unknown): UnverifiedWorkloadToken {
-  if (typeof token !== "string" || token.length === 0) {
-    fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      "assertion (the workload token) is missing",
-    );
-  }
-  if (token.length > MAX_JWS_LENGTH) {
-    fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      `workload token is longer than ${MAX_JWS_LENGTH} characters`,
-    );
-  }
-  const parts = token.split(".");
-  if (parts.length !== 3) {
-    fail("ERR_WORKLOAD_TOKEN_INVALID", "workload token must be a compact JWS");
-  }
-  const [headerPart, payloadPart, signaturePart] = parts as [
-    string,
-    string,
-    string,
-  ];
-  const header = decodeJsonPart(
-    headerPart,
+  const { header, payload, signingInput, signature } = parseForeignJws(
+    token,
     "ERR_WORKLOAD_TOKEN_INVALID",
-    "header",
-  );
-  const payload = decodeJsonPart(
-    payloadPart,
-    "ERR_WORKLOAD_TOKEN_INVALID",
-    "payload",
+    "workload token",
   );
   const alg = header.alg;
   if (!WORKLOAD_ALGS.includes(alg as typeof WORKLOAD_ALGS[number])) {
@@ -123,22 +92,13 @@ export function inspectWorkloadToken(token: unknown): UnverifiedWorkloadToken {
   if (typeof payload.iss !== "string" || payload.iss.length === 0) {
     fail("ERR_WORKLOAD_TOKEN_INVALID", "workload token has no iss");
   }
-  let signature: Uint8Array;
-  try {
-    signature = fromBase64url(signaturePart);
-  } catch {
-    fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      "workload token signature is not base64url",
-    );
-  }
   return {
     iss: payload.iss,
     kid: header.kid as string | undefined,
     alg: alg as ForeignAlg,
     header,
     payload,
-    signingInput: `${headerPart}.${payloadPart}`,
+    signingInput,
     signature,
   };
 }

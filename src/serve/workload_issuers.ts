@@ -9,6 +9,7 @@
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { type ForeignKey, foreignKey } from "../core/foreign_keys.ts";
 import type { UnverifiedWorkloadToken } from "../core/workload_token.ts";
+import { readCappedBody } from "../core/capped_body.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 
 const KEYS_MAX_AGE_MS = 5 * 60_000;
@@ -199,7 +200,9 @@ export class WorkloadIssuers {
     }
     let value: unknown;
     try {
-      value = JSON.parse(await readCapped(response, MAX_DOCUMENT_BYTES));
+      const bytes = await readCappedBody(response.body, MAX_DOCUMENT_BYTES);
+      if (!bytes) throw new Error(`longer than ${MAX_DOCUMENT_BYTES} bytes`);
+      value = JSON.parse(fromUtf8(bytes));
     } catch (cause) {
       unreachable(issuer, `${url}: ${(cause as Error).message}`);
     }
@@ -252,21 +255,4 @@ function unreachable(issuer: string, why: string): never {
     "ERR_WORKLOAD_ISSUER_UNREACHABLE",
     `cannot get the signing keys of ${issuer}: ${why}`,
   );
-}
-
-async function readCapped(response: Response, max: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body ?? []) {
-    size += chunk.byteLength;
-    if (size > max) throw new Error(`longer than ${max} bytes`);
-    chunks.push(chunk);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return fromUtf8(bytes);
 }

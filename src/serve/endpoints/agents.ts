@@ -18,6 +18,7 @@ import {
   authenticateRequest,
   requireNewKey,
   requireOperator,
+  type Signer,
 } from "../request_auth.ts";
 
 export function agentView(agent: AgentRecord) {
@@ -114,6 +115,20 @@ export async function findAgent(
   return agent;
 }
 
+/** What only the agent itself and its operator may read (`what`: "its grant"). */
+export function requireAgentOrItsOperator(
+  signer: Signer,
+  agent: AgentRecord,
+  what: string,
+): void {
+  const allowed =
+    (signer.kind === "operator" && signer.id === agent.operatorId) ||
+    (signer.kind === "agent" && signer.id === agent.did);
+  if (!allowed) {
+    fail("ERR_FORBIDDEN", `only the agent and its operator may read ${what}`);
+  }
+}
+
 export async function getAgent(did: string, deps: AppDeps): Promise<Response> {
   return json(agentView(await findAgent(did, deps)));
 }
@@ -207,12 +222,7 @@ export async function getAgentScopes(
 ): Promise<Response> {
   const signer = await authenticateRequest(request, new Uint8Array(0), deps);
   const agent = await findAgent(didText, deps);
-  const allowed =
-    (signer.kind === "operator" && signer.id === agent.operatorId) ||
-    (signer.kind === "agent" && signer.id === agent.did);
-  if (!allowed) {
-    fail("ERR_FORBIDDEN", "only the agent and its operator may read its grant");
-  }
+  requireAgentOrItsOperator(signer, agent, "its grant");
   const grant = await deps.store.getAgentScopes(agent.did);
   return json({
     did: agent.did,

@@ -19,7 +19,7 @@ import {
   requireOperator,
   type Signer,
 } from "../request_auth.ts";
-import { findAgent } from "./agents.ts";
+import { findAgent, requireAgentOrItsOperator } from "./agents.ts";
 
 const MAX_SUBJECT_LENGTH = 1024;
 const MAX_AUDIENCE_BYTES = 512;
@@ -138,15 +138,7 @@ export async function listWorkloadIdentities(
 ): Promise<Response> {
   const signer = await authenticateRequest(request, new Uint8Array(0), deps);
   const agent = await findAgent(didText, deps);
-  const allowed =
-    (signer.kind === "operator" && signer.id === agent.operatorId) ||
-    (signer.kind === "agent" && signer.id === agent.did);
-  if (!allowed) {
-    fail(
-      "ERR_FORBIDDEN",
-      "only the agent and its operator may read its workload identities",
-    );
-  }
+  requireAgentOrItsOperator(signer, agent, "its workload identities");
   const identities = await deps.store.listWorkloadIdentities(agent.did);
   return json({
     did: agent.did,

@@ -84,9 +84,12 @@ const GRANTS: ReadonlyMap<
  * the server trusts a platform.
  */
 export function grantTypes(deps: AppDeps): string[] {
-  return [...GRANTS.keys()].filter((type) =>
-    type !== JWT_BEARER_GRANT || deps.workloadIssuers.issuers.length > 0
-  );
+  return [...GRANTS.keys()].filter((type) => offered(type, deps));
+}
+
+function offered(grantType: string, deps: AppDeps): boolean {
+  return grantType !== JWT_BEARER_GRANT ||
+    deps.workloadIssuers.issuers.length > 0;
 }
 
 export async function tokenEndpoint(
@@ -95,16 +98,13 @@ export async function tokenEndpoint(
 ): Promise<Response> {
   const params = await readForm(request);
   const grantType = params.get("grant_type");
-  const supported = grantTypes(deps);
-  const grant = grantType !== undefined && supported.includes(grantType)
-    ? GRANTS.get(grantType)
-    : undefined;
-  if (!grant) {
+  const grant = grantType === undefined ? undefined : GRANTS.get(grantType);
+  if (!grant || !offered(grantType!, deps)) {
     if (!grantType) fail("ERR_INVALID_REQUEST", "grant_type is required");
     fail(
       "ERR_UNSUPPORTED_GRANT_TYPE",
       `grant_type ${JSON.stringify(grantType)} is not supported (${
-        supported.join(", ")
+        grantTypes(deps).join(", ")
       })`,
     );
   }

@@ -35,6 +35,7 @@ export type {
   VerifyOptions,
 } from "./src/client/verifier.ts";
 export { TrustedIssuers } from "./src/client/trusted_issuers.ts";
+export type { RequestVerifyOptions } from "./src/client/request_token.ts";
 export {
   type AccessTokenClaims,
   type ActorClaim,

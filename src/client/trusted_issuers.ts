@@ -12,6 +12,10 @@ import { fail } from "../core/errors.ts";
 import { inspectJws } from "../core/jws.ts";
 import { IssuerClient } from "./issuer_client.ts";
 import {
+  type RequestVerifyOptions,
+  verifyRequestWith,
+} from "./request_token.ts";
+import {
   type JwksCache,
   TokenVerifier,
   type VerifyOptions,
@@ -71,5 +75,17 @@ export class TrustedIssuers {
       );
     }
     return await verifier.verify(token, options);
+  }
+
+  /** TokenVerifier.verifyRequest, for tokens of any trusted issuer. */
+  verifyRequest(
+    request: Request,
+    options: RequestVerifyOptions,
+  ): Promise<AccessTokenClaims> {
+    return verifyRequestWith(
+      (token, verifyOptions) => this.verify(token, verifyOptions),
+      request,
+      options,
+    );
   }
 }

@@ -9,12 +9,7 @@ import {
   type AccessTokenClaims,
   verifyAccessToken,
 } from "../core/access_token.ts";
-import {
-  DPOP_ALGS,
-  DPOP_HEADER,
-  DPOP_SCHEME,
-  verifyDpopProof,
-} from "../core/dpop.ts";
+import { verifyDpopProof } from "../core/dpop.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { inspectJws, JWKS_MAX_AGE_SECONDS, nowSeconds } from "../core/jws.ts";
 import {
@@ -27,6 +22,10 @@ import {
 import { parsePublicJwk } from "../core/keys.ts";
 import { importPublicJwk } from "../core/keys.ts";
 import type { IssuerClient, Jwks } from "./issuer_client.ts";
+import {
+  type RequestVerifyOptions,
+  verifyRequestWith,
+} from "./request_token.ts";
 import { SeenProofs } from "./seen_proofs.ts";
 
 export interface CachedJwks {
@@ -337,41 +336,19 @@ export class TokenVerifier {
 
   /**
    * Verifies the access token of a request to this API, as its
-   * `Authorization` header presents it: `Bearer` (RFC 6750) or `DPoP` (RFC
-   * 9449, with its `DPoP` proof). `url` is the URL the client called, when
-   * `request.url` is not (behind a proxy that rewrites it). A refusal carries
-   * the status and `WWW-Authenticate` challenge to answer with
-   * (Auth4AgentError.status and .headers): 401, 403 for a missing scope, 503
-   * when the issuer's keys cannot be had.
+   * `Authorization` header presents it: `Bearer` or `DPoP` with its proof
+   * (request_token.ts). A refusal carries the status and challenge to
+   * answer with.
    */
-  async verifyRequest(
+  verifyRequest(
     request: Request,
-    options: Omit<VerifyOptions, "dpop"> & { url?: string },
+    options: RequestVerifyOptions,
   ): Promise<AccessTokenClaims> {
-    const presented = presentedToken(request.headers.get("Authorization"));
-    try {
-      return await this.verify(presented.token, {
-        ...options,
-        ...(presented.scheme === DPOP_SCHEME && {
-          dpop: {
-            proof: request.headers.get(DPOP_HEADER),
-            method: request.method,
-            url: options.url ?? request.url,
-          },
-        }),
-      });
-    } catch (error) {
-      if (!(error instanceof Auth4AgentError)) throw error;
-      throw new Auth4AgentError(error.code, error.message, {
-        cause: error,
-        headers: {
-          ...error.headers,
-          "WWW-Authenticate": challenge(presented.scheme, error),
-        },
-        // A bad proof is 400 at the token endpoint, 401 here (RFC 9449 §7.1).
-        status: error.code === "ERR_DPOP_PROOF_INVALID" ? 401 : error.status,
-      });
-    }
+    return verifyRequestWith(
+      (token, verifyOptions) => this.verify(token, verifyOptions),
+      request,
+      options,
+    );
   }
 
   /** A key of the issuer by `kid`, refetching the JWKS for an unknown one when due. */
@@ -478,36 +455,4 @@ export class TokenVerifier {
       now,
     });
   }
-}
-
-/**
- * The token of an `Authorization` header: scheme `Bearer` or `DPoP` (case
- * does not matter), one space, a token68 (RFC 9110 §11.4).
- */
-function presentedToken(
-  authorization: string | null,
-): { scheme: "Bearer" | typeof DPOP_SCHEME; token: string } {
-  const match = authorization === null
-    ? null
-    : /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
-  if (!match) {
-    throw new Auth4AgentError(
-      "ERR_TOKEN_INVALID",
-      "send the access token as Authorization: Bearer <token>, or DPoP <token> with a DPoP proof",
-      { headers: { "WWW-Authenticate": bothChallenges() } },
-    );
-  }
-  const scheme = match[1]!.toLowerCase() === "dpop" ? DPOP_SCHEME : "Bearer";
-  return { scheme, token: match[2]! };
-}
-
-/** RFC 6750 §3 / RFC 9449 §7.1 challenge for a refused token. */
-function challenge(scheme: string, error: Auth4AgentError): string {
-  const algs = scheme === DPOP_SCHEME ? `, algs="${DPOP_ALGS.join(" ")}"` : "";
-  return `${scheme} error="${error.oauthError}"${algs}`;
-}
-
-/** No token at all: both schemes are offered (RFC 9449 §7.1). */
-function bothChallenges(): string {
-  return `Bearer, DPoP algs="${DPOP_ALGS.join(" ")}"`;
 }

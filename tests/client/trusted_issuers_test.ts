@@ -88,3 +88,26 @@ Deno.test("TrustedIssuers: no issuer, or one twice, is a configuration error", (
     );
   }
 });
+
+Deno.test("TrustedIssuers.verifyRequest: a request's Bearer token of either issuer; an untrusted one is refused with its challenge", async () => {
+  const trusted = TrustedIssuers.of([A, B], { fetch });
+  const request = (jwt: string) =>
+    new Request("https://api.example.com/data", {
+      headers: { Authorization: `Bearer ${jwt}` },
+    });
+  const claims = await trusted.verifyRequest(
+    request(await token(B, keyB.privateKey)),
+    options,
+  );
+  assert.equal(claims.iss, B);
+  await assert.rejects(
+    trusted.verifyRequest(
+      request(await token("https://evil.test", keyA.privateKey)),
+      options,
+    ),
+    (error) =>
+      refused(error) && error instanceof Auth4AgentError &&
+      error.status === 401 &&
+      error.headers["WWW-Authenticate"] === 'Bearer error="invalid_token"',
+  );
+});

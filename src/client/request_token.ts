@@ -1,0 +1,81 @@
+/**
+ * The access token of an HTTP request to an API, as its `Authorization`
+ * header presents it: `Bearer` (RFC 6750) or `DPoP` (RFC 9449, with the
+ * request's `DPoP` proof, checked against its method and URL). Refusals carry
+ * the status and `WWW-Authenticate` challenge a resource server answers with
+ * (Auth4AgentError.status and .headers): 401, 403 for a missing scope, 503
+ * when the issuer's keys cannot be had. For TokenVerifier and TrustedIssuers.
+ */
+import type { AccessTokenClaims } from "../core/access_token.ts";
+import { DPOP_ALGS, DPOP_HEADER, DPOP_SCHEME } from "../core/dpop.ts";
+import { Auth4AgentError } from "../core/errors.ts";
+import type { VerifyOptions } from "./verifier.ts";
+
+export type RequestVerifyOptions = Omit<VerifyOptions, "dpop"> & {
+  /** The URL the client called, when `request.url` is not (a proxy rewrote it). */
+  url?: string;
+};
+
+export async function verifyRequestWith(
+  verify: (token: string, options: VerifyOptions) => Promise<AccessTokenClaims>,
+  request: Request,
+  options: RequestVerifyOptions,
+): Promise<AccessTokenClaims> {
+  const presented = presentedToken(request.headers.get("Authorization"));
+  const { url, ...verifyOptions } = options;
+  try {
+    return await verify(presented.token, {
+      ...verifyOptions,
+      ...(presented.scheme === DPOP_SCHEME && {
+        dpop: {
+          proof: request.headers.get(DPOP_HEADER),
+          method: request.method,
+          url: url ?? request.url,
+        },
+      }),
+    });
+  } catch (error) {
+    if (!(error instanceof Auth4AgentError)) throw error;
+    throw new Auth4AgentError(error.code, error.message, {
+      cause: error,
+      headers: {
+        ...error.headers,
+        "WWW-Authenticate": challenge(presented.scheme, error),
+      },
+      // A bad proof is 400 at the token endpoint, 401 here (RFC 9449 §7.1).
+      status: error.code === "ERR_DPOP_PROOF_INVALID" ? 401 : error.status,
+    });
+  }
+}
+
+/**
+ * The token of an `Authorization` header: scheme `Bearer` or `DPoP` (case
+ * does not matter), one space, a token68 (RFC 9110 §11.4).
+ */
+function presentedToken(
+  authorization: string | null,
+): { scheme: "Bearer" | typeof DPOP_SCHEME; token: string } {
+  const match = authorization === null
+    ? null
+    : /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
+  if (!match) {
+    throw new Auth4AgentError(
+      "ERR_TOKEN_INVALID",
+      "send the access token as Authorization: Bearer <token>, or DPoP <token> with a DPoP proof",
+      { headers: { "WWW-Authenticate": bothChallenges() } },
+    );
+  }
+  const scheme = match[1]!.toLowerCase() === "dpop" ? DPOP_SCHEME : "Bearer";
+  return { scheme, token: match[2]! };
+}
+
+/** RFC 6750 §3 / RFC 9449 §7.1 challenge for a refused token. */
+function challenge(scheme: string, error: Auth4AgentError): string {
+  const algs = scheme === DPOP_SCHEME ? `, algs="${DPOP_ALGS.join(" ")}"` : "";
+  return `${scheme} error="${error.oauthError}"${algs}`;
+}
+
+/** No token at all: both schemes are offered (RFC 9449 §7.1). */
+function bothChallenges(): string {
+  return `Bearer, DPoP algs="${DPOP_ALGS.join(" ")}"`;
+}

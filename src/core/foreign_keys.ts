@@ -25,7 +25,8 @@ export interface ForeignKey {
 
 /** RSA keys shorter than this are refused (NIST SP 800-131A). */
 const MIN_RSA_BITS = 2048;
-const MAX_RSA_BITS = 8192;
+/** node:crypto (Deno's) takes no larger modulus; platforms sign with 2048 or 4096. */
+const MAX_RSA_BITS = 4096;
 
 /**
  * The public key of `jwk` for `alg`, or an Error saying why not: the key

@@ -74,9 +74,10 @@ export function inspectWorkloadToken(token: unknown): UnverifiedWorkloadToken {
   }
   if (
     header.typ !== undefined &&
-    !WORKLOAD_TYPS.includes(
-      String(header.typ).toLowerCase().replace(/^application\//, ""),
-    )
+    (typeof header.typ !== "string" ||
+      !WORKLOAD_TYPS.includes(
+        header.typ.toLowerCase().replace(/^application\//, ""),
+      ))
   ) {
     fail(
       "ERR_WORKLOAD_TOKEN_INVALID",

@@ -28,7 +28,8 @@ const MAX_KEYS = 100;
 export function platformUrlProblem(value: string): string | undefined {
   if (!URL.canParse(value)) return "is not an absolute URL";
   const url = new URL(value);
-  if (url.username || url.password || url.hash || url.search) {
+  // An empty `?` or `#` leaves search and hash empty: look at the text.
+  if (url.username || url.password || /[?#]/.test(value)) {
     return "must not carry credentials, a query or a fragment";
   }
   const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
@@ -147,38 +148,46 @@ export class WorkloadIssuers {
     return held;
   }
 
-  /** OpenID discovery, then RFC 8414's well-known URL; its `issuer` must be this one, exactly. */
+  /**
+   * OpenID discovery, or RFC 8414's well-known URL where that answers 404;
+   * its `issuer` must be this one, exactly.
+   */
   async #metadata(issuer: string): Promise<Record<string, unknown>> {
     const url = new URL(issuer);
     const path = url.pathname === "/" ? "" : url.pathname;
-    const candidates = [
+    const metadata = await this.#document(
       `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`,
-      `${url.origin}/.well-known/oauth-authorization-server${path}`,
-    ];
-    let lastError: unknown;
-    for (const candidate of candidates) {
-      try {
-        const metadata = await this.#document(candidate, issuer);
-        if (metadata.issuer !== issuer) {
-          unreachable(
-            issuer,
-            `its metadata names another issuer, ${
-              JSON.stringify(metadata.issuer)
-            }`,
-          );
-        }
-        return metadata;
-      } catch (error) {
-        lastError = error;
-      }
+      issuer,
+      { notFound: true },
+    ) ??
+      await this.#document(
+        `${url.origin}/.well-known/oauth-authorization-server${path}`,
+        issuer,
+      );
+    if (metadata.issuer !== issuer) {
+      unreachable(
+        issuer,
+        `its metadata names another issuer, ${JSON.stringify(metadata.issuer)}`,
+      );
     }
-    throw lastError;
+    return metadata;
   }
 
+  /** A JSON object at `url`; with `notFound`, undefined when it answers 404. */
   async #document(
     url: string,
     issuer: string,
-  ): Promise<Record<string, unknown>> {
+    options: { notFound: true },
+  ): Promise<Record<string, unknown> | undefined>;
+  async #document(
+    url: string,
+    issuer: string,
+  ): Promise<Record<string, unknown>>;
+  async #document(
+    url: string,
+    issuer: string,
+    options: { notFound?: true } = {},
+  ): Promise<Record<string, unknown> | undefined> {
     let response: Response;
     try {
       response = await this.#fetch(url, {
@@ -188,6 +197,10 @@ export class WorkloadIssuers {
       });
     } catch (cause) {
       unreachable(issuer, `${url}: ${(cause as Error).message}`);
+    }
+    if (response.status === 404 && options.notFound) {
+      await response.body?.cancel();
+      return undefined;
     }
     if (!response.ok) {
       await response.body?.cancel();

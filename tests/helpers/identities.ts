@@ -85,6 +85,8 @@ export async function withIssuerProcess(
     dns: TestDnsServer;
     server: ServerProcess;
   }) => Promise<void>,
+  /** More `serve` flags, e.g. `--workload-issuer URL`. */
+  serveArgs: string[] = [],
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix });
   const dns = await startDnsServer();
@@ -93,6 +95,7 @@ export async function withIssuerProcess(
     `${dir}/issuer.db`,
     "--dns-server",
     dns.address,
+    ...serveArgs,
   ]);
   try {
     await body({ dir, dns, server, url: `http://localhost:${server.port}` });

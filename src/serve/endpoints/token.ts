@@ -158,10 +158,10 @@ async function agentAuthentication(
 
 /**
  * With a DPoP header (RFC 9449 §5), the token is bound to the proof's key.
- * The proof's jti needs no replay cache here: it comes with a request that
- * is itself single-use (the assertion's challenge or jti, consumed in the
- * token's write), and anyone else sending a captured proof along their own
- * request would get a token bound to a key they do not hold.
+ * The proof's jti needs no replay cache here: replaying a captured proof,
+ * alone or with its whole request, gets a token bound to a key the replayer
+ * does not hold — useless to it. (Requests authenticated by the agent's key
+ * are single-use besides; a workload's platform token is not.)
  */
 function dpopBinding(
   request: Request,

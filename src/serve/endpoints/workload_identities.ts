@@ -76,6 +76,18 @@ export async function addWorkloadIdentity(
     "workload.add",
     deps,
   );
+  // A misspelt member (`audiance`) would bind with the default audience.
+  const unknown = Object.keys(value).find((name) =>
+    !["issuer", "subject", "audience"].includes(name)
+  );
+  if (unknown !== undefined) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      `unknown member ${
+        JSON.stringify(unknown)
+      }: send issuer, subject and, optionally, audience`,
+    );
+  }
   const issuer = requireString(value, "issuer", 2048);
   if (!deps.workloadIssuers.trusts(issuer)) {
     fail(
@@ -88,6 +100,12 @@ export async function addWorkloadIdentity(
   const subject = requireString(value, "subject", MAX_SUBJECT_LENGTH);
   let audience: string | undefined;
   if (value.audience !== undefined && value.audience !== null) {
+    if (typeof value.audience !== "string" || value.audience === "") {
+      fail(
+        "ERR_INVALID_REQUEST",
+        "audience, when given, is a non-empty string",
+      );
+    }
     audience = requireString(value, "audience", MAX_AUDIENCE_BYTES);
     if (
       utf8Length(audience) > MAX_AUDIENCE_BYTES || hasHiddenCharacters(audience)

@@ -442,6 +442,22 @@ export class IssuerClient {
     );
   }
 
+  /** A token asked for with a DPoP proof must come back bound (RFC 9449 §5). */
+  static #requireBound(
+    response: TokenResponse,
+    dpop: TokenRequest["dpop"],
+  ): TokenResponse {
+    if (dpop && response.token_type?.toLowerCase() !== "dpop") {
+      fail(
+        "ERR_ISSUER_RESPONSE",
+        `asked for a DPoP-bound token, the issuer answered token_type ${
+          JSON.stringify(response.token_type)
+        }`,
+      );
+    }
+    return response;
+  }
+
   /** The `DPoP` header of a token request whose token is to be bound (a fresh proof each). */
   #dpopHeader(
     dpop: TokenRequest["dpop"],
@@ -594,7 +610,7 @@ export class IssuerClient {
     request: Omit<TokenRequest, "mayAct" | "subjectToken">,
   ): Promise<TokenResponse> {
     const { token_endpoint } = await this.metadata();
-    return await this.#form<TokenResponse>(
+    const response = await this.#form<TokenResponse>(
       token_endpoint,
       {
         grant_type: JWT_BEARER_GRANT,
@@ -606,6 +622,7 @@ export class IssuerClient {
       },
       this.#dpopHeader(request.dpop, token_endpoint),
     );
+    return IssuerClient.#requireBound(response, request.dpop);
   }
 
   agentScopes(
@@ -650,7 +667,7 @@ export class IssuerClient {
     for (let attempt = 0;; attempt++) {
       const challenge = await this.challenge(did);
       try {
-        return await this.#form<TokenResponse>(
+        const response = await this.#form<TokenResponse>(
           token_endpoint,
           {
             ...grant,
@@ -666,6 +683,7 @@ export class IssuerClient {
           },
           this.#dpopHeader(request.dpop, token_endpoint),
         );
+        return IssuerClient.#requireBound(response, request.dpop);
       } catch (error) {
         const stale = error instanceof Auth4AgentError &&
           error.code === "ERR_CHALLENGE_INVALID";

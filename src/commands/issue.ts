@@ -149,6 +149,16 @@ async function issueForWorkload(
     "--workload-token-file needs --agent DID: the agent the workload is bound to",
   );
   const server = await requireServer(ctx, options.server);
+  const { protocol, hostname } = new URL(server);
+  if (
+    protocol !== "https:" &&
+    !["localhost", "127.0.0.1", "[::1]"].includes(hostname)
+  ) {
+    fail(
+      "ERR_USAGE",
+      `the platform token is a credential others could reuse until it expires: send it to an https issuer, not ${server}`,
+    );
+  }
   const assertion = await readWorkloadToken(options.workloadTokenFile!);
   const { expiresIn, scope } = tokenAsk(options);
   const response = await ctx.client(server).workloadToken(did, assertion, {

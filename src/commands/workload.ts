@@ -29,7 +29,7 @@ export function register(program: Command, run: Run): void {
     )
     .option(
       "--audience <aud>",
-      "the aud its tokens must carry (default: the issuer's identifier)",
+      "an aud its tokens must carry besides the issuer's identifier",
     )
     .action((options, command) =>
       run(command, async (ctx) => {

@@ -107,9 +107,9 @@ export function inspectWorkloadToken(token: unknown): UnverifiedWorkloadToken {
 /**
  * Checks the token with its issuer's key: the signature, `exp` (required,
  * 30 s leeway, at most a day ahead), `nbf`, `iat`, `sub`, the shape of `aud`,
- * and no `cnf` (a token bound to a key is not to be traded without it). The
- * audience it must hold depends on the identity its `sub` is bound to: the
- * caller checks it with requireAudience.
+ * no `cnf` (a token bound to a key is not to be traded without it), no `act`
+ * or `may_act`, and `client_id`, if any, equal to `sub`. The caller checks
+ * the audience with requireAudience.
  */
 export function verifyWorkloadToken(
   token: UnverifiedWorkloadToken,
@@ -156,6 +156,21 @@ export function verifyWorkloadToken(
     fail(
       "ERR_WORKLOAD_TOKEN_INVALID",
       "workload token is bound to a key (cnf): it cannot be traded without it",
+    );
+  }
+  // A delegated token (RFC 8693 §4.1) is its actor acting for `sub`, not
+  // `sub`'s own credential: taken as `sub`'s, it would lend the actor the
+  // subject's whole binding. One whose client is not its subject likewise.
+  if (payload.act !== undefined || payload.may_act !== undefined) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "workload token is delegated (act) or a delegation (may_act): it is no identity of its sub",
+    );
+  }
+  if (payload.client_id !== undefined && payload.client_id !== sub) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "workload token's client_id is not its sub: it speaks for someone else",
     );
   }
   return { iss: token.iss, sub, aud, exp: payload.exp as number };

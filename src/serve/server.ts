@@ -80,7 +80,7 @@ export async function startServer(
     },
     tokenTtl: config.tokenTtl,
     challengeTtl: config.challengeTtl,
-    workloadIssuers: new WorkloadIssuers(config.workloadIssuers),
+    workloadIssuers: new WorkloadIssuers(config.workloadIssuers, { log }),
     version: VERSION,
     log,
   };

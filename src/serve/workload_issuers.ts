@@ -13,6 +13,7 @@ import { readCappedBody } from "../core/capped_body.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 
 const KEYS_MAX_AGE_MS = 5 * 60_000;
+const NO_KEYS_RETRY_MS = 5_000;
 const MIN_REFETCH_INTERVAL_MS = 30_000;
 const STALE_KEYS_MAX_AGE_MS = 24 * 3_600_000;
 const FETCH_TIMEOUT_MS = 5_000;
@@ -32,18 +33,24 @@ export function platformUrlProblem(value: string): string | undefined {
   if (url.username || url.password || /[?#]/.test(value)) {
     return "must not carry credentials, a query or a fragment";
   }
-  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+  if (
+    url.protocol !== "https:" &&
+    !(url.protocol === "http:" && isLoopback(value))
+  ) {
     return "must be https (http only to localhost)";
   }
   return undefined;
 }
 
+function isLoopback(value: string): boolean {
+  return ["localhost", "127.0.0.1", "[::1]"].includes(new URL(value).hostname);
+}
+
 interface HeldKeys {
   jwks: Record<string, unknown>[];
   fetchedAt: number;
-  /** Keys built from `jwks`, by kid and alg. */
-  built: Map<string, ForeignKey | Error>;
+  /** Keys built from `jwks`, by kid and alg: found ones only (misses cost a scan of ≤ 100 keys, and no memory). */
+  built: Map<string, ForeignKey>;
 }
 
 export class WorkloadIssuers {
@@ -51,15 +58,23 @@ export class WorkloadIssuers {
   readonly #held = new Map<string, HeldKeys>();
   readonly #lastAttempt = new Map<string, number>();
   readonly #refreshing = new Map<string, Promise<HeldKeys>>();
+  /** The last failed fetch per issuer with no keys held: it answers for NO_KEYS_RETRY_MS. */
+  readonly #failures = new Map<string, { at: number; error: unknown }>();
+  readonly #log: (line: Record<string, unknown>) => void;
   /** The trusted issuer identifiers, exactly as configured. */
   readonly issuers: readonly string[];
 
   constructor(
     issuers: readonly string[],
-    options: { fetch?: typeof fetch } = {},
+    options: {
+      fetch?: typeof fetch;
+      /** Where why a fetch failed goes: the caller is told less. */
+      log?: (line: Record<string, unknown>) => void;
+    } = {},
   ) {
     this.issuers = [...issuers];
     this.#fetch = options.fetch ?? fetch;
+    this.#log = options.log ?? (() => {});
   }
 
   trusts(issuer: string): boolean {
@@ -102,11 +117,25 @@ export class WorkloadIssuers {
     ) {
       if (age < STALE_KEYS_MAX_AGE_MS) return held;
     }
+    const usable = held && age >= 0 && age < STALE_KEYS_MAX_AGE_MS;
+    const failure = this.#failures.get(issuer);
+    const sinceFailure = failure ? now.getTime() - failure.at : Infinity;
+    if (
+      !usable && failure && !this.#refreshing.has(issuer) &&
+      sinceFailure >= 0 && sinceFailure < NO_KEYS_RETRY_MS
+    ) {
+      // A platform down (or dropping packets) costs one caller its timeout,
+      // not every caller: the failure answers for a few seconds.
+      throw failure.error;
+    }
     try {
-      return await this.#refresh(issuer, now);
+      const fetched = await this.#refresh(issuer, now);
+      this.#failures.delete(issuer);
+      return fetched;
     } catch (error) {
       // Unreachable: the keys held serve up to a day.
-      if (held && age >= 0 && age < STALE_KEYS_MAX_AGE_MS) return held;
+      if (usable) return held;
+      this.#failures.set(issuer, { at: now.getTime(), error });
       throw error;
     }
   }
@@ -137,6 +166,11 @@ export class WorkloadIssuers {
       : "is missing";
     if (problem) {
       unreachable(issuer, `its metadata's jwks_uri ${problem}`);
+    }
+    // http to this host is for a platform on this host: not one a remote
+    // platform's metadata may send us to.
+    if (isLoopback(jwksUri as string) && !isLoopback(issuer)) {
+      unreachable(issuer, "its metadata's jwks_uri is on this host");
     }
     const jwks = await this.#document(jwksUri as string, issuer);
     if (!Array.isArray(jwks.keys)) unreachable(issuer, "its JWKS has no keys");
@@ -173,6 +207,16 @@ export class WorkloadIssuers {
     return metadata;
   }
 
+  #failed(issuer: string, url: string, cause: unknown): void {
+    this.#log({
+      level: "warn",
+      msg: "cannot get a workload platform's keys",
+      issuer,
+      url,
+      error: String(cause),
+    });
+  }
+
   /** A JSON object at `url`; with `notFound`, undefined when it answers 404. */
   async #document(
     url: string,
@@ -196,7 +240,8 @@ export class WorkloadIssuers {
         signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
       });
     } catch (cause) {
-      unreachable(issuer, `${url}: ${(cause as Error).message}`);
+      this.#failed(issuer, url, cause);
+      unreachable(issuer, `${url} could not be fetched`);
     }
     if (response.status === 404 && options.notFound) {
       await response.body?.cancel();
@@ -211,13 +256,23 @@ export class WorkloadIssuers {
       await response.body?.cancel();
       unreachable(issuer, `${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
     }
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await readCappedBody(response.body, MAX_DOCUMENT_BYTES);
+    } catch (cause) {
+      this.#failed(issuer, url, cause);
+      unreachable(issuer, `${url} broke off`);
+    }
+    if (!bytes) {
+      unreachable(issuer, `${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+    }
     let value: unknown;
     try {
-      const bytes = await readCappedBody(response.body, MAX_DOCUMENT_BYTES);
-      if (!bytes) throw new Error(`longer than ${MAX_DOCUMENT_BYTES} bytes`);
       value = JSON.parse(fromUtf8(bytes));
     } catch (cause) {
-      unreachable(issuer, `${url}: ${(cause as Error).message}`);
+      // The parser quotes the body: that goes to the log, not to the caller.
+      this.#failed(issuer, url, cause);
+      unreachable(issuer, `${url} is not JSON`);
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       unreachable(issuer, `${url} is not a JSON object`);
@@ -232,18 +287,16 @@ function pick(
   token: UnverifiedWorkloadToken,
 ): ForeignKey | undefined {
   const id = `${token.kid ?? ""}\u0000${token.alg}`;
-  let built = held.built.get(id);
-  if (built === undefined) {
-    const candidates = held.jwks.filter((jwk) =>
-      (token.kid === undefined || jwk.kid === token.kid) && fits(jwk, token.alg)
-    );
-    // Without a kid the key must be the only one of its kind: no guessing.
-    built = candidates.length === 1
-      ? tryKey(candidates[0]!, token.alg)
-      : new Error("no single key fits");
-    held.built.set(id, built);
-  }
-  return built instanceof Error ? undefined : built;
+  const built = held.built.get(id);
+  if (built) return built;
+  const candidates = held.jwks.filter((jwk) =>
+    (token.kid === undefined || jwk.kid === token.kid) && fits(jwk, token.alg)
+  );
+  // Without a kid the key must be the only one of its kind: no guessing.
+  if (candidates.length !== 1) return undefined;
+  const key = tryKey(candidates[0]!, token.alg);
+  if (key) held.built.set(id, key);
+  return key;
 }
 
 function fits(jwk: Record<string, unknown>, alg: string): boolean {
@@ -255,11 +308,11 @@ function fits(jwk: Record<string, unknown>, alg: string): boolean {
 function tryKey(
   jwk: Record<string, unknown>,
   alg: UnverifiedWorkloadToken["alg"],
-): ForeignKey | Error {
+): ForeignKey | undefined {
   try {
     return foreignKey(jwk, alg);
-  } catch (error) {
-    return error as Error;
+  } catch {
+    return undefined;
   }
 }
 

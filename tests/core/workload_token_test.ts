@@ -393,3 +393,19 @@ Deno.test("workload token: requireAudience accepts a listed audience and refuses
     assert.throws(() => requireAudience(got, audience), invalid, audience);
   }
 });
+
+Deno.test("workload token: a delegated token (act), a delegation (may_act) or one whose client_id is not its sub is no identity of its sub", async () => {
+  const actor = "did:agent:example.com:0123456789abcdef0123456789abcdef";
+  for (
+    const changes of [
+      { act: { sub: actor } },
+      { may_act: { sub: actor } },
+      { client_id: actor },
+    ]
+  ) {
+    const token = await mint(claims(changes));
+    assert.throws(() => check(token), invalid, JSON.stringify(changes));
+  }
+  // client_id equal to sub (an auth4agent agent's own token) is fine.
+  assert.equal(check(await mint(claims({ client_id: SUB }))).sub, SUB);
+});

@@ -207,12 +207,22 @@ Deno.test("CLI workload federation: add, list, issue --workload-token-file from 
         url,
       ),
       workloadCli("issue", "--agent", did, "--server", url),
+      workloadCli(
+        "issue",
+        "--workload-token-file",
+        tokenFile,
+        "--agent",
+        did,
+        "--server",
+        "http://auth.example.com",
+      ),
     ]);
     const what = [
       "no --agent in an empty home",
       "--dpop",
       "a missing file",
       "--agent without --workload-token-file",
+      "a reusable credential over plain http",
     ];
     usage.forEach((result, i) => {
       assert.equal(

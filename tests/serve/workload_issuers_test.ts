@@ -683,3 +683,49 @@ Deno.test({
     ) assert.equal(typeof platformUrlProblem(url), "string", url);
   },
 });
+
+Deno.test("workload issuers: with no keys held, a failed fetch answers the next 5 s of calls without asking again", async () => {
+  const issuer = "https://platform.example";
+  const { fetch, urls } = counting(() =>
+    Promise.reject(new Error("connection refused"))
+  );
+  const issuers = new WorkloadIssuers([issuer], { fetch });
+  const { privateKey } = await keyPair("RS256", "k1");
+  const tokenOf = await foreignToken(issuer, privateKey);
+  for (let i = 0; i < 10; i++) {
+    await assert.rejects(issuers.key(tokenOf, at(i % 5)), unreachable);
+  }
+  assert.equal(urls.length, 1);
+  await assert.rejects(issuers.key(tokenOf, at(5)), unreachable);
+  assert.equal(urls.length, 2);
+});
+
+Deno.test("workload issuers: a remote platform's jwks_uri on this host is refused; what the fetch saw goes to the log, not to the caller", async () => {
+  const issuer = "https://platform.example";
+  const { privateKey } = await keyPair("RS256", "k1");
+  const logs: Record<string, unknown>[] = [];
+  const { fetch, urls } = routed({
+    [`${issuer}${DISCOVERY}`]: () =>
+      Response.json({ issuer, jwks_uri: "http://localhost:9/internal" }),
+  });
+  const issuers = new WorkloadIssuers([issuer], { fetch });
+  await assert.rejects(
+    issuers.key(await foreignToken(issuer, privateKey), T0),
+    unreachable,
+  );
+  assert.ok(!urls.includes("http://localhost:9/internal"));
+
+  const secret = "db_password=hunter2";
+  const leaky = routed({
+    [`${issuer}${DISCOVERY}`]: () => new Response(secret),
+  });
+  const quiet = new WorkloadIssuers([issuer], {
+    fetch: leaky.fetch,
+    log: (line) => logs.push(line),
+  });
+  await assert.rejects(
+    quiet.key(await foreignToken(issuer, privateKey), T0),
+    (error) => unreachable(error) && !String(error).includes("hunter2"),
+  );
+  assert.ok(logs.some((line) => String(line.error).includes("is not valid")));
+});

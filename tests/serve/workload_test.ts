@@ -31,6 +31,7 @@ import {
   type Fixture,
   introspect,
   ISSUER,
+  issueToken,
   postForm,
   registerOperator,
   send,
@@ -59,7 +60,7 @@ interface Workload {
  */
 async function withWorkload(
   body: (w: Workload) => Promise<void>,
-  options: { alsoTrusted?: string[]; bind?: boolean } = {},
+  options: { alsoTrusted?: string[]; bind?: boolean; rateLimit?: number } = {},
 ): Promise<void> {
   const platform = await startFakePlatform();
   try {
@@ -78,6 +79,7 @@ async function withWorkload(
         platform.issuer,
         ...options.alsoTrusted ?? [],
       ]),
+      rateLimit: options.rateLimit,
     });
   } finally {
     await platform.close();
@@ -316,7 +318,7 @@ Deno.test("workload: a token of an untrusted platform is refused without asking 
   }
 });
 
-Deno.test("workload: aud must be the issuer's identifier, or the binding's audience", async () => {
+Deno.test("workload: aud must name the issuer, and the binding's audience too when it has one", async () => {
   await withWorkload(async (w) => {
     const { fx, agent, operator, platform } = w;
     await assertError(
@@ -356,10 +358,21 @@ Deno.test("workload: aud must be the issuer's identifier, or the binding's audie
       "ERR_WORKLOAD_TOKEN_INVALID",
       "invalid_grant",
     );
-    await assertOk(
+    // RFC 7523 §3 item 3: the binding's audience narrows, never replaces, ours.
+    await assertError(
       await trade(
         fx,
         await mint(w, { sub: ci, aud: "sts.example" }),
+        agent.did,
+      ),
+      400,
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "invalid_grant",
+    );
+    await assertOk(
+      await trade(
+        fx,
+        await mint(w, { sub: ci, aud: ["sts.example", ISSUER] }),
         agent.did,
       ),
     );
@@ -847,4 +860,22 @@ Deno.test("workload: once keys are held, a platform down is tolerated for a day,
   } finally {
     if (!closed) await platform.close();
   }
+});
+
+Deno.test("workload: platform tokens not bound to an agent do not spend its rate-limit budget", async () => {
+  await withWorkload(async (w) => {
+    const { fx, agent } = w;
+    // Anyone with a token of the platform (a public CI, say) names the agent.
+    const stranger = await mint(w, { sub: "repo:stranger/any:ref:x" });
+    for (let i = 0; i < 60; i++) {
+      await assertError(
+        await trade(fx, stranger, agent.did),
+        400,
+        "ERR_WORKLOAD_NOT_BOUND",
+      );
+    }
+    // The agent's own requests still go through.
+    await assertOk(await trade(fx, await mint(w), agent.did));
+    await issueToken(fx, agent);
+  }, { rateLimit: 20 });
 });

@@ -59,8 +59,8 @@ export async function workloadAuthentication(
   const token = inspectWorkloadToken(params.get("assertion"));
   const key = await deps.workloadIssuers.key(token, now);
   const claims = verifyWorkloadToken(token, key, { now });
-  // Charged once a trusted platform's signature verified.
-  deps.limits.perClient.take(`client:${did}`, now.getTime());
+  // RFC 7523 §3 item 3: meant for this issuer, whatever else it names.
+  requireAudience(claims, deps.issuer);
   const standing = await deps.store.getAgentStanding(did);
   const binding = standing &&
     (await deps.store.listWorkloadIdentities(did)).find((identity) =>
@@ -74,7 +74,10 @@ export async function workloadAuthentication(
       }: its operator binds one with \`auth4agent workload add\``,
     );
   }
-  requireAudience(claims, binding.audience ?? deps.issuer);
+  if (binding.audience !== undefined) requireAudience(claims, binding.audience);
+  // Charged only now: a token of the platform that is not bound to this
+  // agent cannot spend the agent's budget.
+  deps.limits.perClient.take(`client:${did}`, now.getTime());
   requireActive(standing.agent);
   return {
     client: standing,

@@ -8,11 +8,18 @@
  */
 import type { AccessTokenClaims } from "../core/access_token.ts";
 import { DPOP_ALGS, DPOP_HEADER, DPOP_SCHEME } from "../core/dpop.ts";
-import { Auth4AgentError } from "../core/errors.ts";
+import { Auth4AgentError, fail } from "../core/errors.ts";
 import type { VerifyOptions } from "./verifier.ts";
 
 export type RequestVerifyOptions = Omit<VerifyOptions, "dpop"> & {
-  /** The URL the client called, when `request.url` is not (a proxy rewrote it). */
+  /**
+   * This API's origin as its clients call it (`https://api.example.com`): a
+   * DPoP proof must name it. Needed for DPoP requests — `request.url` is
+   * built from the client's own Host header, so a proof made for another
+   * API would pass as made for this one — unless `url` is given.
+   */
+  origin?: string;
+  /** The full URL the client called, where `origin` + the request's path is not it. */
   url?: string;
 };
 
@@ -22,17 +29,16 @@ export async function verifyRequestWith(
   options: RequestVerifyOptions,
 ): Promise<AccessTokenClaims> {
   const presented = presentedToken(request.headers.get("Authorization"));
-  const { url, ...verifyOptions } = options;
+  const { url, origin, ...verifyOptions } = options;
+  const dpop = presented.scheme === DPOP_SCHEME && {
+    proof: request.headers.get(DPOP_HEADER),
+    method: request.method,
+    url: url ?? calledUrl(request, origin),
+  };
   try {
     return await verify(presented.token, {
       ...verifyOptions,
-      ...(presented.scheme === DPOP_SCHEME && {
-        dpop: {
-          proof: request.headers.get(DPOP_HEADER),
-          method: request.method,
-          url: url ?? request.url,
-        },
-      }),
+      ...(dpop && { dpop }),
     });
   } catch (error) {
     if (!(error instanceof Auth4AgentError)) throw error;
@@ -46,6 +52,18 @@ export async function verifyRequestWith(
       status: error.code === "ERR_DPOP_PROOF_INVALID" ? 401 : error.status,
     });
   }
+}
+
+/** `origin` with the request's path and query: the URL a DPoP proof must name. */
+function calledUrl(request: Request, origin: string | undefined): string {
+  if (origin === undefined || !URL.canParse(origin)) {
+    fail(
+      "ERR_USAGE",
+      "verifyRequest needs this API's origin (or url) to check a DPoP proof: request.url comes from the client's Host header",
+    );
+  }
+  const { pathname, search } = new URL(request.url);
+  return new URL(pathname + search, origin).href;
 }
 
 /**

@@ -325,7 +325,12 @@ export class TokenVerifier {
     }
     const id = `${proof.jkt}.${proof.jti}`;
     if (
-      !this.#seenProofs.firstUse(id, proof.replayableUntil, nowSeconds(now))
+      !this.#seenProofs.firstUse(
+        id,
+        proof.replayableUntil,
+        nowSeconds(now),
+        claims.client_id,
+      )
     ) {
       fail(
         "ERR_DPOP_PROOF_INVALID",

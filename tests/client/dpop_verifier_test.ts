@@ -21,10 +21,12 @@ import { issuerAnswer } from "../helpers/fake_issuer.ts";
 const ISSUER = "https://issuer.test";
 const NOW = new Date("2030-01-01T00:00:00Z");
 const AUDIENCE = "https://api.example.com";
-const URL_CALLED = "https://api.example.com/payments";
+const ORIGIN = "https://api.example.com";
+const URL_CALLED = `${ORIGIN}/payments`;
 
 interface World {
   verifier: (capacity?: number) => TokenVerifier;
+  signingKey: { kid: string; privateKey: CryptoKey };
   holder: KeyPair;
   bound: string;
   unbound: string;
@@ -49,6 +51,7 @@ async function world(): Promise<World> {
       new TokenVerifier(new IssuerClient(ISSUER, { fetch }), undefined, {
         dpopProofCapacity: capacity,
       }),
+    signingKey,
     holder,
     bound,
     unbound,
@@ -249,6 +252,7 @@ Deno.test("DPoP verifyRequest: refusals carry the challenge of the scheme used",
       verifier.verifyRequest(new Request(URL_CALLED, { headers }), {
         audience: AUDIENCE,
         now: NOW,
+        origin: ORIGIN,
       }),
       code,
     );
@@ -256,4 +260,69 @@ Deno.test("DPoP verifyRequest: refusals carry the challenge of the scheme used",
     // A resource server answers 401 for every one of them (RFC 9449 §7.1).
     assert.equal(error.status, 401);
   }
+});
+
+Deno.test("DPoP verifyRequest: the URL a proof must name is this API's origin with the request's path, never the client's Host header", async () => {
+  const w = await world();
+  const verifier = w.verifier();
+  // Made for another API that takes the same audience, replayed here with
+  // its Host header: request.url would name the other API.
+  const replayed = () =>
+    new Request("https://api1.example.com/payments", {
+      headers: {
+        Authorization: `DPoP ${w.bound}`,
+        DPoP: proofFor(w.holder, w.bound, {
+          url: "https://api1.example.com/payments",
+        }),
+      },
+    });
+  await refused(
+    verifier.verifyRequest(replayed(), {
+      audience: AUDIENCE,
+      now: NOW,
+      origin: ORIGIN,
+    }),
+    "ERR_DPOP_PROOF_INVALID",
+  );
+  // Without an origin (or url) a DPoP request cannot be checked: a usage error.
+  await refused(
+    verifier.verifyRequest(replayed(), { audience: AUDIENCE, now: NOW }),
+    "ERR_USAGE",
+  );
+});
+
+Deno.test("DPoP verifier: one client's proofs fill a tenth of the memory at most; others are still taken", async () => {
+  const w = await world();
+  const verifier = w.verifier(20);
+  for (let i = 0; i < 2; i++) {
+    await verifier.verify(w.bound, {
+      audience: AUDIENCE,
+      now: NOW,
+      dpop: dpop(proofFor(w.holder, w.bound)),
+    });
+  }
+  await refused(
+    verifier.verify(w.bound, {
+      audience: AUDIENCE,
+      now: NOW,
+      dpop: dpop(proofFor(w.holder, w.bound)),
+    }),
+    "ERR_DPOP_REPLAY_CACHE_FULL",
+  );
+  // Another client (another agent, its own key) is not held back.
+  const other = await generateKeyPair();
+  const otherToken = await signAccessToken(
+    testClaims(ISSUER, NOW, {
+      sub: "did:agent:agents.example.com:fedcba9876543210fedcba9876543210",
+      client_id:
+        "did:agent:agents.example.com:fedcba9876543210fedcba9876543210",
+      cnf: { jkt: await thumbprint(other.publicJwk) },
+    }),
+    w.signingKey,
+  );
+  await verifier.verify(otherToken, {
+    audience: AUDIENCE,
+    now: NOW,
+    dpop: dpop(proofFor(other, otherToken)),
+  });
 });

@@ -71,7 +71,10 @@ async function withResourceServer(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
       try {
-        const claims = await verifier.verifyRequest(request, { audience });
+        const claims = await verifier.verifyRequest(request, {
+          audience,
+          origin: new URL(audience).origin,
+        });
         return Response.json({ sub: claims.sub });
       } catch (error) {
         if (!(error instanceof Auth4AgentError)) throw error;

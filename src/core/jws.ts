@@ -67,24 +67,8 @@ export function inspectJws(
   code: ErrorCode,
   options: { allowJwk?: boolean; maxLength?: number } = {},
 ): JwsParts {
-  if (typeof token !== "string" || token.length === 0) {
-    fail(code, "JWT is missing");
-  }
-  const maxLength = options.maxLength ?? MAX_JWS_LENGTH;
-  if (token.length > maxLength) {
-    fail(code, `JWT is longer than ${maxLength} characters`);
-  }
-  const parts = token.split(".");
-  if (parts.length !== 3) {
-    fail(code, "JWT must be a compact JWS (three base64url parts)");
-  }
-  const [headerPart, payloadPart, signaturePart] = parts as [
-    string,
-    string,
-    string,
-  ];
-  const header = decodeJsonPart(headerPart, code, "header");
-  const payload = decodeJsonPart(payloadPart, code, "payload");
+  const { header, payload, headerPart, payloadPart, signaturePart } =
+    splitCompactJws(token, code, "JWT", options.maxLength ?? MAX_JWS_LENGTH);
   if (!ACCEPTED_ALGS.includes(header.alg as typeof ACCEPTED_ALGS[number])) {
     fail(
       code,
@@ -135,21 +119,8 @@ export function parseForeignJws(
   code: ErrorCode,
   what: string,
 ): ForeignJws {
-  if (typeof token !== "string" || token.length === 0) {
-    fail(code, `${what} is missing`);
-  }
-  if (token.length > MAX_JWS_LENGTH) {
-    fail(code, `${what} is longer than ${MAX_JWS_LENGTH} characters`);
-  }
-  const parts = token.split(".");
-  if (parts.length !== 3) fail(code, `${what} must be a compact JWS`);
-  const [headerPart, payloadPart, signaturePart] = parts as [
-    string,
-    string,
-    string,
-  ];
-  const header = decodeJsonPart(headerPart, code, "header");
-  const payload = decodeJsonPart(payloadPart, code, "payload");
+  const { header, payload, headerPart, payloadPart, signaturePart } =
+    splitCompactJws(token, code, what, MAX_JWS_LENGTH);
   let signature: Uint8Array;
   try {
     signature = fromBase64url(signaturePart);
@@ -161,6 +132,37 @@ export function parseForeignJws(
     payload,
     signingInput: `${headerPart}.${payloadPart}`,
     signature,
+  };
+}
+
+/** A compact JWS's three parts, its header and payload decoded (JSON objects). */
+function splitCompactJws(
+  token: unknown,
+  code: ErrorCode,
+  what: string,
+  maxLength: number,
+) {
+  if (typeof token !== "string" || token.length === 0) {
+    fail(code, `${what} is missing`);
+  }
+  if (token.length > maxLength) {
+    fail(code, `${what} is longer than ${maxLength} characters`);
+  }
+  const parts = token.split(".");
+  if (parts.length !== 3) {
+    fail(code, `${what} must be a compact JWS (three base64url parts)`);
+  }
+  const [headerPart, payloadPart, signaturePart] = parts as [
+    string,
+    string,
+    string,
+  ];
+  return {
+    header: decodeJsonPart(headerPart, code, "header"),
+    payload: decodeJsonPart(payloadPart, code, "payload"),
+    headerPart,
+    payloadPart,
+    signaturePart,
   };
 }
 

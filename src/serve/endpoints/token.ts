@@ -237,11 +237,12 @@ async function issue(
       action,
       target: claims.jti,
       outcome: "success",
-      reason: [
-        claims.scope,
-        ...(plan.act ? [`for ${plan.subject}`] : []),
-        ...(via ? [`via ${via}`] : []),
-      ].join(" "),
+      // A workload asks for its agent's own token: never delegated.
+      reason: plan.act
+        ? `${claims.scope} for ${plan.subject}`
+        : via
+        ? `${claims.scope} via ${via}`
+        : claims.scope,
     },
     singleUse,
     client.publicJwk,

@@ -7,6 +7,8 @@
 import type { Command } from "@commander-js/extra-typings";
 import { createDpopProof, HTTP_METHOD, targetUri } from "../core/dpop.ts";
 import { fail } from "../core/errors.ts";
+import { inspectJws } from "../core/jws.ts";
+import { type Ed25519PublicJwk, thumbprint } from "../core/keys.ts";
 import { agentIdentity } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
@@ -33,6 +35,9 @@ export function register(program: Command, run: Run): void {
           fail("ERR_USAGE", "--method must be an HTTP method, e.g. GET");
         }
         const { key } = await agentIdentity(ctx);
+        if (options.token !== undefined) {
+          await requireBoundTo(options.token, key.publicJwk);
+        }
         const proof = createDpopProof({
           ...key,
           method: options.method,
@@ -43,4 +48,33 @@ export function register(program: Command, run: Run): void {
         ctx.print({ dpop: proof }, proof);
       })
     );
+}
+
+/**
+ * A proof for a token bound to another key (or to none) could only be
+ * refused: say so now. The token is read, not verified: the API verifies it.
+ */
+async function requireBoundTo(
+  token: string,
+  publicJwk: Ed25519PublicJwk,
+): Promise<void> {
+  let jkt: unknown;
+  try {
+    jkt = (inspectJws(token, "ERR_USAGE").payload.cnf as { jkt?: unknown })
+      ?.jkt;
+  } catch {
+    fail("ERR_USAGE", "--token is not a JWT");
+  }
+  if (jkt === undefined) {
+    fail(
+      "ERR_USAGE",
+      "--token is not DPoP-bound: send it as a Bearer token, without a proof",
+    );
+  }
+  if (jkt !== await thumbprint(publicJwk)) {
+    fail(
+      "ERR_USAGE",
+      "--token is bound to another key than this agent's: its holder makes its proofs",
+    );
+  }
 }

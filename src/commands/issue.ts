@@ -50,7 +50,7 @@ export function register(program: Command, run: Run): void {
     )
     .option(
       "--dpop",
-      "bind the token to this agent's key (DPoP, RFC 9449): each request then needs a proof from `auth4agent dpop-proof`",
+      "bind the token to this agent's key (DPoP, RFC 9449): each request then needs a proof from `auth4agent dpop-proof` (not with --workload-token-file: a workload holds no agent key)",
     )
     .action((options, command) =>
       run(command, async (ctx) => {
@@ -187,5 +187,7 @@ async function readWorkloadToken(path: string): Promise<string> {
       `cannot read --workload-token-file ${path}: ${(error as Error).message}`,
     );
   }
-  return text.trim();
+  const token = text.trim();
+  if (token === "") fail("ERR_USAGE", `--workload-token-file ${path} is empty`);
+  return token;
 }

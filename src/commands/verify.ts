@@ -10,6 +10,7 @@ import { TokenVerifier, type VerifyOptions } from "../client/verifier.ts";
 import type { ActorClaim } from "../core/access_token.ts";
 import { HTTP_METHOD, targetUri } from "../core/dpop.ts";
 import { fail } from "../core/errors.ts";
+import { inspectJws } from "../core/jws.ts";
 import { parseScopeList } from "../core/scope.ts";
 import { homeJwksCache } from "../home/jwks_cache.ts";
 import type { CommandContext } from "./context.ts";
@@ -52,6 +53,7 @@ export function register(program: Command, run: Run): void {
     .action((options, command) =>
       run(command, async (ctx) => {
         const dpop = dpopOptions(options);
+        if (!dpop) requireUnbound(options.token);
         const server = await requireServer(ctx, options.server);
         const identity = options.online
           ? await onlineIdentity(ctx, server)
@@ -157,6 +159,26 @@ function dpopOptions(
     fail("ERR_USAGE", "--method must be an HTTP method, e.g. GET");
   }
   return { proof: options.dpop, method, url: options.url };
+}
+
+/**
+ * A bound token without its proof fails in the verifier in HTTP's words;
+ * here it says which flags are missing. Read, not trusted: any token that
+ * claims a binding is refused without one either way.
+ */
+function requireUnbound(token: string): void {
+  let cnf: unknown;
+  try {
+    cnf = inspectJws(token, "ERR_TOKEN_INVALID").payload.cnf;
+  } catch {
+    return; // The verifier says what is wrong with it.
+  }
+  if (cnf !== undefined) {
+    fail(
+      "ERR_TOKEN_INVALID",
+      "the token is DPoP-bound: give the proof of the request it came with: --dpop PROOF --method M --url U",
+    );
+  }
 }
 
 /** The actor chain, the one holding the token first: `did:C (via did:B)`. */

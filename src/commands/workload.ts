@@ -5,7 +5,6 @@
  * agent's tokens with `issue --workload-token-file` and no agent key.
  */
 import type { Command } from "@commander-js/extra-typings";
-import { parseAgentDid } from "../core/did.ts";
 import { agentIdentity, operatorIdentity, targetAgentDid } from "./identity.ts";
 import type { Run } from "./registry.ts";
 
@@ -18,7 +17,10 @@ export function register(program: Command, run: Run): void {
     .description(
       "let the platform identity (--issuer, --subject) obtain the agent's tokens",
     )
-    .requiredOption("--agent <did>", "the agent, one of this operator's")
+    .option(
+      "--agent <did>",
+      "the agent, one of this operator's (default: the agent in this home folder)",
+    )
     .requiredOption(
       "--issuer <url>",
       "the platform's issuer, exactly its tokens' iss (one the server trusts: serve --workload-issuer)",
@@ -33,7 +35,7 @@ export function register(program: Command, run: Run): void {
     )
     .action((options, command) =>
       run(command, async (ctx) => {
-        const did = parseAgentDid(options.agent).did;
+        const did = await targetAgentDid(ctx, options.agent);
         const { file, signer } = await operatorIdentity(ctx);
         const result = await ctx.client(file.server).addWorkloadIdentity(
           did,
@@ -70,13 +72,18 @@ export function register(program: Command, run: Run): void {
           did,
           signer,
         );
+        const count = result.workload_identities.length;
         ctx.print(result, [
-          `${result.did}: ${
-            result.workload_identities.length || "no"
-          } workload identities`,
+          `${result.did}: ${count || "no"} workload ${
+            count === 1 ? "identity" : "identities"
+          }`,
           ...result.workload_identities.map((identity) =>
             `  ${identity.issuer} ${identity.subject}${
               identity.audience === null ? "" : ` (aud ${identity.audience})`
+            }${
+              result.trusted_issuers.includes(identity.issuer)
+                ? ""
+                : " — not a platform the issuer trusts now: no tokens"
             }`
           ),
           `trusted platforms: ${result.trusted_issuers.join(" ") || "none"}`,
@@ -86,12 +93,15 @@ export function register(program: Command, run: Run): void {
 
   workload.command("remove")
     .description("unbind a platform identity: it obtains no more tokens")
-    .requiredOption("--agent <did>", "the agent")
-    .requiredOption("--issuer <url>", "the platform's issuer")
-    .requiredOption("--subject <sub>", "the subject")
+    .option(
+      "--agent <did>",
+      "the agent (default: the agent in this home folder)",
+    )
+    .requiredOption("--issuer <url>", "the platform's issuer, as bound")
+    .requiredOption("--subject <sub>", "the subject, as bound")
     .action((options, command) =>
       run(command, async (ctx) => {
-        const did = parseAgentDid(options.agent).did;
+        const did = await targetAgentDid(ctx, options.agent);
         const { file, signer } = await operatorIdentity(ctx);
         const result = await ctx.client(file.server).removeWorkloadIdentity(
           did,

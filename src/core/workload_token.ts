@@ -190,6 +190,12 @@ export function requireAudience(
 }
 
 function audiences(aud: unknown): string[] {
+  if (aud === undefined) {
+    fail(
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "workload token has no aud: ask the platform for a token whose audience is this issuer's identifier",
+    );
+  }
   const list = typeof aud === "string" ? [aud] : aud;
   if (
     !Array.isArray(list) || list.length === 0 ||

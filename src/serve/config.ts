@@ -161,12 +161,20 @@ export function resolveServeConfig(
   };
 }
 
+const MAX_WORKLOAD_ISSUER_LENGTH = 512;
+
 /**
  * `--workload-issuer URL`: platform issuer identifiers, kept exactly as
  * given (tokens' `iss` is compared byte for byte).
  */
 function workloadIssuers(values: string[]): string[] {
   for (const value of values) {
+    // Bindings name it in signed URLs (endpoints/workload_identities.ts).
+    if (value.length > MAX_WORKLOAD_ISSUER_LENGTH) {
+      bad(
+        `--workload-issuer must be at most ${MAX_WORKLOAD_ISSUER_LENGTH} characters`,
+      );
+    }
     const problem = platformUrlProblem(value);
     if (problem) {
       bad(`--workload-issuer ${JSON.stringify(value)} ${problem}`);

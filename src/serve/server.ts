@@ -113,6 +113,8 @@ export async function startServer(
     issuer: deps.issuer,
     address: `${addr.hostname}:${addr.port}`,
     db: describeDb(config.db),
+    ...(config.workloadIssuers.length > 0 &&
+      { workload_issuers: config.workloadIssuers }),
   });
   return {
     issuer: deps.issuer,

@@ -246,12 +246,20 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
           "ERR_DPOP_PROOF_INVALID",
         );
         refused(
-          await verifyWith(
-            await proofFor(helperCli, "GET", URL_DATA, "--token", token),
-            "GET",
-            URL_DATA,
-          ),
+          await verifyWith(await proofFor(helperCli), "GET", URL_DATA),
           "ERR_DPOP_PROOF_INVALID",
+        );
+        // dpop-proof itself will not sign for a token bound to another key.
+        refused(
+          await helperCli(
+            "dpop-proof",
+            "--url",
+            URL_DATA,
+            "--token",
+            token,
+          ),
+          "ERR_USAGE",
+          2,
         );
       },
     );
@@ -297,13 +305,7 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
             "--aud",
             AUD,
             "--dpop",
-            await proofFor(
-              opsCli,
-              "GET",
-              URL_DATA,
-              "--token",
-              bearer.access_token,
-            ),
+            await proofFor(opsCli, "GET", URL_DATA),
             "--method",
             "GET",
             "--url",
@@ -364,8 +366,33 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
           verified,
           new RegExp(`bound: DPoP key ${thumbprint}`),
         );
-        // The subject's key is not the one the actor's token is bound to.
-        refused(await verifyActor(opsCli), "ERR_DPOP_PROOF_INVALID");
+        // The subject's key is not the one the actor's token is bound to:
+        // dpop-proof says so, and a proof by it (naming no token) is refused.
+        refused(
+          await opsCli(
+            "dpop-proof",
+            "--url",
+            URL_DATA,
+            "--token",
+            actorToken,
+          ),
+          "ERR_USAGE",
+          2,
+        );
+        refused(
+          await opsCli(
+            "verify",
+            "--token",
+            actorToken,
+            "--aud",
+            AUD,
+            "--dpop",
+            await proofFor(opsCli),
+            "--url",
+            URL_DATA,
+          ),
+          "ERR_DPOP_PROOF_INVALID",
+        );
       },
     );
 
@@ -375,6 +402,12 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
         refused(await opsCli("dpop-proof", "--url", "ftp://x"), "ERR_USAGE", 2);
         const bearer = ok(await opsCli("issue", "--aud", AUD), "issue").stdout
           .trim();
+        // A proof for an unbound token could only be refused.
+        refused(
+          await opsCli("dpop-proof", "--url", URL_DATA, "--token", bearer),
+          "ERR_USAGE",
+          2,
+        );
         for (
           const flags of [
             ["--dpop", "x.y.z", "--url", "ftp://x"],

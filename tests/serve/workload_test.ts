@@ -879,3 +879,38 @@ Deno.test("workload: platform tokens not bound to an agent do not spend its rate
     await issueToken(fx, agent);
   }, { rateLimit: 20 });
 });
+
+Deno.test("workload identities: a subject of 1024 bytes of UTF-8, the most, is bound and removed (its signed URL stays under the signature's size); 1025 bytes are refused", async () => {
+  await withWorkload(async (w) => {
+    const { fx, agent, operator, platform } = w;
+    for (const subject of ["é".repeat(512), "🙂".repeat(256)]) {
+      await fx.client.addWorkloadIdentity(
+        agent.did,
+        { issuer: platform.issuer, subject },
+        operator.signer,
+      );
+      await fx.client.removeWorkloadIdentity(
+        agent.did,
+        { issuer: platform.issuer, subject },
+        operator.signer,
+      );
+    }
+    await assertError(
+      (await signedRequest(fx, "POST", identitiesPath(agent.did), {
+        issuer: platform.issuer,
+        subject: `${"é".repeat(512)}x`,
+      }, operator.signer)).response,
+      400,
+      "ERR_INVALID_REQUEST",
+    );
+    assert.deepEqual(await fx.store.listWorkloadIdentities(agent.did), [
+      {
+        agentDid: agent.did,
+        issuer: platform.issuer,
+        subject: SUBJECT,
+        createdAt: fx.clock.now(),
+        createdBy: operator.id,
+      },
+    ]);
+  });
+});

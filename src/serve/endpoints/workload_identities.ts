@@ -21,8 +21,30 @@ import {
 } from "../request_auth.ts";
 import { findAgent, requireAgentOrItsOperator } from "./agents.ts";
 
-const MAX_SUBJECT_LENGTH = 1024;
+/**
+ * In bytes of UTF-8: the removal names the binding in its signed URL,
+ * percent-encoded (up to 3 characters a byte), and the request's signature
+ * must stay under MAX_JWS_LENGTH with the longest subject and issuer.
+ */
+const MAX_SUBJECT_BYTES = 1024;
 const MAX_AUDIENCE_BYTES = 512;
+
+/** A subject: 1 to MAX_SUBJECT_BYTES bytes, no control or format characters. */
+function requireSubject(source: Record<string, unknown> | Map<string, string>) {
+  const subject = requireString(source, "subject", MAX_SUBJECT_BYTES);
+  if (utf8Length(subject) > MAX_SUBJECT_BYTES) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      `subject must be at most ${MAX_SUBJECT_BYTES} bytes of UTF-8`,
+    );
+  }
+  return subject;
+}
+
+/** A subject or issuer in a message: long ones cut short. */
+function shown(text: string): string {
+  return JSON.stringify(text.length > 80 ? `${text.slice(0, 80)}…` : text);
+}
 
 function view(identity: WorkloadIdentityRecord) {
   return {
@@ -97,7 +119,7 @@ export async function addWorkloadIdentity(
       } (serve --workload-issuer)`,
     );
   }
-  const subject = requireString(value, "subject", MAX_SUBJECT_LENGTH);
+  const subject = requireSubject(value);
   let audience: string | undefined;
   if (value.audience !== undefined && value.audience !== null) {
     if (typeof value.audience !== "string" || value.audience === "") {
@@ -106,7 +128,7 @@ export async function addWorkloadIdentity(
         "audience, when given, is a non-empty string",
       );
     }
-    audience = requireString(value, "audience", MAX_AUDIENCE_BYTES);
+    audience = requireString(value, "audience", 4 * MAX_AUDIENCE_BYTES);
     if (
       utf8Length(audience) > MAX_AUDIENCE_BYTES || hasHiddenCharacters(audience)
     ) {
@@ -136,7 +158,7 @@ export async function addWorkloadIdentity(
   if (outcome === "exists") {
     fail(
       "ERR_WORKLOAD_IDENTITY_EXISTS",
-      `${issuer} ${JSON.stringify(subject)} is bound to ${agent.did} already`,
+      `${issuer} ${shown(subject)} is bound to ${agent.did} already`,
     );
   }
   if (outcome === "full") {
@@ -180,7 +202,7 @@ export async function removeWorkloadIdentity(
   );
   const query = new Map(new URL(request.url).searchParams);
   const issuer = requireString(query, "issuer", 2048);
-  const subject = requireString(query, "subject", MAX_SUBJECT_LENGTH);
+  const subject = requireSubject(query);
   const removed = await deps.store.removeWorkloadIdentity(
     agent.did,
     issuer,
@@ -195,7 +217,7 @@ export async function removeWorkloadIdentity(
   if (!removed) {
     fail(
       "ERR_WORKLOAD_IDENTITY_NOT_FOUND",
-      `${issuer} ${JSON.stringify(subject)} is not bound to ${agent.did}`,
+      `${issuer} ${shown(subject)} is not bound to ${agent.did}`,
     );
   }
   return json({ did: agent.did, issuer, subject, removed: true });

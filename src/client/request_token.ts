@@ -62,8 +62,10 @@ function calledUrl(request: Request, origin: string | undefined): string {
       "verifyRequest needs this API's origin (or url) to check a DPoP proof: request.url comes from the client's Host header",
     );
   }
+  // Joined as text: resolved as a URL, a path `//api1.example.com/…` would
+  // name another host.
   const { pathname, search } = new URL(request.url);
-  return new URL(pathname + search, origin).href;
+  return `${new URL(origin).origin}${pathname}${search}`;
 }
 
 /**

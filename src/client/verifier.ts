@@ -91,8 +91,9 @@ export class TokenVerifier {
   #current?: CachedJwks;
   #keys = new Map<string, CryptoKey>();
   #lastFetchAttempt = -Infinity;
-  /** Why the last fetch failed, while no keys are held (NO_KEYS_RETRY_MS). */
+  /** Why the last fetch failed, while no keys are held (NO_KEYS_RETRY_MS), and when. */
   #lastFailure?: unknown;
+  #lastFailureAt = -Infinity;
   #refreshing?: Promise<CachedJwks>;
   /** Status lists by URI, with when (seconds, by the caller's clock) each was fetched. */
   #lists = new Map<string, { list: StatusListToken; fetchedAt: number }>();
@@ -226,20 +227,27 @@ export class TokenVerifier {
 
   /**
    * With no keys at all: fetched, shared by concurrent callers; after a
-   * failure, the same failure for NO_KEYS_RETRY_MS.
+   * failure, the same failure for NO_KEYS_RETRY_MS (either side of it: a
+   * call begun before it failed is answered by it too; a clock set back
+   * further asks again).
    */
   async #firstKeys(now: Date): Promise<CachedJwks> {
-    const sinceFailure = now.getTime() - this.#lastFetchAttempt;
+    const sinceFailure = now.getTime() - this.#lastFailureAt;
     if (
       this.#lastFailure !== undefined && !this.#refreshing &&
-      sinceFailure >= 0 && sinceFailure < NO_KEYS_RETRY_MS
+      Math.abs(sinceFailure) < NO_KEYS_RETRY_MS
     ) throw this.#lastFailure;
+    const started = performance.now();
     try {
       const keys = await this.#refresh(now);
       this.#lastFailure = undefined;
       return keys;
     } catch (error) {
       this.#lastFailure = error;
+      // When it failed, by the caller's clock: an issuer dropping packets
+      // fails only at the request's timeout, and its failure must stand
+      // for the seconds after that, not after the request began.
+      this.#lastFailureAt = now.getTime() + (performance.now() - started);
       throw error;
     }
   }

@@ -3,6 +3,7 @@
  * `AUTH4AGENT_*` environment variables and then by flags, and validated once
  * at start-up so a bad value fails at boot with one clear message.
  */
+import { utf8Length } from "../core/encoding.ts";
 import { Auth4AgentError } from "../core/errors.ts";
 import {
   DEFAULT_TOKEN_TTL_SECONDS,
@@ -161,7 +162,7 @@ export function resolveServeConfig(
   };
 }
 
-const MAX_WORKLOAD_ISSUER_LENGTH = 512;
+const MAX_WORKLOAD_ISSUER_BYTES = 512;
 
 /**
  * `--workload-issuer URL`: platform issuer identifiers, kept exactly as
@@ -170,9 +171,9 @@ const MAX_WORKLOAD_ISSUER_LENGTH = 512;
 function workloadIssuers(values: string[]): string[] {
   for (const value of values) {
     // Bindings name it in signed URLs (endpoints/workload_identities.ts).
-    if (value.length > MAX_WORKLOAD_ISSUER_LENGTH) {
+    if (utf8Length(value) > MAX_WORKLOAD_ISSUER_BYTES) {
       bad(
-        `--workload-issuer must be at most ${MAX_WORKLOAD_ISSUER_LENGTH} characters`,
+        `--workload-issuer must be at most ${MAX_WORKLOAD_ISSUER_BYTES} bytes`,
       );
     }
     const problem = platformUrlProblem(value);

@@ -42,8 +42,20 @@ export function platformUrlProblem(value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether the URL's host is this host: `localhost` (and its subdomains),
+ * 127.0.0.0/8, 0.0.0.0, `::1`, `::` and IPv4-mapped forms of those. The
+ * WHATWG parser has already turned `127.1` or `2130706433` into 127.0.0.1
+ * and `::ffff:127.0.0.1` into `::ffff:7f00:1`.
+ */
 function isLoopback(value: string): boolean {
-  return ["localhost", "127.0.0.1", "[::1]"].includes(new URL(value).hostname);
+  const host = new URL(value).hostname.toLowerCase().replace(/\.$/, "");
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  if (/^(127\.[0-9.]+|0\.0\.0\.0)$/.test(host)) return true;
+  if (!host.startsWith("[")) return false;
+  const v6 = host.slice(1, -1);
+  return v6 === "::1" || v6 === "::" ||
+    /^::ffff:(7f[0-9a-f]{2}:|0:0$)/.test(v6);
 }
 
 interface HeldKeys {
@@ -122,12 +134,13 @@ export class WorkloadIssuers {
     const sinceFailure = failure ? now.getTime() - failure.at : Infinity;
     if (
       !usable && failure && !this.#refreshing.has(issuer) &&
-      sinceFailure >= 0 && sinceFailure < NO_KEYS_RETRY_MS
+      Math.abs(sinceFailure) < NO_KEYS_RETRY_MS
     ) {
       // A platform down (or dropping packets) costs one caller its timeout,
       // not every caller: the failure answers for a few seconds.
       throw failure.error;
     }
+    const started = performance.now();
     try {
       const fetched = await this.#refresh(issuer, now);
       this.#failures.delete(issuer);
@@ -135,7 +148,10 @@ export class WorkloadIssuers {
     } catch (error) {
       // Unreachable: the keys held serve up to a day.
       if (usable) return held;
-      this.#failures.set(issuer, { at: now.getTime(), error });
+      // Stamped when it failed (by the caller's clock): a platform dropping
+      // packets fails only at the timeout.
+      const at = now.getTime() + (performance.now() - started);
+      this.#failures.set(issuer, { at, error });
       throw error;
     }
   }

@@ -326,3 +326,52 @@ Deno.test("DPoP verifier: one client's proofs fill a tenth of the memory at most
     dpop: dpop(proofFor(other, otherToken)),
   });
 });
+
+Deno.test("DPoP verifyRequest: a path starting with // cannot name another host", async () => {
+  const w = await world();
+  const request = new Request(
+    "https://api.example.com//api1.example.com/payments",
+    {
+      headers: {
+        Authorization: `DPoP ${w.bound}`,
+        DPoP: proofFor(w.holder, w.bound, {
+          url: "https://api1.example.com/payments",
+        }),
+      },
+    },
+  );
+  await refused(
+    w.verifier().verifyRequest(request, {
+      audience: AUDIENCE,
+      now: NOW,
+      origin: ORIGIN,
+    }),
+    "ERR_DPOP_PROOF_INVALID",
+  );
+});
+
+Deno.test("TokenVerifier: with no keys, a fetch failing slowly (packets dropped) still answers the 5 s after it failed", async () => {
+  let fetches = 0;
+  const slowFailure = async () => {
+    fetches++;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    throw new TypeError("connection timed out");
+  };
+  const verifier = new TokenVerifier(
+    new IssuerClient(ISSUER, { fetch: slowFailure }),
+  );
+  const { unbound } = await world();
+  await refused(
+    verifier.verify(unbound, { audience: AUDIENCE, now: NOW }),
+    "ERR_ISSUER_UNREACHABLE",
+  );
+  // 5.05 s after the first call began, 4.95 s after it failed: no new fetch.
+  await refused(
+    verifier.verify(unbound, {
+      audience: AUDIENCE,
+      now: new Date(NOW.getTime() + 5_050),
+    }),
+    "ERR_ISSUER_UNREACHABLE",
+  );
+  assert.equal(fetches, 1);
+});

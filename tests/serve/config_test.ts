@@ -67,3 +67,42 @@ Deno.test("config: without --issuer the identifier is http://HOST:PORT, HOST as 
   assert.equal(issuerForAddress("::1", bound("::1")), "http://[::1]:8080");
   assert.equal(resolveServeConfig({}, () => undefined).host, "localhost");
 });
+
+Deno.test("config: --workload-issuer takes https platforms (http to this host), from flags or the environment, and refuses the rest", () => {
+  const workloadIssuers = (values: string[]) =>
+    resolveServeConfig({ workloadIssuer: values }, noEnv).workloadIssuers;
+  assert.deepEqual(
+    workloadIssuers([
+      "https://token.actions.example.com",
+      "http://127.0.0.1:9",
+    ]),
+    ["https://token.actions.example.com", "http://127.0.0.1:9"],
+  );
+  assert.deepEqual(
+    resolveServeConfig(
+      {},
+      (name) =>
+        name === "AUTH4AGENT_WORKLOAD_ISSUERS"
+          ? "https://a.example  https://b.example"
+          : undefined,
+    ).workloadIssuers,
+    ["https://a.example", "https://b.example"],
+  );
+  for (
+    const value of [
+      "http://platform.example",
+      "https://platform.example/#",
+      "https://platform.example/?x",
+      "https://user:pw@platform.example",
+      "not a url",
+      `https://platform.example/${"é".repeat(250)}`, // 512 characters, over 512 bytes
+    ]
+  ) {
+    assert.throws(
+      () => workloadIssuers([value]),
+      (error) =>
+        error instanceof Auth4AgentError && error.code === "ERR_CONFIG",
+      value,
+    );
+  }
+});

@@ -696,7 +696,8 @@ Deno.test("workload issuers: with no keys held, a failed fetch answers the next 
     await assert.rejects(issuers.key(tokenOf, at(i % 5)), unreachable);
   }
   assert.equal(urls.length, 1);
-  await assert.rejects(issuers.key(tokenOf, at(5)), unreachable);
+  // Over 5 s after it failed: asked again.
+  await assert.rejects(issuers.key(tokenOf, at(6)), unreachable);
   assert.equal(urls.length, 2);
 });
 
@@ -728,4 +729,53 @@ Deno.test("workload issuers: a remote platform's jwks_uri on this host is refuse
     (error) => unreachable(error) && !String(error).includes("hunter2"),
   );
   assert.ok(logs.some((line) => String(line.error).includes("is not valid")));
+});
+
+Deno.test("workload issuers: a platform failing slowly (packets dropped) is not asked again for 5 s after it failed", async () => {
+  const issuer = "https://platform.example";
+  const { fetch, urls } = counting(async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    throw new TypeError("connection timed out");
+  });
+  const issuers = new WorkloadIssuers([issuer], { fetch });
+  const { privateKey } = await keyPair("RS256", "k1");
+  const tokenOf = await foreignToken(issuer, privateKey);
+  await assert.rejects(issuers.key(tokenOf, T0), unreachable);
+  // 5.05 s after the first call began, 4.95 s after it failed.
+  await assert.rejects(
+    issuers.key(tokenOf, new Date(T0.getTime() + 5_050)),
+    unreachable,
+  );
+  assert.equal(urls.length, 1);
+});
+
+Deno.test("workload issuers: a remote platform's jwks_uri naming this host in any spelling is refused unfetched", async () => {
+  const issuer = "https://platform.example";
+  const { privateKey } = await keyPair("RS256", "k1");
+  for (
+    const jwksUri of [
+      "https://localhost/jwks",
+      "https://localhost./jwks",
+      "https://api.localhost/jwks",
+      "https://127.0.0.2/jwks",
+      "https://127.1/jwks",
+      "https://2130706433/jwks",
+      "https://0.0.0.0/jwks",
+      "https://[::1]/jwks",
+      "https://[::]/jwks",
+      "https://[::ffff:127.0.0.1]/jwks",
+    ]
+  ) {
+    const { fetch, urls } = routed({
+      [`${issuer}${DISCOVERY}`]: () =>
+        Response.json({ issuer, jwks_uri: jwksUri }),
+    });
+    const issuers = new WorkloadIssuers([issuer], { fetch });
+    await assert.rejects(
+      issuers.key(await foreignToken(issuer, privateKey), T0),
+      unreachable,
+      jwksUri,
+    );
+    assert.equal(urls.length, 1, jwksUri);
+  }
 });

@@ -914,3 +914,23 @@ Deno.test("workload identities: a subject of 1024 bytes of UTF-8, the most, is b
     ]);
   });
 });
+
+Deno.test("workload identities: a binding stored with a longer subject (before subjects were counted in bytes) can still be removed", async () => {
+  await withWorkload(async (w) => {
+    const { fx, agent, operator, platform } = w;
+    const subject = "é".repeat(600); // 1,200 bytes
+    await fx.store.addWorkloadIdentity({
+      agentDid: agent.did,
+      issuer: platform.issuer,
+      subject,
+      createdAt: fx.clock.now(),
+      createdBy: operator.id,
+    });
+    await fx.client.removeWorkloadIdentity(
+      agent.did,
+      { issuer: platform.issuer, subject },
+      operator.signer,
+    );
+    assert.equal((await fx.store.listWorkloadIdentities(agent.did)).length, 1);
+  });
+});

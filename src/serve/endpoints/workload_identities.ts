@@ -202,7 +202,8 @@ export async function removeWorkloadIdentity(
   );
   const query = new Map(new URL(request.url).searchParams);
   const issuer = requireString(query, "issuer", 2048);
-  const subject = requireSubject(query);
+  // Any stored subject, also one bound before subjects were counted in bytes.
+  const subject = requireString(query, "subject", 4 * MAX_SUBJECT_BYTES);
   const removed = await deps.store.removeWorkloadIdentity(
     agent.did,
     issuer,

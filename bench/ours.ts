@@ -16,13 +16,13 @@ import { pinned, type Started, startListening } from "./procs.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const MAIN = `${REPO}/main.ts`;
-/** The flags of `deno task serve`: its permissions and its V8 young-generation cap. */
+/** The flags of `deno task serve`: its permissions and its V8 heap settings. */
 export const SERVE_PERMISSIONS = [
   "--allow-net",
   "--allow-read",
   "--allow-write",
   "--allow-env",
-  "--v8-flags=--max-semi-space-size=2",
+  "--v8-flags=--max-semi-space-size=2,--heap-growing-percent=50",
 ];
 
 export const DOMAIN = "bench.example.com";

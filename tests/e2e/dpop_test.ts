@@ -347,20 +347,25 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
         );
         assert.equal(exchanged.token_type, "DPoP");
         const actorToken = exchanged.access_token as string;
-        const verifyActor = async (run: typeof opsCli) =>
-          await opsCli(
+        /** `verify` of the actor's token with this proof. */
+        const verifyActor = (proof: string) =>
+          opsCli(
             "verify",
             "--token",
             actorToken,
             "--aud",
             AUD,
             "--dpop",
-            await proofFor(run, "GET", URL_DATA, "--token", actorToken),
+            proof,
             "--url",
             URL_DATA,
           );
-        const verified =
-          ok(await verifyActor(helperCli), "verify actor").stdout;
+        const verified = ok(
+          await verifyActor(
+            await proofFor(helperCli, "GET", URL_DATA, "--token", actorToken),
+          ),
+          "verify actor",
+        ).stdout;
         assert.match(verified, new RegExp(`actor: ${helperDid}`));
         assert.doesNotMatch(
           verified,
@@ -380,17 +385,7 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
           2,
         );
         refused(
-          await opsCli(
-            "verify",
-            "--token",
-            actorToken,
-            "--aud",
-            AUD,
-            "--dpop",
-            await proofFor(opsCli),
-            "--url",
-            URL_DATA,
-          ),
+          await verifyActor(await proofFor(opsCli)),
           "ERR_DPOP_PROOF_INVALID",
         );
       },

@@ -143,23 +143,35 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
         "dpop-proof",
       ).stdout.trim();
 
+    /** `verify` of the bound token, from the helper's home (a resource server), with a proof. */
+    const verifyWith = (
+      proof: string,
+      method = "GET",
+      target = URL_DATA,
+      ...extra: string[]
+    ) =>
+      helperCli(
+        "verify",
+        "--token",
+        token,
+        "--aud",
+        AUD,
+        "--dpop",
+        proof,
+        "--method",
+        method,
+        "--url",
+        target,
+        ...extra,
+      );
+
     await t.step(
       "verify --dpop with the request's proof: valid, shows the binding",
       async () => {
         // Verified from the helper's home: a resource server that knows the issuer.
         const human = ok(
-          await helperCli(
-            "verify",
-            "--token",
-            token,
-            "--aud",
-            AUD,
-            "--dpop",
+          await verifyWith(
             await proofFor(opsCli, "GET", URL_DATA, "--token", token),
-            "--method",
-            "GET",
-            "--url",
-            URL_DATA,
           ),
           "verify --dpop",
         ).stdout;
@@ -167,17 +179,9 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
         assert.match(human, new RegExp(`bound: DPoP key ${thumbprint}`));
         const json = JSON.parse(
           ok(
-            await helperCli(
-              "verify",
-              "--token",
-              token,
-              "--aud",
-              AUD,
-              "--dpop",
+            await verifyWith(
               await proofFor(opsCli, "GET", URL_DATA, "--token", token),
-              "--method",
               "GET",
-              "--url",
               URL_DATA,
               "--json",
             ),
@@ -197,20 +201,6 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
       "verify --dpop refuses a proof for another request, token or key",
       async () => {
         const proof = await proofFor(opsCli, "GET", URL_DATA, "--token", token);
-        const verifyWith = (p: string, method: string, target: string) =>
-          helperCli(
-            "verify",
-            "--token",
-            token,
-            "--aud",
-            AUD,
-            "--dpop",
-            p,
-            "--method",
-            method,
-            "--url",
-            target,
-          );
         refused(
           await verifyWith(proof, "GET", "https://api.example.com/other"),
           "ERR_DPOP_PROOF_INVALID",
@@ -220,20 +210,7 @@ Deno.test("CLI DPoP: issue --dpop, dpop-proof, verify --dpop and its refusals", 
           "ERR_DPOP_PROOF_INVALID",
         );
         // Under --json the error is JSON on stderr, with the same code and exit.
-        const json = await helperCli(
-          "verify",
-          "--token",
-          token,
-          "--aud",
-          AUD,
-          "--dpop",
-          proof,
-          "--method",
-          "POST",
-          "--url",
-          URL_DATA,
-          "--json",
-        );
+        const json = await verifyWith(proof, "POST", URL_DATA, "--json");
         assert.equal(json.code, 1, json.stderr);
         assert.equal(json.stdout, "");
         assert.equal(

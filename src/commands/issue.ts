@@ -8,6 +8,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { Auth4AgentError, fail } from "../core/errors.ts";
+import { isSurelyLoopback } from "../core/this_host.ts";
 import { formatScope, parseScopeList } from "../core/scope.ts";
 import type { CommandContext } from "./context.ts";
 import { agentIdentity, requireServer, targetAgentDid } from "./identity.ts";
@@ -149,11 +150,7 @@ async function issueForWorkload(
     "--workload-token-file needs --agent DID: the agent the workload is bound to",
   );
   const server = await requireServer(ctx, options.server);
-  const { protocol, hostname } = new URL(server);
-  if (
-    protocol !== "https:" &&
-    !["localhost", "127.0.0.1", "[::1]"].includes(hostname)
-  ) {
+  if (new URL(server).protocol !== "https:" && !isSurelyLoopback(server)) {
     fail(
       "ERR_USAGE",
       `the platform token is a credential others could reuse until it expires: send it to an https issuer, not ${server}`,

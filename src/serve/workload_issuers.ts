@@ -10,6 +10,7 @@ import { Auth4AgentError, fail } from "../core/errors.ts";
 import { type ForeignKey, foreignKey } from "../core/foreign_keys.ts";
 import type { UnverifiedWorkloadToken } from "../core/workload_token.ts";
 import { readCappedBody } from "../core/capped_body.ts";
+import { isSurelyLoopback, mayBeThisHost } from "../core/this_host.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 
 const KEYS_MAX_AGE_MS = 5 * 60_000;
@@ -35,27 +36,11 @@ export function platformUrlProblem(value: string): string | undefined {
   }
   if (
     url.protocol !== "https:" &&
-    !(url.protocol === "http:" && isLoopback(value))
+    !(url.protocol === "http:" && isSurelyLoopback(value))
   ) {
     return "must be https (http only to localhost)";
   }
   return undefined;
-}
-
-/**
- * Whether the URL's host is this host: `localhost` (and its subdomains),
- * 127.0.0.0/8, 0.0.0.0, `::1`, `::` and IPv4-mapped forms of those. The
- * WHATWG parser has already turned `127.1` or `2130706433` into 127.0.0.1
- * and `::ffff:127.0.0.1` into `::ffff:7f00:1`.
- */
-function isLoopback(value: string): boolean {
-  const host = new URL(value).hostname.toLowerCase().replace(/\.$/, "");
-  if (host === "localhost" || host.endsWith(".localhost")) return true;
-  if (/^(127\.[0-9.]+|0\.0\.0\.0)$/.test(host)) return true;
-  if (!host.startsWith("[")) return false;
-  const v6 = host.slice(1, -1);
-  return v6 === "::1" || v6 === "::" ||
-    /^::ffff:(7f[0-9a-f]{2}:|0:0$)/.test(v6);
 }
 
 interface HeldKeys {
@@ -185,7 +170,7 @@ export class WorkloadIssuers {
     }
     // http to this host is for a platform on this host: not one a remote
     // platform's metadata may send us to.
-    if (isLoopback(jwksUri as string) && !isLoopback(issuer)) {
+    if (mayBeThisHost(jwksUri as string) && !mayBeThisHost(issuer)) {
       unreachable(issuer, "its metadata's jwks_uri is on this host");
     }
     const jwks = await this.#document(jwksUri as string, issuer);

@@ -779,3 +779,22 @@ Deno.test("workload issuers: a remote platform's jwks_uri naming this host in an
     assert.equal(urls.length, 1, jwksUri);
   }
 });
+
+Deno.test("workload issuers: plain http goes only to names that surely stay on this host", () => {
+  for (
+    const url of ["http://127.0.0.1:8080", "http://localhost", "http://[::1]/"]
+  ) {
+    assert.equal(platformUrlProblem(url), undefined, url);
+  }
+  // A name a DNS answer could send elsewhere, or an odd spelling, needs https.
+  for (
+    const url of [
+      "http://api.localhost",
+      "http://127.0.0.2",
+      "http://0.0.0.0",
+      "http://[::ffff:127.0.0.1]",
+    ]
+  ) {
+    assert.equal(typeof platformUrlProblem(url), "string", url);
+  }
+});

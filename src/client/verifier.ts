@@ -11,6 +11,7 @@ import {
 } from "../core/access_token.ts";
 import { verifyDpopProof } from "../core/dpop.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
+import { RecentFailure } from "../core/recent_failure.ts";
 import { inspectJws, JWKS_MAX_AGE_SECONDS, nowSeconds } from "../core/jws.ts";
 import {
   isRevoked,
@@ -91,9 +92,8 @@ export class TokenVerifier {
   #current?: CachedJwks;
   #keys = new Map<string, CryptoKey>();
   #lastFetchAttempt = -Infinity;
-  /** Why the last fetch failed, while no keys are held (NO_KEYS_RETRY_MS), and when. */
-  #lastFailure?: unknown;
-  #lastFailureAt = -Infinity;
+  /** The last failed fetch while no keys are held, answering for NO_KEYS_RETRY_MS. */
+  readonly #failure = new RecentFailure(NO_KEYS_RETRY_MS);
   #refreshing?: Promise<CachedJwks>;
   /** Status lists by URI, with when (seconds, by the caller's clock) each was fetched. */
   #lists = new Map<string, { list: StatusListToken; fetchedAt: number }>();
@@ -227,29 +227,12 @@ export class TokenVerifier {
 
   /**
    * With no keys at all: fetched, shared by concurrent callers; after a
-   * failure, the same failure for NO_KEYS_RETRY_MS (either side of it: a
-   * call begun before it failed is answered by it too; a clock set back
-   * further asks again).
+   * failure, the same failure for NO_KEYS_RETRY_MS (RecentFailure).
    */
   async #firstKeys(now: Date): Promise<CachedJwks> {
-    const sinceFailure = now.getTime() - this.#lastFailureAt;
-    if (
-      this.#lastFailure !== undefined && !this.#refreshing &&
-      Math.abs(sinceFailure) < NO_KEYS_RETRY_MS
-    ) throw this.#lastFailure;
-    const started = performance.now();
-    try {
-      const keys = await this.#refresh(now);
-      this.#lastFailure = undefined;
-      return keys;
-    } catch (error) {
-      this.#lastFailure = error;
-      // When it failed, by the caller's clock: an issuer dropping packets
-      // fails only at the request's timeout, and its failure must stand
-      // for the seconds after that, not after the request began.
-      this.#lastFailureAt = now.getTime() + (performance.now() - started);
-      throw error;
-    }
+    const standing = this.#refreshing ? undefined : this.#failure.standing(now);
+    if (standing) throw standing.error;
+    return await this.#failure.track(now, () => this.#refresh(now));
   }
 
   /** Offline: stale keys beat none. */

@@ -10,6 +10,7 @@ import { Auth4AgentError, fail } from "../core/errors.ts";
 import { type ForeignKey, foreignKey } from "../core/foreign_keys.ts";
 import type { UnverifiedWorkloadToken } from "../core/workload_token.ts";
 import { readCappedBody } from "../core/capped_body.ts";
+import { RecentFailure } from "../core/recent_failure.ts";
 import { isSurelyLoopback, mayBeThisHost } from "../core/this_host.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 
@@ -55,8 +56,8 @@ export class WorkloadIssuers {
   readonly #held = new Map<string, HeldKeys>();
   readonly #lastAttempt = new Map<string, number>();
   readonly #refreshing = new Map<string, Promise<HeldKeys>>();
-  /** The last failed fetch per issuer with no keys held: it answers for NO_KEYS_RETRY_MS. */
-  readonly #failures = new Map<string, { at: number; error: unknown }>();
+  /** Per issuer, its last failed fetch: with no keys held it answers for NO_KEYS_RETRY_MS. */
+  readonly #failures: ReadonlyMap<string, RecentFailure>;
   readonly #log: (line: Record<string, unknown>) => void;
   /** The trusted issuer identifiers, exactly as configured. */
   readonly issuers: readonly string[];
@@ -70,6 +71,9 @@ export class WorkloadIssuers {
     } = {},
   ) {
     this.issuers = [...issuers];
+    this.#failures = new Map(
+      issuers.map((issuer) => [issuer, new RecentFailure(NO_KEYS_RETRY_MS)]),
+    );
     this.#fetch = options.fetch ?? fetch;
     this.#log = options.log ?? (() => {});
   }
@@ -115,28 +119,16 @@ export class WorkloadIssuers {
       if (age < STALE_KEYS_MAX_AGE_MS) return held;
     }
     const usable = held && age >= 0 && age < STALE_KEYS_MAX_AGE_MS;
-    const failure = this.#failures.get(issuer);
-    const sinceFailure = failure ? now.getTime() - failure.at : Infinity;
-    if (
-      !usable && failure && !this.#refreshing.has(issuer) &&
-      Math.abs(sinceFailure) < NO_KEYS_RETRY_MS
-    ) {
-      // A platform down (or dropping packets) costs one caller its timeout,
-      // not every caller: the failure answers for a few seconds.
-      throw failure.error;
-    }
-    const started = performance.now();
+    const failure = this.#failures.get(issuer)!;
+    const standing = usable || this.#refreshing.has(issuer)
+      ? undefined
+      : failure.standing(now);
+    if (standing) throw standing.error;
     try {
-      const fetched = await this.#refresh(issuer, now);
-      this.#failures.delete(issuer);
-      return fetched;
+      return await failure.track(now, () => this.#refresh(issuer, now));
     } catch (error) {
       // Unreachable: the keys held serve up to a day.
       if (usable) return held;
-      // Stamped when it failed (by the caller's clock): a platform dropping
-      // packets fails only at the timeout.
-      const at = now.getTime() + (performance.now() - started);
-      this.#failures.set(issuer, { at, error });
       throw error;
     }
   }

@@ -13,6 +13,11 @@ import {
 } from "../core/client_assertion.ts";
 import { readCappedBody } from "../core/capped_body.ts";
 import { createDpopProof, DPOP_HEADER } from "../core/dpop.ts";
+import {
+  ATTESTATION_HEADER,
+  ATTESTATION_POP_HEADER,
+  createAttestationPop,
+} from "../core/client_attestation.ts";
 import { JWT_BEARER_GRANT } from "../core/workload_token.ts";
 import { fromUtf8, utf8 } from "../core/encoding.ts";
 import {
@@ -69,6 +74,11 @@ export interface TokenRequest {
    * the `DPoP` scheme and a proof by this key (`createDpopProof`) per request.
    */
   dpop?: { privateKey: CryptoKey; publicJwk: Ed25519PublicJwk };
+  /**
+   * A client attestation (OAuth-Client-Attestation) and the Ed25519 key of
+   * its `cnf`, which signs a fresh PoP for each request.
+   */
+  attestation?: { jwt: string; privateKey: CryptoKey };
 }
 
 /** A platform identity an operator binds to an agent (workload federation). */
@@ -458,17 +468,31 @@ export class IssuerClient {
     return response;
   }
 
-  /** The `DPoP` header of a token request whose token is to be bound (a fresh proof each). */
-  #dpopHeader(
-    dpop: TokenRequest["dpop"],
-    tokenEndpoint: string,
-  ): Record<string, string> | undefined {
-    return dpop && {
-      [DPOP_HEADER]: createDpopProof({
-        ...dpop,
-        method: "POST",
-        url: tokenEndpoint,
-        now: this.#now(),
+  /**
+   * A token request's proof headers, fresh each: `DPoP` for a token to be
+   * bound, the client attestation and its PoP for an attested one.
+   */
+  async #proofHeaders(
+    request: Pick<TokenRequest, "dpop" | "attestation">,
+  ): Promise<Record<string, string>> {
+    const { issuer, token_endpoint } = await this.metadata();
+    const { dpop, attestation } = request;
+    return {
+      ...(dpop && {
+        [DPOP_HEADER]: createDpopProof({
+          ...dpop,
+          method: "POST",
+          url: token_endpoint,
+          now: this.#now(),
+        }),
+      }),
+      ...(attestation && {
+        [ATTESTATION_HEADER]: attestation.jwt,
+        [ATTESTATION_POP_HEADER]: createAttestationPop({
+          audience: issuer,
+          privateKey: attestation.privateKey,
+          now: this.#now(),
+        }),
       }),
     };
   }
@@ -550,12 +574,21 @@ export class IssuerClient {
     return await this.#read(response, response.ok || response.status === 410);
   }
 
+  /**
+   * Replaces the agent's grant. `requireAttestation` names attesters of
+   * which each of its token requests must then carry a client attestation.
+   */
   setAgentScopes(
     did: string,
     scopes: string[],
     signer: Signer,
-  ): Promise<{ did: string; scopes: string[] }> {
-    return this.signed("PUT", `/v1/agents/${did}/scopes`, { scopes }, signer);
+    options: { requireAttestation?: string[] } = {},
+  ): Promise<{ did: string; scopes: string[]; require_attestation: string[] }> {
+    return this.signed("PUT", `/v1/agents/${did}/scopes`, {
+      scopes,
+      ...(options.requireAttestation?.length &&
+        { require_attestation: options.requireAttestation }),
+    }, signer);
   }
 
   /** Operator action: let this platform identity obtain the agent's tokens (workload federation). */
@@ -620,7 +653,7 @@ export class IssuerClient {
         audience: request.audience,
         expires_in: request.expiresIn?.toString(),
       },
-      this.#dpopHeader(request.dpop, token_endpoint),
+      await this.#proofHeaders(request),
     );
     return IssuerClient.#requireBound(response, request.dpop);
   }
@@ -628,7 +661,14 @@ export class IssuerClient {
   agentScopes(
     did: string,
     signer: Signer,
-  ): Promise<{ did: string; scopes: string[]; updated_at: string | null }> {
+  ): Promise<
+    {
+      did: string;
+      scopes: string[];
+      require_attestation: string[];
+      updated_at: string | null;
+    }
+  > {
     return this.signed("GET", `/v1/agents/${did}/scopes`, undefined, signer);
   }
 
@@ -681,7 +721,7 @@ export class IssuerClient {
             expires_in: request.expiresIn?.toString(),
             may_act: request.mayAct,
           },
-          this.#dpopHeader(request.dpop, token_endpoint),
+          await this.#proofHeaders(request),
         );
         return IssuerClient.#requireBound(response, request.dpop);
       } catch (error) {

@@ -69,6 +69,12 @@ export interface VerifyOptions {
   audience: string | null;
   /** Every one of these must be granted. */
   scopes?: string[];
+  /**
+   * Take only tokens the issuer gave on a client attestation by one of
+   * these attesters (the token's `attestation.iss`): agents whose runtime
+   * the attester checked.
+   */
+  attesters?: string[];
   now?: Date;
   /** Also refuse tokens the issuer's status list says are revoked. */
   status?: boolean;
@@ -269,6 +275,7 @@ export class TokenVerifier {
       now,
       audience: options.audience ?? undefined,
       scopes: options.scopes,
+      attesters: options.attesters,
       key: (kid) => this.#key(kid, now),
     });
     this.#checkBinding(token, claims, options.dpop, now);

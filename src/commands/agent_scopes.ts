@@ -22,6 +22,14 @@ export function register(program: Command, run: Run): void {
       "--agent <did>",
       "the agent (default: the agent in this home folder)",
     )
+    .option(
+      "--require-attestation <attester>",
+      "every token request of the agent must carry a client attestation by this attester, one the issuer trusts (repeatable: any of them); left out, none is asked for",
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        value,
+      ],
+    )
     .action((options, command) =>
       run(command, async (ctx) => {
         const scopes = parseScopeList(options.scopes);
@@ -32,11 +40,14 @@ export function register(program: Command, run: Run): void {
           did,
           scopes,
           signer,
+          { requireAttestation: options.requireAttestation },
         );
-        ctx.print(
-          result,
+        ctx.print(result, [
           `Granted to ${result.did}: ${result.scopes.join(" ")}`,
-        );
+          ...(result.require_attestation.length > 0
+            ? [`  attested by: ${result.require_attestation.join(" or ")}`]
+            : []),
+        ]);
       })
     );
 
@@ -54,12 +65,14 @@ export function register(program: Command, run: Run): void {
           ? await operatorIdentity(ctx)
           : await agentIdentity(ctx);
         const result = await ctx.client(file.server).agentScopes(did, signer);
-        ctx.print(
-          result,
+        ctx.print(result, [
           result.scopes.length
             ? `${result.did}: ${result.scopes.join(" ")}`
             : `${result.did}: no scopes granted`,
-        );
+          ...(result.require_attestation?.length
+            ? [`  attested by: ${result.require_attestation.join(" or ")}`]
+            : []),
+        ]);
       })
     );
 }

@@ -5,9 +5,13 @@
  * Delegation (RFC 8693): `--delegate-to DID` asks for a token that lets that
  * agent act for this one; that agent trades it with `--subject-token JWT`.
  * `--dpop` binds the token to the agent's key (RFC 9449).
+ * `--attestation-file F` sends a client attestation of the agent's key with
+ * a fresh PoP (draft-ietf-oauth-attestation-based-client-auth).
  */
 import type { Command } from "@commander-js/extra-typings";
+import { inspectAttestation } from "../core/client_attestation.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
+import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { isSurelyLoopback } from "../core/this_host.ts";
 import { formatScope, parseScopeList } from "../core/scope.ts";
 import type { CommandContext } from "./context.ts";
@@ -53,6 +57,10 @@ export function register(program: Command, run: Run): void {
       "--dpop",
       "bind the token to this agent's key (DPoP, RFC 9449): each request then needs a proof from `auth4agent dpop-proof` (not with --workload-token-file: a workload holds no agent key)",
     )
+    .option(
+      "--attestation-file <file>",
+      "send this client attestation (a JWT from an attester the issuer trusts, bound to this agent's key) with a fresh proof of possession: needed when the agent's grant asks for one",
+    )
     .action((options, command) =>
       run(command, async (ctx) => {
         if (options.workloadTokenFile !== undefined) {
@@ -84,6 +92,9 @@ export function register(program: Command, run: Run): void {
           );
         }
         const { expiresIn, scope } = tokenAsk(options);
+        const attestation = options.attestationFile === undefined
+          ? undefined
+          : await readAttestation(options.attestationFile, key.publicJwk);
         const response = await ctx.client(file.server).issueToken(
           file.did,
           privateKey,
@@ -94,6 +105,9 @@ export function register(program: Command, run: Run): void {
             mayAct: options.delegateTo,
             subjectToken: options.subjectToken,
             dpop: options.dpop ? key : undefined,
+            attestation: attestation === undefined
+              ? undefined
+              : { jwt: attestation, privateKey },
           },
         );
         ctx.print(response, response.access_token);
@@ -117,8 +131,8 @@ function tokenAsk(
   };
 }
 
-/** The largest workload token file read: platform JWTs are a few KB. */
-const MAX_WORKLOAD_TOKEN_BYTES = 16 * 1024;
+/** The largest token file read: platform JWTs and attestations are a few KB. */
+const MAX_TOKEN_FILE_BYTES = 16 * 1024;
 
 /** Workload federation: the platform's JWT from a file, traded for the agent's token. */
 async function issueForWorkload(
@@ -133,15 +147,16 @@ async function issueForWorkload(
     delegateTo?: string;
     subjectToken?: string;
     dpop?: boolean;
+    attestationFile?: string;
   },
 ): Promise<void> {
   if (
     options.delegateTo !== undefined || options.subjectToken !== undefined ||
-    options.dpop
+    options.dpop || options.attestationFile !== undefined
   ) {
     fail(
       "ERR_USAGE",
-      "--workload-token-file asks for the agent's own token: no --delegate-to, --subject-token or --dpop (a workload holds no key to prove)",
+      "--workload-token-file asks for the agent's own token: no --delegate-to, --subject-token, --dpop or --attestation-file (a workload holds no key to prove)",
     );
   }
   const did = await targetAgentDid(
@@ -156,7 +171,10 @@ async function issueForWorkload(
       `the platform token is a credential others could reuse until it expires: send it to an https issuer, not ${server}`,
     );
   }
-  const assertion = await readWorkloadToken(options.workloadTokenFile!);
+  const assertion = await readTokenFile(
+    options.workloadTokenFile!,
+    "--workload-token-file",
+  );
   const { expiresIn, scope } = tokenAsk(options);
   const response = await ctx.client(server).workloadToken(did, assertion, {
     scope,
@@ -166,14 +184,14 @@ async function issueForWorkload(
   ctx.print(response, response.access_token);
 }
 
-async function readWorkloadToken(path: string): Promise<string> {
+async function readTokenFile(path: string, flag: string): Promise<string> {
   let text: string;
   try {
     const info = await Deno.stat(path);
-    if (!info.isFile || info.size > MAX_WORKLOAD_TOKEN_BYTES) {
+    if (!info.isFile || info.size > MAX_TOKEN_FILE_BYTES) {
       fail(
         "ERR_USAGE",
-        `--workload-token-file ${path} is not a file of at most ${MAX_WORKLOAD_TOKEN_BYTES} bytes`,
+        `${flag} ${path} is not a file of at most ${MAX_TOKEN_FILE_BYTES} bytes`,
       );
     }
     text = await Deno.readTextFile(path);
@@ -181,10 +199,38 @@ async function readWorkloadToken(path: string): Promise<string> {
     if (error instanceof Auth4AgentError) throw error;
     fail(
       "ERR_USAGE",
-      `cannot read --workload-token-file ${path}: ${(error as Error).message}`,
+      `cannot read ${flag} ${path}: ${(error as Error).message}`,
     );
   }
   const token = text.trim();
-  if (token === "") fail("ERR_USAGE", `--workload-token-file ${path} is empty`);
+  if (token === "") fail("ERR_USAGE", `${flag} ${path} is empty`);
   return token;
+}
+
+/**
+ * The attestation from its file, when it is bound to this agent's key (the
+ * key that signs its PoP here): a mix-up is told before any request.
+ */
+async function readAttestation(
+  path: string,
+  agentKey: Ed25519PublicJwk,
+): Promise<string> {
+  const attestation = await readTokenFile(path, "--attestation-file");
+  let jwk: Record<string, unknown> | undefined;
+  try {
+    const { payload } = inspectAttestation(attestation);
+    jwk = (payload.cnf as { jwk?: Record<string, unknown> } | undefined)?.jwk;
+  } catch (error) {
+    fail(
+      "ERR_USAGE",
+      `--attestation-file ${path}: ${(error as Error).message}`,
+    );
+  }
+  if (jwk?.kty !== "OKP" || jwk.crv !== "Ed25519" || jwk.x !== agentKey.x) {
+    fail(
+      "ERR_USAGE",
+      `--attestation-file ${path} is not bound to this agent's key (its cnf.jwk): ask the attester for one of ${agentKey.x}`,
+    );
+  }
+  return attestation;
 }

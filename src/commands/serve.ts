@@ -54,6 +54,14 @@ export function register(program: Command, run: Run): void {
       ],
     )
     .option(
+      "--client-attester <url>",
+      "take client attestations by this attester (its issuer URL, whose metadata publishes its keys; repeatable) for agents (env AUTH4AGENT_CLIENT_ATTESTERS, space-separated)",
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        value,
+      ],
+    )
+    .option(
       "--key-encryption-key-file <file>",
       "encrypt signing keys at rest with this 32-byte base64 key (env AUTH4AGENT_KEK_FILE, or the key itself in AUTH4AGENT_KEK)",
     )

@@ -30,6 +30,14 @@ export function register(program: Command, run: Run): void {
     .option("--aud <audience>", "require this audience")
     .option("--scope <scopes...>", "require these scopes")
     .option(
+      "--attester <url>",
+      "require a token issued on a client attestation by this attester (repeatable: any of them)",
+      (value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        value,
+      ],
+    )
+    .option(
       "--online",
       "also ask the issuer whether the token is active (introspection)",
     )
@@ -67,6 +75,7 @@ export function register(program: Command, run: Run): void {
           // A person at a terminal sees the audience printed; --aud checks it.
           audience: options.aud ?? null,
           scopes: options.scope ? parseScopeList(options.scope) : undefined,
+          attesters: options.attester,
           now: ctx.io.now(),
           status: options.status,
           dpop,
@@ -100,6 +109,9 @@ export function register(program: Command, run: Run): void {
           `  exp:   ${expires}`,
           ...(claims.may_act ? [`  may act: ${claims.may_act.sub}`] : []),
           ...(claims.cnf ? [`  bound: DPoP key ${claims.cnf.jkt}`] : []),
+          ...(claims.attestation
+            ? [`  attested by: ${claims.attestation.iss}`]
+            : []),
         ]);
       })
     );

@@ -1,4 +1,5 @@
 /** Access tokens: JWTs per RFC 9068 (`typ: at+jwt`), signed with EdDSA. */
+import type { AttestationClaim } from "./client_attestation.ts";
 import { parseAgentDid } from "./did.ts";
 import type { Confirmation } from "./dpop.ts";
 import { randomToken } from "./encoding.ts";
@@ -66,6 +67,12 @@ export interface AccessTokenClaims {
    * the key of this thumbprint may present it (core/dpop.ts).
    */
   cnf?: Confirmation;
+  /**
+   * Issued on a request that carried a client attestation: the attester
+   * that vouched for the agent's instance, and that instance's key
+   * (core/client_attestation.ts). The token ends by the attestation's end.
+   */
+  attestation?: AttestationClaim;
 }
 
 export interface ActorClaim {
@@ -109,6 +116,11 @@ export interface VerifyAccessTokenOptions {
   audience?: string;
   /** Every one of these scopes must be in the token. */
   scopes?: readonly string[];
+  /**
+   * The token must have been issued on a client attestation by one of these
+   * attesters (its `attestation.iss`).
+   */
+  attesters?: readonly string[];
   /** DELEGATION_TYP to verify a delegation (the token exchange) instead of an access token. */
   typ?: typeof ACCESS_TOKEN_TYP | typeof DELEGATION_TYP;
   /**
@@ -191,6 +203,7 @@ export async function verifyAccessToken(
         : "an access token has no may_act",
     );
   }
+  if (options.attesters) requireAttested(claims, options.attesters);
   if (options.scopes) {
     const held = new Set(parseScopeParam(claims.scope));
     const missing = options.scopes.filter((s) => !held.has(s));
@@ -199,6 +212,28 @@ export async function verifyAccessToken(
     }
   }
   return claims;
+}
+
+function requireAttested(
+  claims: AccessTokenClaims,
+  attesters: readonly string[],
+): void {
+  if (!claims.attestation) {
+    fail(
+      "ERR_TOKEN_NOT_ATTESTED",
+      `the token was issued without a client attestation; one by ${
+        attesters.join(" or ")
+      } is required`,
+    );
+  }
+  if (!attesters.includes(claims.attestation.iss)) {
+    fail(
+      "ERR_TOKEN_NOT_ATTESTED",
+      `the token's client attestation is by ${claims.attestation.iss}, not ${
+        attesters.join(" or ")
+      }`,
+    );
+  }
 }
 
 function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
@@ -231,6 +266,7 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
   let mayAct: { sub: string } | undefined;
   let status: StatusClaim | undefined;
   let cnf: Confirmation | undefined;
+  let attestation: AttestationClaim | undefined;
   try {
     parseAgentDid(p.sub as string);
     parseScopeParam(p.scope as string);
@@ -238,6 +274,9 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
     mayAct = p.may_act === undefined ? undefined : parseMayAct(p.may_act);
     status = p.status === undefined ? undefined : parseStatusClaim(p.status);
     cnf = p.cnf === undefined ? undefined : parseConfirmation(p.cnf);
+    attestation = p.attestation === undefined
+      ? undefined
+      : parseAttestation(p.attestation);
   } catch (cause) {
     throw new Auth4AgentError(
       "ERR_TOKEN_INVALID",
@@ -268,7 +307,24 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
     ...(mayAct && { may_act: mayAct }),
     ...(status && { status }),
     ...(cnf && { cnf }),
+    ...(attestation && { attestation }),
   };
+}
+
+/** `attestation` as we issue it: the attester and the instance key's thumbprint. */
+function parseAttestation(value: unknown): AttestationClaim {
+  const claim = onlyMembers(value, "attestation", ["iss", "jkt"]);
+  if (typeof claim.iss !== "string" || claim.iss.length === 0) {
+    throw new Error("attestation.iss must be a string");
+  }
+  if (
+    typeof claim.jkt !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(claim.jkt)
+  ) {
+    throw new Error(
+      "attestation.jkt must be a SHA-256 JWK thumbprint (base64url)",
+    );
+  }
+  return { iss: claim.iss, jkt: claim.jkt };
 }
 
 /** `cnf` as we issue it: a DPoP key's SHA-256 thumbprint, nothing else. */

@@ -255,6 +255,38 @@ const CODES = {
     exit: EXIT.failed,
   },
 
+  // Client attestation (draft-ietf-oauth-attestation-based-client-auth):
+  // a trusted attester's statement about the agent's instance, with its
+  // proof of possession, in the OAuth-Client-Attestation(-PoP) headers.
+  ERR_CLIENT_ATTESTATION_INVALID: {
+    oauth: "invalid_client_attestation",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  /** The agent's grant asks for an attestation the request did not carry. */
+  ERR_CLIENT_ATTESTATION_REQUIRED: {
+    oauth: "invalid_client_attestation",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  /** Issued longer ago than the issuer accepts: ask the attester for a new one. */
+  ERR_CLIENT_ATTESTATION_STALE: {
+    oauth: "use_fresh_attestation",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  /** The PoP's challenge is not one handed out, or was used: retry with the one in the answer. */
+  ERR_ATTESTATION_CHALLENGE_INVALID: {
+    oauth: "use_attestation_challenge",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_CLIENT_ATTESTER_UNREACHABLE: {
+    oauth: "temporarily_unavailable",
+    status: 503,
+    exit: EXIT.unavailable,
+  },
+
   // Sender-constrained tokens (DPoP, RFC 9449): a bad proof is
   // invalid_dpop_proof, at the token endpoint (400) as at a resource server
   // (which answers 401 with it in WWW-Authenticate).
@@ -306,6 +338,13 @@ const CODES = {
     client: true,
     oauth: "insufficient_scope",
     status: 403,
+    exit: EXIT.failed,
+  },
+  /** The token was not issued on a client attestation by an attester the verifier asks for. */
+  ERR_TOKEN_NOT_ATTESTED: {
+    client: true,
+    oauth: "invalid_token",
+    status: 401,
     exit: EXIT.failed,
   },
 

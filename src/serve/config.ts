@@ -10,7 +10,7 @@ import {
   MAX_TOKEN_TTL_SECONDS,
 } from "../core/access_token.ts";
 import { type NameServer, parseNameServer } from "./dns.ts";
-import { platformUrlProblem } from "./workload_issuers.ts";
+import { platformUrlProblem } from "./foreign_issuers.ts";
 
 export interface ServeConfig {
   host: string;
@@ -30,6 +30,8 @@ export interface ServeConfig {
   kekFile?: string;
   /** Platforms whose workload tokens are traded for agents' tokens (workload federation). */
   workloadIssuers: string[];
+  /** Attesters whose client attestations this issuer takes (client attestation). */
+  clientAttesters: string[];
 }
 
 export const DEFAULTS = {
@@ -51,8 +53,9 @@ export interface RawServeOptions {
   rateLimit?: string;
   tokenTtl?: string;
   keyEncryptionKeyFile?: string;
-  /** Repeatable flag; the environment variable holds them space-separated. */
+  /** Repeatable flags; the environment variables hold them space-separated. */
   workloadIssuer?: string[];
+  clientAttester?: string[];
 }
 
 const ENV = {
@@ -65,6 +68,7 @@ const ENV = {
   tokenTtl: "AUTH4AGENT_TOKEN_TTL",
   keyEncryptionKeyFile: "AUTH4AGENT_KEK_FILE",
   workloadIssuer: "AUTH4AGENT_WORKLOAD_ISSUERS",
+  clientAttester: "AUTH4AGENT_CLIENT_ATTESTERS",
 } as const satisfies Record<keyof RawServeOptions, string>;
 
 function bad(message: string): never {
@@ -91,8 +95,11 @@ export function resolveServeConfig(
   flags: RawServeOptions,
   env: (name: string) => string | undefined,
 ): ServeConfig {
-  const pick = (name: Exclude<keyof RawServeOptions, "workloadIssuer">) =>
-    flags[name] ?? env(ENV[name]);
+  const pick = (
+    name: Exclude<keyof RawServeOptions, "workloadIssuer" | "clientAttester">,
+  ) => flags[name] ?? env(ENV[name]);
+  const list = (name: "workloadIssuer" | "clientAttester") =>
+    flags[name] ?? env(ENV[name])?.split(/\s+/).filter(Boolean) ?? [];
   const host = pick("host") ?? DEFAULTS.host;
   if (!/^[A-Za-z0-9.:-]+$/.test(host)) {
     bad(`--host ${JSON.stringify(host)} is not a host name or address`);
@@ -155,31 +162,32 @@ export function resolveServeConfig(
     tokenTtl,
     challengeTtl: DEFAULTS.challengeTtl,
     kekFile: pick("keyEncryptionKeyFile"),
-    workloadIssuers: workloadIssuers(
-      flags.workloadIssuer ??
-        env(ENV.workloadIssuer)?.split(/\s+/).filter(Boolean) ?? [],
+    workloadIssuers: foreignIssuers(
+      "--workload-issuer",
+      list("workloadIssuer"),
+    ),
+    clientAttesters: foreignIssuers(
+      "--client-attester",
+      list("clientAttester"),
     ),
   };
 }
 
-const MAX_WORKLOAD_ISSUER_BYTES = 512;
+const MAX_FOREIGN_ISSUER_BYTES = 512;
 
 /**
- * `--workload-issuer URL`: platform issuer identifiers, kept exactly as
- * given (tokens' `iss` is compared byte for byte).
+ * `--workload-issuer URL`, `--client-attester URL`: issuer identifiers of
+ * others, kept exactly as given (their JWTs' `iss` is compared byte for
+ * byte).
  */
-function workloadIssuers(values: string[]): string[] {
+function foreignIssuers(flag: string, values: string[]): string[] {
   for (const value of values) {
-    // Bindings name it in signed URLs (endpoints/workload_identities.ts).
-    if (utf8Length(value) > MAX_WORKLOAD_ISSUER_BYTES) {
-      bad(
-        `--workload-issuer must be at most ${MAX_WORKLOAD_ISSUER_BYTES} bytes`,
-      );
+    // Bindings and grants name it (endpoints/workload_identities.ts, agents.ts).
+    if (utf8Length(value) > MAX_FOREIGN_ISSUER_BYTES) {
+      bad(`${flag} must be at most ${MAX_FOREIGN_ISSUER_BYTES} bytes`);
     }
     const problem = platformUrlProblem(value);
-    if (problem) {
-      bad(`--workload-issuer ${JSON.stringify(value)} ${problem}`);
-    }
+    if (problem) bad(`${flag} ${JSON.stringify(value)} ${problem}`);
   }
   return [...new Set(values)];
 }

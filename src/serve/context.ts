@@ -6,7 +6,7 @@ import type { RateLimiter } from "./rate_limit.ts";
 import type { KeyRing } from "./signing_keys.ts";
 import type { StatusIndexes } from "./status_indexes.ts";
 import type { StatusListCache } from "./status_list_cache.ts";
-import type { WorkloadIssuers } from "./workload_issuers.ts";
+import type { ForeignIssuers } from "./foreign_issuers.ts";
 
 export interface AppDeps {
   store: Store;
@@ -23,7 +23,9 @@ export interface AppDeps {
   tokenTtl: number;
   challengeTtl: number;
   /** The platforms whose workload tokens may be traded for agents' tokens, and their keys. */
-  workloadIssuers: WorkloadIssuers;
+  workloadIssuers: ForeignIssuers;
+  /** The attesters whose client attestations are taken, and their keys. */
+  clientAttesters: ForeignIssuers;
   version: string;
   /** Diagnostics (never secrets); defaults to stderr. */
   log: (line: Record<string, unknown>) => void;

@@ -14,7 +14,7 @@ import type { AppDeps } from "./context.ts";
 import { systemTxtResolver, type TxtResolver } from "./dns.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { KEY_RELOAD_SECONDS, KeyRing } from "./signing_keys.ts";
-import { WorkloadIssuers } from "./workload_issuers.ts";
+import { CLIENT_ATTESTER, ForeignIssuers } from "./foreign_issuers.ts";
 
 const SWEEP_INTERVAL_MS = 60_000;
 /** Per-IP limits are this multiple of the per-client ones. */
@@ -80,7 +80,11 @@ export async function startServer(
     },
     tokenTtl: config.tokenTtl,
     challengeTtl: config.challengeTtl,
-    workloadIssuers: new WorkloadIssuers(config.workloadIssuers, { log }),
+    workloadIssuers: new ForeignIssuers(config.workloadIssuers, { log }),
+    clientAttesters: new ForeignIssuers(config.clientAttesters, {
+      log,
+      role: CLIENT_ATTESTER,
+    }),
     version: VERSION,
     log,
   };
@@ -115,6 +119,8 @@ export async function startServer(
     db: describeDb(config.db),
     ...(config.workloadIssuers.length > 0 &&
       { workload_issuers: config.workloadIssuers }),
+    ...(config.clientAttesters.length > 0 &&
+      { client_attesters: config.clientAttesters }),
   });
   return {
     issuer: deps.issuer,

@@ -142,6 +142,12 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (agent_did, issuer, subject)
   );
   `,
+  // 7: client attestation: a grant may ask that the agent's token requests
+  // carry an attestation by one of these attesters (a JSON array of their
+  // issuer identifiers); NULL asks for none.
+  `
+  ALTER TABLE grants ADD COLUMN attesters TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

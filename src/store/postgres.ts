@@ -21,6 +21,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import {
   AGENT_STANDING_SELECT,
   agentFromRow,
+  attestersColumn,
   auditEntryFromRow,
   challengeFromRow,
   grantFromRow,
@@ -485,21 +486,24 @@ export class PostgresStore implements Store {
     scopes: readonly string[],
     at: Date,
     event?: AuditEvent,
+    attesters?: readonly string[],
   ): Promise<void> {
     const scopesJson = JSON.stringify(scopes);
+    const attestersJson = attestersColumn(attesters);
     const updatedAt = ms(at);
     await this.#audited(event, async (tx) => {
       await tx`
-        INSERT INTO grants (did, scopes, updated_at)
-        VALUES (${did}, ${scopesJson}, ${updatedAt})
+        INSERT INTO grants (did, scopes, attesters, updated_at)
+        VALUES (${did}, ${scopesJson}, ${attestersJson}, ${updatedAt})
         ON CONFLICT (did) DO UPDATE
-          SET scopes = excluded.scopes, updated_at = excluded.updated_at`;
+          SET scopes = excluded.scopes, attesters = excluded.attesters,
+            updated_at = excluded.updated_at`;
     });
   }
 
   async getAgentScopes(did: string): Promise<GrantRecord | undefined> {
     const [row] = await this
-      .#sql`SELECT scopes, updated_at FROM grants WHERE did = ${did}`;
+      .#sql`SELECT scopes, attesters, updated_at FROM grants WHERE did = ${did}`;
     return row && grantFromRow(row);
   }
 

@@ -90,7 +90,8 @@ export const AGENT_STANDING_SELECT = `
     o.domain AS operator_domain, o.public_jwk AS operator_public_jwk,
     o.thumbprint AS operator_thumbprint, o.dns_challenge AS operator_dns_challenge,
     o.created_at AS operator_created_at, o.verified_at AS operator_verified_at,
-    g.scopes AS grant_scopes, g.updated_at AS grant_updated_at
+    g.scopes AS grant_scopes, g.attesters AS grant_attesters,
+    g.updated_at AS grant_updated_at
   FROM agents a
   JOIN operators o ON o.id = a.operator_id
   LEFT JOIN grants g ON g.did = a.did`;
@@ -111,16 +112,28 @@ export function standingFromRow(row: Row): AgentStanding {
       ? undefined
       : grantFromRow({
         scopes: row.grant_scopes,
+        attesters: row.grant_attesters,
         updated_at: row.grant_updated_at,
       }),
   };
 }
 
 export function grantFromRow(row: Row): GrantRecord {
+  const attesters = row.attesters === null || row.attesters === undefined
+    ? []
+    : JSON.parse(String(row.attesters)) as string[];
   return {
     scopes: JSON.parse(String(row.scopes)),
+    ...(attesters.length > 0 && { attesters }),
     updatedAt: date(row.updated_at),
   };
+}
+
+/** A grant's attesters as stored: NULL when it asks for none. */
+export function attestersColumn(
+  attesters: readonly string[] | undefined,
+): string | null {
+  return attesters && attesters.length > 0 ? JSON.stringify(attesters) : null;
 }
 
 export function signingKeyFromRow(row: Row): SigningKeyRecord {

@@ -178,8 +178,15 @@ export class SqliteStore implements Store {
     scopes: readonly string[],
     at: Date,
     event?: AuditEvent,
+    attesters?: readonly string[],
   ): Promise<void> {
-    return this.#writer.submit("setAgentScopes", [did, scopes, at, event]);
+    return this.#writer.submit("setAgentScopes", [
+      did,
+      scopes,
+      at,
+      event,
+      attesters,
+    ]);
   }
 
   createChallenge(challenge: ChallengeRecord): Promise<void> {
@@ -337,7 +344,7 @@ export class SqliteStore implements Store {
 
   getAgentScopes(did: string): Promise<GrantRecord | undefined> {
     const row = this.#get(
-      "SELECT scopes, updated_at FROM grants WHERE did = ?",
+      "SELECT scopes, attesters, updated_at FROM grants WHERE did = ?",
       did,
     );
     return Promise.resolve(row && grantFromRow(row));

@@ -4,7 +4,13 @@
  */
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
-import { challengeFromRow, liveSince, ms, type Row } from "./rows.ts";
+import {
+  attestersColumn,
+  challengeFromRow,
+  liveSince,
+  ms,
+  type Row,
+} from "./rows.ts";
 import type { SqliteConnection } from "./sqlite_connection.ts";
 import type {
   AgentRecord,
@@ -232,10 +238,11 @@ export const WRITES = {
     scopes: readonly string[],
     at: Date,
     event?: AuditEvent,
+    attesters?: readonly string[],
   ): void {
     c.stmt(
-      "INSERT INTO grants (did, scopes, updated_at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
-    ).run(did, JSON.stringify(scopes), ms(at));
+      "INSERT INTO grants (did, scopes, attesters, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, attesters = excluded.attesters, updated_at = excluded.updated_at",
+    ).run(did, JSON.stringify(scopes), attestersColumn(attesters), ms(at));
     if (event) appendAuditRow(c, event);
   },
 

@@ -39,6 +39,11 @@ export interface StatusChange {
 
 export interface GrantRecord {
   scopes: string[];
+  /**
+   * Attesters of which a token request must carry a client attestation
+   * (core/client_attestation.ts); absent: none is asked for.
+   */
+  attesters?: string[];
   updatedAt: Date;
 }
 
@@ -49,7 +54,10 @@ export interface AgentStanding {
   grant?: GrantRecord;
 }
 
-export type NonceKind = "token_challenge" | "request_nonce";
+export type NonceKind =
+  | "token_challenge"
+  | "request_nonce"
+  | "attestation_challenge";
 
 export interface ChallengeRecord {
   nonce: string;
@@ -229,11 +237,13 @@ export interface Store {
     at: Date,
     event?: AuditEvent,
   ): Promise<boolean>;
+  /** Replaces the agent's grant: its scopes, and the attesters it asks for (none by default). */
   setAgentScopes(
     did: string,
     scopes: readonly string[],
     at: Date,
     event?: AuditEvent,
+    attesters?: readonly string[],
   ): Promise<void>;
   getAgentScopes(did: string): Promise<GrantRecord | undefined>;
 

@@ -1,7 +1,8 @@
 /**
  * A platform that gives its workloads JWTs (as Kubernetes or a CI system
- * does), on 127.0.0.1: OpenID discovery and a JWKS over real HTTP, and
- * `mint` to sign a workload token with its key (RS256 unless told).
+ * does), or an attester that gives client attestations, on 127.0.0.1:
+ * OpenID discovery and a JWKS over real HTTP, and `mint` to sign a JWT with
+ * its key (RS256 unless told).
  */
 import * as jose from "jose";
 
@@ -17,6 +18,8 @@ export interface FakePlatform {
       key?: CryptoKey;
       /** The clock it is minted by (a test's); default now. */
       now?: Date;
+      /** The header's typ (an attestation's `oauth-client-attestation+jwt`); default none. */
+      typ?: string;
     },
   ): Promise<string>;
   /** Paths asked, in order. */
@@ -68,6 +71,7 @@ export async function startFakePlatform(
         .setProtectedHeader({
           alg: mintOptions.alg ?? alg,
           ...(kid !== null && { kid }),
+          ...(mintOptions.typ !== undefined && { typ: mintOptions.typ }),
         })
         .sign(mintOptions.key ?? privateKey);
     },

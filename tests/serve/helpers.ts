@@ -30,7 +30,10 @@ import { RateLimiter } from "../../src/serve/rate_limit.ts";
 import { KeyRing } from "../../src/serve/signing_keys.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 import type { Store } from "../../src/store/store.ts";
-import { WorkloadIssuers } from "../../src/serve/workload_issuers.ts";
+import {
+  CLIENT_ATTESTER,
+  ForeignIssuers,
+} from "../../src/serve/foreign_issuers.ts";
 
 export const ISSUER = "http://issuer.test";
 /** 2026-01-01T00:00:00Z: every fixture starts here unless told otherwise. */
@@ -71,7 +74,8 @@ export interface FixtureOptions {
   /** Shared TXT records (for several apps on one store). */
   dns?: Map<string, string[][]>;
   /** Trusted platforms (workload federation); default none. */
-  workloadIssuers?: WorkloadIssuers;
+  workloadIssuers?: ForeignIssuers;
+  clientAttesters?: ForeignIssuers;
 }
 
 export interface Fixture {
@@ -123,8 +127,13 @@ export async function createFixture(
     tokenTtl: options.tokenTtl ?? 900,
     challengeTtl: options.challengeTtl ?? 120,
     workloadIssuers: options.workloadIssuers ??
-      new WorkloadIssuers([], {
+      new ForeignIssuers([], {
         fetch: () => Promise.reject(new Error("no platforms")),
+      }),
+    clientAttesters: options.clientAttesters ??
+      new ForeignIssuers([], {
+        fetch: () => Promise.reject(new Error("no attesters")),
+        role: CLIENT_ATTESTER,
       }),
     version: "test",
     log: (line) => logs.push(line),

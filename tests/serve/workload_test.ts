@@ -12,7 +12,7 @@ import { CLIENT_ASSERTION_TYPE } from "../../src/core/client_assertion.ts";
 import { createDpopProof } from "../../src/core/dpop.ts";
 import { nowSeconds } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
-import { WorkloadIssuers } from "../../src/serve/workload_issuers.ts";
+import { ForeignIssuers } from "../../src/serve/foreign_issuers.ts";
 import type { AuditEntry } from "../../src/store/store.ts";
 import {
   type FakePlatform,
@@ -75,7 +75,7 @@ async function withWorkload(
       }
       await body({ fx, platform, operator, agent });
     }, {
-      workloadIssuers: new WorkloadIssuers([
+      workloadIssuers: new ForeignIssuers([
         platform.issuer,
         ...options.alsoTrusted ?? [],
       ]),
@@ -515,7 +515,7 @@ Deno.test("workload: a platform that cannot be reached before any keys are held 
       "ERR_WORKLOAD_ISSUER_UNREACHABLE",
       "temporarily_unavailable",
     );
-  }, { workloadIssuers: new WorkloadIssuers([issuer]) });
+  }, { workloadIssuers: new ForeignIssuers([issuer]) });
 });
 
 Deno.test("workload: a DPoP proof binds the agent's token to its key", async () => {
@@ -856,7 +856,7 @@ Deno.test("workload: once keys are held, a platform down is tolerated for a day,
         "ERR_WORKLOAD_ISSUER_UNREACHABLE",
         "temporarily_unavailable",
       );
-    }, { workloadIssuers: new WorkloadIssuers([platform.issuer]) });
+    }, { workloadIssuers: new ForeignIssuers([platform.issuer]) });
   } finally {
     if (!closed) await platform.close();
   }

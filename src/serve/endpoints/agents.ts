@@ -163,7 +163,13 @@ export async function getAgentDidDocument(
   });
 }
 
-/** `PUT /v1/agents/{did}/scopes` {scopes: [...]}, signed by the agent's operator. */
+/**
+ * `PUT /v1/agents/{did}/scopes` {scopes: [...], require_attestation?: [...]},
+ * signed by the agent's operator: replaces the grant. `require_attestation`
+ * names attesters (each one this server trusts, `serve --client-attester`)
+ * of which every token request of the agent must carry a client
+ * attestation; absent or empty, none is asked for.
+ */
 export async function setAgentScopes(
   didText: string,
   request: Request,
@@ -200,6 +206,7 @@ export async function setAgentScopes(
   if (scopes.length === 0) {
     fail("ERR_INVALID_SCOPE_SYNTAX", "give at least one scope");
   }
+  const attesters = requiredAttesters(value.require_attestation, deps);
   await deps.store.setAgentScopes(
     agent.did,
     scopes,
@@ -208,10 +215,42 @@ export async function setAgentScopes(
       actor: operator.id,
       action: "grant.set",
       target: agent.did,
-      reason: scopes.join(" "),
+      reason: attesters.length > 0
+        ? `${scopes.join(" ")}; attested by ${attesters.join(" or ")}`
+        : scopes.join(" "),
     }),
+    attesters,
   );
-  return json({ did: agent.did, scopes });
+  return json({ did: agent.did, scopes, require_attestation: attesters });
+}
+
+const MAX_REQUIRED_ATTESTERS = 8;
+
+/** The attesters a grant asks for: ones this server trusts, exactly as it names them. */
+function requiredAttesters(value: unknown, deps: AppDeps): string[] {
+  if (value === undefined || value === null) return [];
+  if (
+    !Array.isArray(value) || value.length > MAX_REQUIRED_ATTESTERS ||
+    value.some((attester) => typeof attester !== "string")
+  ) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      `require_attestation must be an array of at most ${MAX_REQUIRED_ATTESTERS} attester URLs`,
+    );
+  }
+  for (const attester of value as string[]) {
+    // An attester the server does not trust could never be met: the agent
+    // would get no token at all, and nobody would be told why.
+    if (!deps.clientAttesters.trusts(attester)) {
+      fail(
+        "ERR_INVALID_REQUEST",
+        `this server takes no client attestations of ${
+          JSON.stringify(attester)
+        } (it trusts: ${deps.clientAttesters.issuers.join(", ") || "none"})`,
+      );
+    }
+  }
+  return [...new Set(value as string[])];
 }
 
 /** `GET /v1/agents/{did}/scopes`, signed by the agent or its operator. */
@@ -227,6 +266,7 @@ export async function getAgentScopes(
   return json({
     did: agent.did,
     scopes: grant?.scopes ?? [],
+    require_attestation: grant?.attesters ?? [],
     updated_at: grant?.updatedAt.toISOString() ?? null,
   });
 }

@@ -2,6 +2,10 @@
  * `POST /v1/challenges` {client_id}: a single-use, short-lived nonce bound to
  * one registered, active agent. The agent signs it into a client assertion
  * (`nonce` claim, `aud` = the issuer) and trades that at the token endpoint.
+ *
+ * The metadata names this endpoint `challenge_endpoint`, which is also the
+ * client attestation draft's (§6.3): a POST without a body, where this
+ * server takes client attestations, gets `{attestation_challenge}` for a PoP.
  */
 import { parseAgentDid } from "../../core/did.ts";
 import { randomToken } from "../../core/encoding.ts";
@@ -9,12 +13,20 @@ import { fail } from "../../core/errors.ts";
 import { requireActive } from "../clients.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { coveredByItsWrite } from "../durability.ts";
+import { newAttestationChallenge } from "../client_attestation.ts";
 import { json, readJson, requireString } from "../http.ts";
 
 export async function createChallenge(
   request: Request,
   deps: AppDeps,
 ): Promise<Response> {
+  if (
+    deps.clientAttesters.issuers.length > 0 && !request.body &&
+    !request.headers.has("Content-Type")
+  ) {
+    const challenge = await newAttestationChallenge(deps);
+    return coveredByItsWrite(json({ attestation_challenge: challenge }));
+  }
   const { value } = await readJson(request);
   const did = parseAgentDid(requireString(value, "client_id", 300));
   // The standing, not getAgent: the SQLite store keeps it between requests.

@@ -1,4 +1,5 @@
 /** Discovery (RFC 8414), the JWKS (RFC 7517), the issuer's did:web document, and health. */
+import { ATTESTATION_ALGS } from "../../core/client_attestation.ts";
 import { DPOP_ALGS } from "../../core/dpop.ts";
 import { issuerDidDocument } from "../../core/did_document.ts";
 import { ACCEPTED_ALGS, JWKS_MAX_AGE_SECONDS } from "../../core/jws.ts";
@@ -32,8 +33,10 @@ export function metadataEndpoint(deps: AppDeps): Response {
       revocation_endpoint_auth_signing_alg_values_supported: auth.algs,
       // RFC 9449 §5.1: tokens are bound to a DPoP key when a proof comes.
       dpop_signing_alg_values_supported: [...DPOP_ALGS],
-      // Not in RFC 8414's registry: where agents ask for a token challenge.
+      // Where agents ask for a token challenge (our extension), and for a
+      // client attestation PoP's challenge (the attestation draft's §6.3).
       challenge_endpoint: endpointUrl(deps, PATHS.challenges),
+      ...attestationMetadata(deps),
     },
     200,
     PUBLIC_CACHE,
@@ -76,4 +79,20 @@ export async function healthEndpoint(deps: AppDeps): Promise<Response> {
     },
     healthy ? 200 : 503,
   );
+}
+
+/**
+ * Client attestation (draft-ietf-oauth-attestation-based-client-auth §8),
+ * where the server trusts an attester: taken beside the agent's own client
+ * authentication as an additional signal (§7.6), never instead of it, so
+ * the token endpoint's auth methods stay as they are; "none" since only
+ * grants that ask for one need it.
+ */
+function attestationMetadata(deps: AppDeps): Record<string, unknown> {
+  if (deps.clientAttesters.issuers.length === 0) return {};
+  return {
+    client_attestation_signing_alg_values_supported: [...ATTESTATION_ALGS],
+    client_attestation_pop_signing_alg_values_supported: [...ATTESTATION_ALGS],
+    client_attestation_pop_methods_supported: ["attestation_pop_jwt", "none"],
+  };
 }

@@ -57,6 +57,7 @@ export async function introspectEndpoint(
     domain: claims.domain,
     // RFC 9449 §6.2: a bound token's key, for the resource server to check.
     ...(claims.cnf && { cnf: claims.cnf }),
+    ...(claims.attestation && { attestation: claims.attestation }),
     // RFC 8693 §4.1, §4.4: delegation shows in introspection as in the token.
     ...(claims.act && { act: claims.act }),
     ...(claims.may_act && { may_act: claims.may_act }),

@@ -24,6 +24,8 @@ import { replayed, verifyClient } from "../client_auth.ts";
 import { requireActive } from "../clients.ts";
 import type { AgentStanding } from "../../store/store.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
+import { clientAttestation } from "../client_attestation.ts";
+import type { VerifiedAttestation } from "../../core/client_attestation.ts";
 import { coveredByItsWrite } from "../durability.ts";
 import { json, readForm } from "../http.ts";
 import {
@@ -119,7 +121,16 @@ export async function tokenEndpoint(
         "a delegation is traded by the agent it names, which does not hold your DPoP key: ask for it without a DPoP proof",
       );
     }
-    return await issue(authenticated, plan, grant.action, deps, cnf);
+    const attestation = await clientAttestation(
+      request,
+      authenticated.client,
+      plan.attestedBy,
+      deps,
+    );
+    return await issue(authenticated, plan, grant.action, deps, {
+      cnf,
+      attestation,
+    });
   } catch (error) {
     if (error instanceof Auth4AgentError) {
       await audit(deps, {
@@ -187,19 +198,24 @@ async function issue(
   plan: TokenPlan,
   action: string,
   deps: AppDeps,
-  cnf: Confirmation | undefined,
+  proofs: { cnf?: Confirmation; attestation?: VerifiedAttestation },
 ): Promise<Response> {
   const { singleUse, via } = authenticated;
+  const { cnf, attestation } = proofs;
   const client = authenticated.client.agent;
   const iat = nowSeconds(deps.now());
+  // Taken within the clock leeway, but either would end the token at once.
   if (authenticated.notAfter !== undefined && authenticated.notAfter <= iat) {
-    // Taken within the clock leeway, but it would end the token at once.
     fail("ERR_WORKLOAD_TOKEN_INVALID", "the workload token has expired");
+  }
+  if (attestation && attestation.exp <= iat) {
+    fail("ERR_CLIENT_ATTESTATION_STALE", "the client attestation has expired");
   }
   const exp = Math.min(
     iat + plan.lifetime,
     plan.notAfter ?? Infinity,
     authenticated.notAfter ?? Infinity,
+    attestation?.exp ?? Infinity,
   );
   // At once while the block lasts: no await (a turn of the event loop) then.
   const next = deps.statusIndexes.next();
@@ -218,6 +234,8 @@ async function issue(
     ...(plan.mayAct && { may_act: { sub: plan.mayAct } }),
     status: statusClaim(deps.issuer, statusIdx),
     ...(cnf && { cnf }),
+    ...(attestation &&
+      { attestation: { iss: attestation.iss, jkt: attestation.jkt } }),
   };
   const outcome = await deps.store.recordIssuance(
     {
@@ -237,12 +255,7 @@ async function issue(
       action,
       target: claims.jti,
       outcome: "success",
-      // A workload asks for its agent's own token: never delegated.
-      reason: plan.act
-        ? `${claims.scope} for ${plan.subject}`
-        : via
-        ? `${claims.scope} via ${via}`
-        : claims.scope,
+      reason: issuanceReason(claims.scope, plan, via, attestation),
     },
     singleUse,
     client.publicJwk,
@@ -292,4 +305,20 @@ async function issue(
     200,
     { Pragma: "no-cache" },
   ));
+}
+
+/** The audit entry's reason: the scope, for whom, how the client proved itself. */
+function issuanceReason(
+  scope: string,
+  plan: TokenPlan,
+  via: string | undefined,
+  attestation: VerifiedAttestation | undefined,
+): string {
+  // A workload asks for its agent's own token: never delegated.
+  const reason = plan.act
+    ? `${scope} for ${plan.subject}`
+    : via
+    ? `${scope} via ${via}`
+    : scope;
+  return attestation ? `${reason}; attested by ${attestation.iss}` : reason;
 }

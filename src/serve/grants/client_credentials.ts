@@ -8,6 +8,7 @@ import { authorizeScopes, parseScopeParam } from "../../core/scope.ts";
 import type { AgentStanding } from "../../store/store.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import {
+  attestersOf,
   requireVerifiedOperator,
   resolveAudience,
   resolveLifetime,
@@ -43,5 +44,6 @@ export async function clientCredentials(
       : resolveAudience(params, deps),
     lifetime: resolveLifetime(params, deps),
     mayAct,
+    attestedBy: attestersOf(client),
   };
 }

@@ -17,6 +17,7 @@ import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { requireString } from "../http.ts";
 import { findIssuedToken, type IssuedToken } from "../issued_tokens.ts";
 import {
+  attestersOf,
   requireVerifiedOperator,
   resolveAudience,
   resolveLifetime,
@@ -73,6 +74,8 @@ export async function tokenExchange(
     notAfter: claims.exp,
     act: { sub: actor },
     parentJti: claims.jti,
+    // The actor's request speaks for both: each grant's ask holds.
+    attestedBy: [...attestersOf(subject), ...attestersOf(client)],
   };
 }
 

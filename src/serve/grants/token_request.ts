@@ -44,6 +44,17 @@ export interface TokenPlan {
   parentJti?: string;
   /** The agent it lets act for `subject` by exchanging it. */
   mayAct?: string;
+  /**
+   * The grants behind the token that ask for a client attestation: the
+   * request's must be by an attester in each list (client_attestation.ts).
+   */
+  attestedBy: readonly (readonly string[])[];
+}
+
+/** The attesters a grant asks for, as a TokenPlan's `attestedBy` entry (none: no entry). */
+export function attestersOf(standing: AgentStanding): (readonly string[])[] {
+  const attesters = standing.grant?.attesters;
+  return attesters?.length ? [attesters] : [];
 }
 
 const MAX_AUDIENCE_BYTES = 512;

@@ -1,14 +1,16 @@
 /**
- * The platforms this issuer trusts for workload federation (`serve
- * --workload-issuer URL`) and their signing keys: found through the
- * platform's OpenID configuration (RFC 8414 metadata where it has none),
- * kept 5 minutes, refetched for an unknown `kid` at most every 30 s. While a
- * platform cannot be reached, the keys held serve up to a day (its tokens
- * cannot be checked otherwise); never keys a token names itself.
+ * Issuers of others whose signing keys this issuer fetches: the platforms it
+ * trusts for workload federation (`serve --workload-issuer URL`) and the
+ * attesters it trusts for client attestation (`serve --client-attester
+ * URL`). Keys are found through the issuer's OpenID configuration (RFC 8414
+ * metadata where it has none), kept 5 minutes, refetched for an unknown
+ * `kid` at most every 30 s. While an issuer cannot be reached, the keys held
+ * serve up to a day (its tokens cannot be checked otherwise); never keys a
+ * token names itself.
  */
-import { Auth4AgentError, fail } from "../core/errors.ts";
+import { Auth4AgentError, type ErrorCode, fail } from "../core/errors.ts";
 import { type ForeignKey, foreignKey } from "../core/foreign_keys.ts";
-import type { UnverifiedWorkloadToken } from "../core/workload_token.ts";
+import type { ForeignAlg } from "../core/foreign_keys.ts";
 import { readCappedBody } from "../core/capped_body.ts";
 import { RecentFailure } from "../core/recent_failure.ts";
 import { isSurelyLoopback, mayBeThisHost } from "../core/this_host.ts";
@@ -44,6 +46,40 @@ export function platformUrlProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** What a JWT names of the key that signed it. */
+export interface KeyReference {
+  iss: string;
+  kid?: string;
+  alg: ForeignAlg;
+}
+
+/** What the issuers are to this server: the words and error codes of refusals. */
+export interface IssuerRole {
+  /** "workload platform", "client attester": in messages and the log. */
+  noun: string;
+  /** Its JWTs, in messages: "workload token", "client attestation". */
+  token: string;
+  untrusted: ErrorCode;
+  invalid: ErrorCode;
+  unreachable: ErrorCode;
+}
+
+export const WORKLOAD_PLATFORM: IssuerRole = {
+  noun: "workload platform",
+  token: "workload token",
+  untrusted: "ERR_WORKLOAD_ISSUER_UNTRUSTED",
+  invalid: "ERR_WORKLOAD_TOKEN_INVALID",
+  unreachable: "ERR_WORKLOAD_ISSUER_UNREACHABLE",
+};
+
+export const CLIENT_ATTESTER: IssuerRole = {
+  noun: "client attester",
+  token: "client attestation",
+  untrusted: "ERR_CLIENT_ATTESTATION_INVALID",
+  invalid: "ERR_CLIENT_ATTESTATION_INVALID",
+  unreachable: "ERR_CLIENT_ATTESTER_UNREACHABLE",
+};
+
 interface HeldKeys {
   jwks: Record<string, unknown>[];
   fetchedAt: number;
@@ -51,7 +87,7 @@ interface HeldKeys {
   built: Map<string, ForeignKey>;
 }
 
-export class WorkloadIssuers {
+export class ForeignIssuers {
   readonly #fetch: typeof fetch;
   readonly #held = new Map<string, HeldKeys>();
   readonly #lastAttempt = new Map<string, number>();
@@ -59,6 +95,7 @@ export class WorkloadIssuers {
   /** Per issuer, its last failed fetch: with no keys held it answers for NO_KEYS_RETRY_MS. */
   readonly #failures: ReadonlyMap<string, RecentFailure>;
   readonly #log: (line: Record<string, unknown>) => void;
+  readonly #role: IssuerRole;
   /** The trusted issuer identifiers, exactly as configured. */
   readonly issuers: readonly string[];
 
@@ -68,8 +105,11 @@ export class WorkloadIssuers {
       fetch?: typeof fetch;
       /** Where why a fetch failed goes: the caller is told less. */
       log?: (line: Record<string, unknown>) => void;
+      /** WORKLOAD_PLATFORM unless said. */
+      role?: IssuerRole;
     } = {},
   ) {
+    this.#role = options.role ?? WORKLOAD_PLATFORM;
     this.issuers = [...issuers];
     this.#failures = new Map(
       issuers.map((issuer) => [issuer, new RecentFailure(NO_KEYS_RETRY_MS)]),
@@ -83,11 +123,12 @@ export class WorkloadIssuers {
   }
 
   /** The key of the token's issuer that its `kid` (or, without one, its `alg`) names. */
-  async key(token: UnverifiedWorkloadToken, now: Date): Promise<ForeignKey> {
+  async key(token: KeyReference, now: Date): Promise<ForeignKey> {
+    const role = this.#role;
     if (!this.trusts(token.iss)) {
       fail(
-        "ERR_WORKLOAD_ISSUER_UNTRUSTED",
-        `this issuer does not trust workload tokens of ${token.iss}`,
+        role.untrusted,
+        `this issuer does not trust ${role.token}s of ${token.iss}`,
       );
     }
     let held = await this.#keys(token.iss, now);
@@ -98,7 +139,7 @@ export class WorkloadIssuers {
     }
     if (!key) {
       fail(
-        "ERR_WORKLOAD_TOKEN_INVALID",
+        role.invalid,
         `${token.iss} publishes no ${token.alg} key${
           token.kid === undefined
             ? ""
@@ -158,15 +199,17 @@ export class WorkloadIssuers {
       ? platformUrlProblem(jwksUri)
       : "is missing";
     if (problem) {
-      unreachable(issuer, `its metadata's jwks_uri ${problem}`);
+      this.#unreachable(issuer, `its metadata's jwks_uri ${problem}`);
     }
     // http to this host is for a platform on this host: not one a remote
     // platform's metadata may send us to.
     if (mayBeThisHost(jwksUri as string) && !mayBeThisHost(issuer)) {
-      unreachable(issuer, "its metadata's jwks_uri is on this host");
+      this.#unreachable(issuer, "its metadata's jwks_uri is on this host");
     }
     const jwks = await this.#document(jwksUri as string, issuer);
-    if (!Array.isArray(jwks.keys)) unreachable(issuer, "its JWKS has no keys");
+    if (!Array.isArray(jwks.keys)) {
+      this.#unreachable(issuer, "its JWKS has no keys");
+    }
     const keys = (jwks.keys as unknown[]).filter((key) =>
       typeof key === "object" && key !== null && !Array.isArray(key)
     ).slice(0, MAX_KEYS) as Record<string, unknown>[];
@@ -192,7 +235,7 @@ export class WorkloadIssuers {
         issuer,
       );
     if (metadata.issuer !== issuer) {
-      unreachable(
+      this.#unreachable(
         issuer,
         `its metadata names another issuer, ${JSON.stringify(metadata.issuer)}`,
       );
@@ -200,10 +243,17 @@ export class WorkloadIssuers {
     return metadata;
   }
 
+  #unreachable(issuer: string, why: string): never {
+    throw new Auth4AgentError(
+      this.#role.unreachable,
+      `cannot get the signing keys of ${issuer}: ${why}`,
+    );
+  }
+
   #failed(issuer: string, url: string, cause: unknown): void {
     this.#log({
       level: "warn",
-      msg: "cannot get a workload platform's keys",
+      msg: `cannot get a ${this.#role.noun}'s keys`,
       issuer,
       url,
       error: String(cause),
@@ -234,7 +284,7 @@ export class WorkloadIssuers {
       });
     } catch (cause) {
       this.#failed(issuer, url, cause);
-      unreachable(issuer, `${url} could not be fetched`);
+      this.#unreachable(issuer, `${url} could not be fetched`);
     }
     if (response.status === 404 && options.notFound) {
       await response.body?.cancel();
@@ -242,22 +292,28 @@ export class WorkloadIssuers {
     }
     if (!response.ok) {
       await response.body?.cancel();
-      unreachable(issuer, `${url} answered ${response.status}`);
+      this.#unreachable(issuer, `${url} answered ${response.status}`);
     }
     const declared = Number(response.headers.get("Content-Length") ?? 0);
     if (declared > MAX_DOCUMENT_BYTES) {
       await response.body?.cancel();
-      unreachable(issuer, `${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+      this.#unreachable(
+        issuer,
+        `${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`,
+      );
     }
     let bytes: Uint8Array | undefined;
     try {
       bytes = await readCappedBody(response.body, MAX_DOCUMENT_BYTES);
     } catch (cause) {
       this.#failed(issuer, url, cause);
-      unreachable(issuer, `${url} broke off`);
+      this.#unreachable(issuer, `${url} broke off`);
     }
     if (!bytes) {
-      unreachable(issuer, `${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`);
+      this.#unreachable(
+        issuer,
+        `${url} is larger than ${MAX_DOCUMENT_BYTES} bytes`,
+      );
     }
     let value: unknown;
     try {
@@ -265,10 +321,10 @@ export class WorkloadIssuers {
     } catch (cause) {
       // The parser quotes the body: that goes to the log, not to the caller.
       this.#failed(issuer, url, cause);
-      unreachable(issuer, `${url} is not JSON`);
+      this.#unreachable(issuer, `${url} is not JSON`);
     }
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      unreachable(issuer, `${url} is not a JSON object`);
+      this.#unreachable(issuer, `${url} is not a JSON object`);
     }
     return value as Record<string, unknown>;
   }
@@ -277,7 +333,7 @@ export class WorkloadIssuers {
 /** The held key the token names, built once; undefined when none fits. */
 function pick(
   held: HeldKeys,
-  token: UnverifiedWorkloadToken,
+  token: KeyReference,
 ): ForeignKey | undefined {
   const id = `${token.kid ?? ""}\u0000${token.alg}`;
   const built = held.built.get(id);
@@ -300,18 +356,11 @@ function fits(jwk: Record<string, unknown>, alg: string): boolean {
 
 function tryKey(
   jwk: Record<string, unknown>,
-  alg: UnverifiedWorkloadToken["alg"],
+  alg: ForeignAlg,
 ): ForeignKey | undefined {
   try {
     return foreignKey(jwk, alg);
   } catch {
     return undefined;
   }
-}
-
-function unreachable(issuer: string, why: string): never {
-  throw new Auth4AgentError(
-    "ERR_WORKLOAD_ISSUER_UNREACHABLE",
-    `cannot get the signing keys of ${issuer}: ${why}`,
-  );
 }

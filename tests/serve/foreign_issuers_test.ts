@@ -1,5 +1,5 @@
 /**
- * The platforms trusted for workload federation (workload_issuers.ts): keys
+ * The platforms trusted for workload federation (foreign_issuers.ts): keys
  * found through discovery over real HTTP (a fake platform on 127.0.0.1),
  * fetched once for concurrent callers, kept 5 minutes, refetched for an
  * unknown kid at most every 30 s, kept serving up to a day while the
@@ -14,9 +14,9 @@ import {
   verifyWorkloadToken,
 } from "../../src/core/workload_token.ts";
 import {
+  ForeignIssuers,
   platformUrlProblem,
-  WorkloadIssuers,
-} from "../../src/serve/workload_issuers.ts";
+} from "../../src/serve/foreign_issuers.ts";
 import {
   type FakePlatform,
   startFakePlatform,
@@ -70,7 +70,7 @@ function routed(routes: Record<string, () => Response>) {
   });
 }
 
-/** A token of the platform, inspected (what WorkloadIssuers.key takes). */
+/** A token of the platform, inspected (what ForeignIssuers.key takes). */
 async function token(
   platform: FakePlatform,
   options: Parameters<FakePlatform["mint"]>[1] = {},
@@ -110,7 +110,7 @@ async function foreignToken(
 Deno.test("workload issuers: a token of an issuer not configured is refused without any request", async () => {
   await withPlatform(async (platform) => {
     const { fetch, urls } = counting();
-    const issuers = new WorkloadIssuers([platform.issuer], { fetch });
+    const issuers = new ForeignIssuers([platform.issuer], { fetch });
     assert.equal(issuers.trusts(platform.issuer), true);
     for (
       const iss of [
@@ -138,7 +138,7 @@ Deno.test("workload issuers: the key a token's kid names is found through discov
   await withPlatform(async (platform) => {
     const second = await keyPair("RS256", "k2");
     platform.setKeys([platform.publicJwk, second.jwk]);
-    const issuers = new WorkloadIssuers([platform.issuer]);
+    const issuers = new ForeignIssuers([platform.issuer]);
     const byK2 = await token(platform, { kid: "k2", key: second.privateKey });
     const key = await issuers.key(byK2, T0);
     assert.equal(key.thumbprint, second.thumbprint);
@@ -165,7 +165,7 @@ Deno.test("workload issuers: the key a token's kid names is found through discov
 
 Deno.test("workload issuers: concurrent calls share one discovery and one JWKS fetch", async () => {
   await withPlatform(async (platform) => {
-    const issuers = new WorkloadIssuers([platform.issuer]);
+    const issuers = new ForeignIssuers([platform.issuer]);
     const good = await token(platform);
     const unknown = await token(platform, { kid: "nope" });
     const results = await Promise.allSettled([
@@ -189,7 +189,7 @@ Deno.test("workload issuers: concurrent calls share one discovery and one JWKS f
 
 Deno.test("workload issuers: keys are kept 5 minutes, then fetched again", async () => {
   await withPlatform(async (platform) => {
-    const issuers = new WorkloadIssuers([platform.issuer]);
+    const issuers = new ForeignIssuers([platform.issuer]);
     const good = await token(platform);
     await issuers.key(good, T0);
     assert.equal(platform.requests.length, 2);
@@ -217,7 +217,7 @@ Deno.test("workload issuers: keys are kept 5 minutes, then fetched again", async
 
 Deno.test("workload issuers: an unknown kid refetches the keys at most once per 30 s", async () => {
   await withPlatform(async (platform) => {
-    const issuers = new WorkloadIssuers([platform.issuer]);
+    const issuers = new ForeignIssuers([platform.issuer]);
     await issuers.key(await token(platform), T0);
     const next = await keyPair("RS256", "k2");
     const byK2 = await token(platform, { kid: "k2", key: next.privateKey });
@@ -267,14 +267,14 @@ Deno.test("workload issuers: a token without kid takes the only key of its kind,
 
     // One RSA key, one EC key: each kid-less token has its one key.
     platform.setKeys([platform.publicJwk, es.jwk]);
-    let issuers = new WorkloadIssuers([platform.issuer]);
+    let issuers = new ForeignIssuers([platform.issuer]);
     assert.equal((await issuers.key(noKid, T0)).thumbprint, k1);
     assert.equal((await issuers.key(esNoKid, T0)).thumbprint, es.thumbprint);
     await assert.rejects(issuers.key(edNoKid, T0), invalid, "no OKP key");
 
     // Two RSA keys: no guessing which.
     platform.setKeys([platform.publicJwk, rsa2.jwk, es.jwk]);
-    issuers = new WorkloadIssuers([platform.issuer]);
+    issuers = new ForeignIssuers([platform.issuer]);
     await assert.rejects(issuers.key(noKid, T0), invalid);
     assert.equal((await issuers.key(esNoKid, T0)).thumbprint, es.thumbprint);
     assert.equal((await issuers.key(await token(platform), T0)).thumbprint, k1);
@@ -285,7 +285,7 @@ Deno.test("workload issuers: a malformed key published spoils itself only", asyn
   await withPlatform(async (platform) => {
     const weak = { ...platform.publicJwk, kid: "weak", n: "AQAB" };
     platform.setKeys([weak, platform.publicJwk, { kty: "oct", k: "AQAB" }]);
-    const issuers = new WorkloadIssuers([platform.issuer]);
+    const issuers = new ForeignIssuers([platform.issuer]);
     await assert.rejects(
       issuers.key(await token(platform, { kid: "weak" }), T0),
       invalid,
@@ -309,7 +309,7 @@ Deno.test("workload issuers: while the platform is down the keys held serve up t
   let closed = false;
   try {
     const { fetch, urls } = counting();
-    const issuers = new WorkloadIssuers([platform.issuer], { fetch });
+    const issuers = new ForeignIssuers([platform.issuer], { fetch });
     const good = await token(platform);
     const thumbprint = (await issuers.key(good, T0)).thumbprint;
     await platform.close();
@@ -332,7 +332,7 @@ Deno.test("workload issuers: while the platform is down the keys held serve up t
     await assert.rejects(issuers.key(good, at(25 * HOUR)), unreachable);
 
     // Down from the start: no keys at all.
-    const fresh = new WorkloadIssuers([platform.issuer]);
+    const fresh = new ForeignIssuers([platform.issuer]);
     await assert.rejects(fresh.key(good, T0), unreachable);
     await assert.rejects(fresh.key(good, at(1)), unreachable);
   } finally {
@@ -346,7 +346,7 @@ Deno.test("workload issuers: metadata naming another issuer is refused", async (
   // (its 404 would hide why).
   await withPlatform(async (platform) => {
     const iss = `${platform.issuer}/`;
-    const issuers = new WorkloadIssuers([iss]);
+    const issuers = new ForeignIssuers([iss]);
     await assert.rejects(
       issuers.key(await token(platform, {}, { iss }), T0),
       unreachable,
@@ -364,7 +364,7 @@ Deno.test("workload issuers: metadata naming another issuer is refused", async (
       }),
     [`${issuer}/jwks`]: () => Response.json({ keys: [jwk] }),
   });
-  const issuers = new WorkloadIssuers([issuer], { fetch });
+  const issuers = new ForeignIssuers([issuer], { fetch });
   await assert.rejects(
     issuers.key(await foreignToken(issuer, privateKey), T0),
     unreachable,
@@ -391,7 +391,7 @@ Deno.test("workload issuers: a jwks_uri that is not https (or loopback http), or
       [String(jwksUri)]: () => Response.json({ keys: [jwk] }),
       [`${issuer}/jwks`]: () => Response.json({ keys: [jwk] }),
     });
-    const issuers = new WorkloadIssuers([issuer], { fetch });
+    const issuers = new ForeignIssuers([issuer], { fetch });
     await assert.rejects(
       issuers.key(await foreignToken(issuer, privateKey), T0),
       unreachable,
@@ -433,7 +433,7 @@ Deno.test("workload issuers: a redirect is not followed, for the metadata or the
     try {
       const redirected = await token(platform, {}, { iss: issuer });
       await assert.rejects(
-        new WorkloadIssuers([issuer]).key(redirected, T0),
+        new ForeignIssuers([issuer]).key(redirected, T0),
         unreachable,
         "metadata redirected",
       );
@@ -446,7 +446,7 @@ Deno.test("workload issuers: a redirect is not followed, for the metadata or the
         return fetch(input, init);
       };
       await assert.rejects(
-        new WorkloadIssuers([issuer], { fetch: metadataOnly }).key(
+        new ForeignIssuers([issuer], { fetch: metadataOnly }).key(
           redirected,
           T0,
         ),
@@ -458,7 +458,7 @@ Deno.test("workload issuers: a redirect is not followed, for the metadata or the
 
       // The control: served directly, the same token's key is found.
       mode = "direct";
-      const key = await new WorkloadIssuers([issuer]).key(redirected, T0);
+      const key = await new ForeignIssuers([issuer]).key(redirected, T0);
       assert.equal(
         key.thumbprint,
         await jose.calculateJwkThumbprint(platform.publicJwk),
@@ -516,7 +516,7 @@ Deno.test("workload issuers: a JWKS over 64 KiB is refused, declared or streamed
         Response.json({ issuer, jwks_uri: `${issuer}/jwks` }),
       [`${issuer}/jwks`]: () => respond(body),
     });
-    const issuers = new WorkloadIssuers([issuer], { fetch });
+    const issuers = new ForeignIssuers([issuer], { fetch });
     const pending = issuers.key(await foreignToken(issuer, privateKey), T0);
     if (size > 64 * 1024) await assert.rejects(pending, unreachable, how);
     else assert.ok(await pending, `${how}: 64 KiB is taken`);
@@ -531,7 +531,7 @@ Deno.test("workload issuers: a JWKS over 64 KiB is refused, declared or streamed
       }),
   });
   await assert.rejects(
-    new WorkloadIssuers([issuer], { fetch }).key(
+    new ForeignIssuers([issuer], { fetch }).key(
       await foreignToken(issuer, privateKey),
       T0,
     ),
@@ -548,7 +548,7 @@ Deno.test("workload issuers: a JWKS over 64 KiB is refused over real HTTP", asyn
     assert.ok(JSON.stringify({ keys: many }).length > 64 * 1024);
     platform.setKeys(many);
     await assert.rejects(
-      new WorkloadIssuers([platform.issuer]).key(await token(platform), T0),
+      new ForeignIssuers([platform.issuer]).key(await token(platform), T0),
       unreachable,
     );
     assert.deepEqual(platform.requests, [DISCOVERY, "/jwks"]);
@@ -566,7 +566,7 @@ Deno.test("workload issuers: a document that is not a JSON object, or a JWKS wit
   for (const [why, respond] of documents) {
     const { fetch } = routed({ [`${issuer}${DISCOVERY}`]: respond });
     await assert.rejects(
-      new WorkloadIssuers([issuer], { fetch }).key(
+      new ForeignIssuers([issuer], { fetch }).key(
         await foreignToken(issuer, privateKey),
         T0,
       ),
@@ -581,7 +581,7 @@ Deno.test("workload issuers: a document that is not a JSON object, or a JWKS wit
       [`${issuer}/jwks`]: () => Response.json(jwks),
     });
     await assert.rejects(
-      new WorkloadIssuers([issuer], { fetch }).key(
+      new ForeignIssuers([issuer], { fetch }).key(
         await foreignToken(issuer, privateKey),
         T0,
       ),
@@ -611,7 +611,7 @@ Deno.test("workload issuers: without OpenID discovery, RFC 8414 metadata is used
       [metadataUrl]: () => Response.json({ issuer, jwks_uri: jwksUri }),
       [jwksUri]: () => Response.json({ keys: [jwk] }),
     });
-    const issuers = new WorkloadIssuers([issuer], { fetch });
+    const issuers = new ForeignIssuers([issuer], { fetch });
     const key = await issuers.key(
       await foreignToken(issuer, privateKey, { alg: "ES256", kid: "e1" }),
       T0,
@@ -689,7 +689,7 @@ Deno.test("workload issuers: with no keys held, a failed fetch answers the next 
   const { fetch, urls } = counting(() =>
     Promise.reject(new Error("connection refused"))
   );
-  const issuers = new WorkloadIssuers([issuer], { fetch });
+  const issuers = new ForeignIssuers([issuer], { fetch });
   const { privateKey } = await keyPair("RS256", "k1");
   const tokenOf = await foreignToken(issuer, privateKey);
   for (let i = 0; i < 10; i++) {
@@ -709,7 +709,7 @@ Deno.test("workload issuers: a remote platform's jwks_uri on this host is refuse
     [`${issuer}${DISCOVERY}`]: () =>
       Response.json({ issuer, jwks_uri: "http://localhost:9/internal" }),
   });
-  const issuers = new WorkloadIssuers([issuer], { fetch });
+  const issuers = new ForeignIssuers([issuer], { fetch });
   await assert.rejects(
     issuers.key(await foreignToken(issuer, privateKey), T0),
     unreachable,
@@ -720,7 +720,7 @@ Deno.test("workload issuers: a remote platform's jwks_uri on this host is refuse
   const leaky = routed({
     [`${issuer}${DISCOVERY}`]: () => new Response(secret),
   });
-  const quiet = new WorkloadIssuers([issuer], {
+  const quiet = new ForeignIssuers([issuer], {
     fetch: leaky.fetch,
     log: (line) => logs.push(line),
   });
@@ -737,7 +737,7 @@ Deno.test("workload issuers: a platform failing slowly (packets dropped) is not 
     await new Promise((resolve) => setTimeout(resolve, 100));
     throw new TypeError("connection timed out");
   });
-  const issuers = new WorkloadIssuers([issuer], { fetch });
+  const issuers = new ForeignIssuers([issuer], { fetch });
   const { privateKey } = await keyPair("RS256", "k1");
   const tokenOf = await foreignToken(issuer, privateKey);
   await assert.rejects(issuers.key(tokenOf, T0), unreachable);
@@ -770,7 +770,7 @@ Deno.test("workload issuers: a remote platform's jwks_uri naming this host in an
       [`${issuer}${DISCOVERY}`]: () =>
         Response.json({ issuer, jwks_uri: jwksUri }),
     });
-    const issuers = new WorkloadIssuers([issuer], { fetch });
+    const issuers = new ForeignIssuers([issuer], { fetch });
     await assert.rejects(
       issuers.key(await foreignToken(issuer, privateKey), T0),
       unreachable,

@@ -1,0 +1,133 @@
+/**
+ * The token endpoint's client attestation step (core/client_attestation.ts):
+ * an attestation is optional unless the agent's grant asks for one; one that
+ * comes is checked in full whether asked for or not, and a token issued on
+ * it says so (`attestation`) and ends when the attestation does.
+ */
+import {
+  ATTESTATION_CHALLENGE_HEADER,
+  ATTESTATION_HEADER,
+  ATTESTATION_POP_HEADER,
+  inspectAttestation,
+  type VerifiedAttestation,
+  verifyAttestation,
+} from "../core/client_attestation.ts";
+import { DPOP_HEADER } from "../core/dpop.ts";
+import { randomToken } from "../core/encoding.ts";
+import { Auth4AgentError, fail } from "../core/errors.ts";
+import type { AgentStanding } from "../store/store.ts";
+import type { AppDeps } from "./context.ts";
+
+/**
+ * The replay cache's client for attestation PoPs: no DID starts so, so a
+ * PoP's jti never meets the agent's own assertions' (whose client is its DID).
+ */
+const POP_REPLAY_PREFIX = "attestation-pop:";
+
+export async function clientAttestation(
+  request: Request,
+  client: AgentStanding,
+  attestedBy: readonly (readonly string[])[],
+  deps: AppDeps,
+): Promise<VerifiedAttestation | undefined> {
+  const did = client.agent.did;
+  const attestation = request.headers.get(ATTESTATION_HEADER);
+  const pop = request.headers.get(ATTESTATION_POP_HEADER);
+  if (attestation === null && pop === null) {
+    if (attestedBy.length > 0) {
+      fail(
+        "ERR_CLIENT_ATTESTATION_REQUIRED",
+        `the grant of ${did} asks for a client attestation by ${
+          attestedBy[0]!.join(" or ")
+        } (${ATTESTATION_HEADER} and ${ATTESTATION_POP_HEADER} headers)`,
+      );
+    }
+    return undefined;
+  }
+  if (attestation === null) {
+    fail(
+      "ERR_CLIENT_ATTESTATION_INVALID",
+      `${ATTESTATION_POP_HEADER} came without ${ATTESTATION_HEADER}`,
+    );
+  }
+  if (pop === null) {
+    // §7: an attestation with a DPoP proof and no PoP is the DPoP combined
+    // mode (attest_jwt_client_auth_dpop), which this issuer does not offer.
+    fail(
+      "ERR_CLIENT_ATTESTATION_INVALID",
+      request.headers.has(DPOP_HEADER)
+        ? `a DPoP proof does not stand in for ${ATTESTATION_POP_HEADER} here (the combined mode is not supported)`
+        : `${ATTESTATION_HEADER} came without ${ATTESTATION_POP_HEADER}`,
+    );
+  }
+  const now = deps.now();
+  const inspected = inspectAttestation(attestation);
+  const verified = verifyAttestation(inspected, {
+    attesterKey: await deps.clientAttesters.key(inspected, now),
+    pop,
+    clientId: did,
+    issuer: deps.issuer,
+    now,
+  });
+  for (const attesters of attestedBy) {
+    if (!attesters.includes(verified.iss)) {
+      fail(
+        "ERR_CLIENT_ATTESTATION_REQUIRED",
+        `the grant asks for a client attestation by ${
+          attesters.join(" or ")
+        }, not ${verified.iss}`,
+      );
+    }
+  }
+  if (verified.popChallenge !== undefined) {
+    // Used once by its challenge, which is consumed here.
+    const consumed = await deps.store.consumeChallenge(
+      verified.popChallenge,
+      "attestation_challenge",
+      "",
+      now,
+    );
+    if (!consumed) {
+      throw new Auth4AgentError(
+        "ERR_ATTESTATION_CHALLENGE_INVALID",
+        "the client attestation PoP's challenge is unknown, used or expired: sign a new PoP with the challenge in this answer",
+        {
+          headers: {
+            [ATTESTATION_CHALLENGE_HEADER]: await newAttestationChallenge(
+              deps,
+            ),
+          },
+        },
+      );
+    }
+    return verified;
+  }
+  // Used once by its jti: remembered until it would be refused as too old anyway.
+  const fresh = await deps.store.consumeSingleUse({
+    jti: verified.popJti,
+    clientId: POP_REPLAY_PREFIX + did,
+    expiresAt: new Date(verified.popReplayableUntil * 1000),
+  });
+  if (!fresh) {
+    fail(
+      "ERR_CLIENT_ATTESTATION_INVALID",
+      "this client attestation PoP (jti) was already used: make one per request",
+    );
+  }
+  return verified;
+}
+
+/**
+ * A single-use challenge for a PoP (§6.3), bound to no client: the
+ * endpoint that hands it out is not authenticated, as the draft has it.
+ */
+export async function newAttestationChallenge(deps: AppDeps): Promise<string> {
+  const nonce = randomToken();
+  await deps.store.createChallenge({
+    nonce,
+    kind: "attestation_challenge",
+    subject: "",
+    expiresAt: new Date(deps.now().getTime() + deps.challengeTtl * 1000),
+  });
+  return nonce;
+}

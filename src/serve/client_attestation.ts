@@ -2,7 +2,9 @@
  * The token endpoint's client attestation step (core/client_attestation.ts):
  * an attestation is optional unless the agent's grant asks for one; one that
  * comes is checked in full whether asked for or not, and a token issued on
- * it says so (`attestation`) and ends when the attestation does.
+ * it says so (`attestation`) and ends when the attestation does. A server
+ * that trusts no attester does not read the headers, as a server without the
+ * extension would not (its tokens then say nothing of an attestation).
  */
 import {
   ATTESTATION_CHALLENGE_HEADER,
@@ -30,6 +32,9 @@ export async function clientAttestation(
   attestedBy: readonly (readonly string[])[],
   deps: AppDeps,
 ): Promise<VerifiedAttestation | undefined> {
+  if (attestedBy.length === 0 && deps.clientAttesters.issuers.length === 0) {
+    return undefined;
+  }
   const did = client.agent.did;
   const attestation = request.headers.get(ATTESTATION_HEADER);
   const pop = request.headers.get(ATTESTATION_POP_HEADER);

@@ -13,6 +13,7 @@ import {
 } from "../core/client_assertion.ts";
 import { readCappedBody } from "../core/capped_body.ts";
 import { createDpopProof, DPOP_HEADER } from "../core/dpop.ts";
+import { inspectJws } from "../core/jws.ts";
 import {
   ATTESTATION_HEADER,
   ATTESTATION_POP_HEADER,
@@ -452,17 +453,31 @@ export class IssuerClient {
     );
   }
 
-  /** A token asked for with a DPoP proof must come back bound (RFC 9449 §5). */
-  static #requireBound(
+  /**
+   * A token asked for with a DPoP proof must come back bound (RFC 9449 §5);
+   * one asked for with a client attestation, attested: an issuer that
+   * trusts no attester ignores the headers.
+   */
+  static #requireProofsTaken(
     response: TokenResponse,
-    dpop: TokenRequest["dpop"],
+    request: Pick<TokenRequest, "dpop" | "attestation">,
   ): TokenResponse {
-    if (dpop && response.token_type?.toLowerCase() !== "dpop") {
+    if (request.dpop && response.token_type?.toLowerCase() !== "dpop") {
       fail(
         "ERR_ISSUER_RESPONSE",
         `asked for a DPoP-bound token, the issuer answered token_type ${
           JSON.stringify(response.token_type)
         }`,
+      );
+    }
+    if (
+      request.attestation &&
+      inspectJws(response.access_token, "ERR_ISSUER_RESPONSE").payload
+          .attestation === undefined
+    ) {
+      fail(
+        "ERR_ISSUER_RESPONSE",
+        "sent a client attestation, the issuer's token says nothing of it: does the issuer trust the attester (serve --client-attester)?",
       );
     }
     return response;
@@ -575,8 +590,9 @@ export class IssuerClient {
   }
 
   /**
-   * Replaces the agent's grant. `requireAttestation` names attesters of
-   * which each of its token requests must then carry a client attestation.
+   * Replaces the agent's scopes. `requireAttestation` names attesters of
+   * which each of its token requests must then carry a client attestation
+   * (`[]`: none); left out, the grant's requirement stays as it is.
    */
   setAgentScopes(
     did: string,
@@ -586,7 +602,7 @@ export class IssuerClient {
   ): Promise<{ did: string; scopes: string[]; require_attestation: string[] }> {
     return this.signed("PUT", `/v1/agents/${did}/scopes`, {
       scopes,
-      ...(options.requireAttestation?.length &&
+      ...(options.requireAttestation !== undefined &&
         { require_attestation: options.requireAttestation }),
     }, signer);
   }
@@ -655,7 +671,7 @@ export class IssuerClient {
       },
       await this.#proofHeaders(request),
     );
-    return IssuerClient.#requireBound(response, request.dpop);
+    return IssuerClient.#requireProofsTaken(response, request);
   }
 
   agentScopes(
@@ -723,7 +739,7 @@ export class IssuerClient {
           },
           await this.#proofHeaders(request),
         );
-        return IssuerClient.#requireBound(response, request.dpop);
+        return IssuerClient.#requireProofsTaken(response, request);
       } catch (error) {
         const stale = error instanceof Auth4AgentError &&
           error.code === "ERR_CHALLENGE_INVALID";

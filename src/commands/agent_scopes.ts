@@ -4,6 +4,7 @@ import { fail } from "../core/errors.ts";
 import { parseScopeList } from "../core/scope.ts";
 import { agentIdentity, operatorIdentity, targetAgentDid } from "./identity.ts";
 import type { Run } from "./registry.ts";
+import { repeatable } from "./repeatable.ts";
 
 export function register(program: Command, run: Run): void {
   const agentScopes = program.command("agent-scopes").description(
@@ -24,11 +25,12 @@ export function register(program: Command, run: Run): void {
     )
     .option(
       "--require-attestation <attester>",
-      "every token request of the agent must carry a client attestation by this attester, one the issuer trusts (repeatable: any of them); left out, none is asked for",
-      (value: string, previous: string[] | undefined) => [
-        ...(previous ?? []),
-        value,
-      ],
+      "every token request of the agent must carry a client attestation by this attester, one the issuer trusts (repeatable: any of them); left out, the grant's requirement stays as it is",
+      repeatable,
+    )
+    .option(
+      "--no-require-attestation",
+      "drop the grant's attestation requirement",
     )
     .action((options, command) =>
       run(command, async (ctx) => {
@@ -40,7 +42,11 @@ export function register(program: Command, run: Run): void {
           did,
           scopes,
           signer,
-          { requireAttestation: options.requireAttestation },
+          {
+            requireAttestation: options.requireAttestation === false
+              ? []
+              : options.requireAttestation,
+          },
         );
         ctx.print(result, [
           `Granted to ${result.did}: ${result.scopes.join(" ")}`,

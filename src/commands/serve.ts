@@ -13,6 +13,7 @@ import { loadKek } from "../serve/kek.ts";
 import { KEY_PREPUBLISH_SECONDS } from "../serve/signing_keys.ts";
 import { defaultLog, startServer } from "../serve/server.ts";
 import type { Run } from "./registry.ts";
+import { repeatable } from "./repeatable.ts";
 
 export function register(program: Command, run: Run): void {
   const serve = program.command("serve")
@@ -48,18 +49,12 @@ export function register(program: Command, run: Run): void {
     .option(
       "--workload-issuer <url>",
       "trust this platform's workload tokens (its OIDC issuer URL; repeatable) for agents whose operator binds them (env AUTH4AGENT_WORKLOAD_ISSUERS, space-separated)",
-      (value: string, previous: string[] | undefined) => [
-        ...(previous ?? []),
-        value,
-      ],
+      repeatable,
     )
     .option(
       "--client-attester <url>",
       "take client attestations by this attester (its issuer URL, whose metadata publishes its keys; repeatable) for agents (env AUTH4AGENT_CLIENT_ATTESTERS, space-separated)",
-      (value: string, previous: string[] | undefined) => [
-        ...(previous ?? []),
-        value,
-      ],
+      repeatable,
     )
     .option(
       "--key-encryption-key-file <file>",

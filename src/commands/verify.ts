@@ -20,6 +20,7 @@ import {
   requireServer,
 } from "./identity.ts";
 import type { Run } from "./registry.ts";
+import { repeatable } from "./repeatable.ts";
 
 export function register(program: Command, run: Run): void {
   program.command("verify")
@@ -32,10 +33,7 @@ export function register(program: Command, run: Run): void {
     .option(
       "--attester <url>",
       "require a token issued on a client attestation by this attester (repeatable: any of them)",
-      (value: string, previous: string[] | undefined) => [
-        ...(previous ?? []),
-        value,
-      ],
+      repeatable,
     )
     .option(
       "--online",

@@ -17,12 +17,14 @@ import {
 import { DPOP_HEADER } from "../core/dpop.ts";
 import { randomToken } from "../core/encoding.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
+import { nowSeconds } from "../core/jws.ts";
 import type { AgentStanding } from "../store/store.ts";
 import type { AppDeps } from "./context.ts";
 
 /**
- * The replay cache's client for attestation PoPs: no DID starts so, so a
- * PoP's jti never meets the agent's own assertions' (whose client is its DID).
+ * The replay cache's client for attestation PoPs, followed by the instance
+ * key's thumbprint: a PoP names no client, so one instance key attested for
+ * several agents still takes each PoP once. No DID or operator id starts so.
  */
 const POP_REPLAY_PREFIX = "attestation-pop:";
 
@@ -74,6 +76,10 @@ export async function clientAttestation(
     issuer: deps.issuer,
     now,
   });
+  // Before the PoP is consumed: a request refused for it leaves the PoP unused.
+  if (verified.exp <= nowSeconds(now)) {
+    fail("ERR_CLIENT_ATTESTATION_STALE", "the client attestation has expired");
+  }
   for (const attesters of attestedBy) {
     if (!attesters.includes(verified.iss)) {
       fail(
@@ -110,7 +116,7 @@ export async function clientAttestation(
   // Used once by its jti: remembered until it would be refused as too old anyway.
   const fresh = await deps.store.consumeSingleUse({
     jti: verified.popJti,
-    clientId: POP_REPLAY_PREFIX + did,
+    clientId: POP_REPLAY_PREFIX + verified.jkt,
     expiresAt: new Date(verified.popReplayableUntil * 1000),
   });
   if (!fresh) {

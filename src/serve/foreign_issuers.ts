@@ -138,13 +138,17 @@ export class ForeignIssuers {
       key = pick(held, token);
     }
     if (!key) {
+      const several = token.kid === undefined &&
+        held.jwks.filter((jwk) => fits(jwk, token.alg)).length > 1;
       fail(
         role.invalid,
-        `${token.iss} publishes no ${token.alg} key${
-          token.kid === undefined
-            ? ""
-            : ` with kid ${JSON.stringify(token.kid)}`
-        }`,
+        several
+          ? `${token.iss} publishes several ${token.alg} keys: the ${role.token} needs a kid to name its own`
+          : `${token.iss} publishes no ${token.alg} key${
+            token.kid === undefined
+              ? ""
+              : ` with kid ${JSON.stringify(token.kid)}`
+          }`,
       );
     }
     return key;

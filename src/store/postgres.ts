@@ -492,6 +492,14 @@ export class PostgresStore implements Store {
     const attestersJson = attestersColumn(attesters);
     const updatedAt = ms(at);
     await this.#audited(event, async (tx) => {
+      if (attesters === undefined) {
+        await tx`
+          INSERT INTO grants (did, scopes, updated_at)
+          VALUES (${did}, ${scopesJson}, ${updatedAt})
+          ON CONFLICT (did) DO UPDATE
+            SET scopes = excluded.scopes, updated_at = excluded.updated_at`;
+        return;
+      }
       await tx`
         INSERT INTO grants (did, scopes, attesters, updated_at)
         VALUES (${did}, ${scopesJson}, ${attestersJson}, ${updatedAt})

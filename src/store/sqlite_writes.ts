@@ -240,9 +240,15 @@ export const WRITES = {
     event?: AuditEvent,
     attesters?: readonly string[],
   ): void {
-    c.stmt(
-      "INSERT INTO grants (did, scopes, attesters, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, attesters = excluded.attesters, updated_at = excluded.updated_at",
-    ).run(did, JSON.stringify(scopes), attestersColumn(attesters), ms(at));
+    if (attesters === undefined) {
+      c.stmt(
+        "INSERT INTO grants (did, scopes, updated_at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at",
+      ).run(did, JSON.stringify(scopes), ms(at));
+    } else {
+      c.stmt(
+        "INSERT INTO grants (did, scopes, attesters, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (did) DO UPDATE SET scopes = excluded.scopes, attesters = excluded.attesters, updated_at = excluded.updated_at",
+      ).run(did, JSON.stringify(scopes), attestersColumn(attesters), ms(at));
+    }
     if (event) appendAuditRow(c, event);
   },
 

@@ -237,7 +237,10 @@ export interface Store {
     at: Date,
     event?: AuditEvent,
   ): Promise<boolean>;
-  /** Replaces the agent's grant: its scopes, and the attesters it asks for (none by default). */
+  /**
+   * Replaces the agent's grant: its scopes, and the attesters it asks for —
+   * left as they are when `attesters` is undefined, none when empty.
+   */
   setAgentScopes(
     did: string,
     scopes: readonly string[],

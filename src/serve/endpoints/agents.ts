@@ -165,10 +165,11 @@ export async function getAgentDidDocument(
 
 /**
  * `PUT /v1/agents/{did}/scopes` {scopes: [...], require_attestation?: [...]},
- * signed by the agent's operator: replaces the grant. `require_attestation`
- * names attesters (each one this server trusts, `serve --client-attester`)
- * of which every token request of the agent must carry a client
- * attestation; absent or empty, none is asked for.
+ * signed by the agent's operator: replaces the grant's scopes.
+ * `require_attestation` names attesters (each one this server trusts, `serve
+ * --client-attester`) of which every token request of the agent must carry a
+ * client attestation; `[]` asks for none; absent, the grant's stay as they
+ * are (adding a scope does not drop the requirement).
  */
 export async function setAgentScopes(
   didText: string,
@@ -215,20 +216,34 @@ export async function setAgentScopes(
       actor: operator.id,
       action: "grant.set",
       target: agent.did,
-      reason: attesters.length > 0
-        ? `${scopes.join(" ")}; attested by ${attesters.join(" or ")}`
-        : scopes.join(" "),
+      reason: attesters === undefined
+        ? scopes.join(" ")
+        : `${scopes.join(" ")}; attested by ${
+          attesters.join(" or ") || "none"
+        }`,
     }),
     attesters,
   );
-  return json({ did: agent.did, scopes, require_attestation: attesters });
+  const grant = await deps.store.getAgentScopes(agent.did);
+  return json({
+    did: agent.did,
+    scopes,
+    require_attestation: grant?.attesters ?? [],
+  });
 }
 
 const MAX_REQUIRED_ATTESTERS = 8;
 
-/** The attesters a grant asks for: ones this server trusts, exactly as it names them. */
-function requiredAttesters(value: unknown, deps: AppDeps): string[] {
-  if (value === undefined || value === null) return [];
+/**
+ * The attesters a grant asks for: ones this server trusts, exactly as it
+ * names them; undefined (absent) leaves the grant's as they are.
+ */
+function requiredAttesters(
+  value: unknown,
+  deps: AppDeps,
+): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return [];
   if (
     !Array.isArray(value) || value.length > MAX_REQUIRED_ATTESTERS ||
     value.some((attester) => typeof attester !== "string")

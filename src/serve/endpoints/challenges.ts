@@ -14,15 +14,16 @@ import { requireActive } from "../clients.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { coveredByItsWrite } from "../durability.ts";
 import { newAttestationChallenge } from "../client_attestation.ts";
-import { json, readJson, requireString } from "../http.ts";
+import { json, readBody, readJson, requireString } from "../http.ts";
 
 export async function createChallenge(
   request: Request,
   deps: AppDeps,
 ): Promise<Response> {
   if (
-    deps.clientAttesters.issuers.length > 0 && !request.body &&
-    !request.headers.has("Content-Type")
+    deps.clientAttesters.issuers.length > 0 &&
+    !request.headers.has("Content-Type") &&
+    (await readBody(request)).length === 0
   ) {
     const challenge = await newAttestationChallenge(deps);
     return coveredByItsWrite(json({ attestation_challenge: challenge }));

@@ -4,7 +4,9 @@
  * operator's grant asks for its attestation (`agent-scopes set
  * --require-attestation`), and the agent's `issue` is refused without one
  * and served with one (`--attestation-file`): the token says who attested
- * the agent's key, and `verify --attester` asks for that.
+ * the agent's key, and `verify --attester` asks for that. A scopes-only
+ * change keeps the requirement, `--no-require-attestation` drops it, and the
+ * challenge endpoint answers the draft's empty POST over real HTTP.
  */
 import assert from "node:assert/strict";
 import * as jose from "jose";
@@ -107,6 +109,39 @@ Deno.test("CLI client attestation: a grant that asks for one, issue --attestatio
           "ERR_TOKEN_NOT_ATTESTED",
         );
         assert.ok(server.issuer.startsWith("http://"));
+
+        // Adding a scope keeps the requirement; only saying so drops it.
+        ok(
+          await run("agent-scopes", "set", "--scopes", "read:data write:data"),
+          "a scopes-only change",
+        );
+        refused(
+          await run("issue", "--aud", AUD),
+          "ERR_CLIENT_ATTESTATION_REQUIRED",
+        );
+        const dropped = ok(
+          await run(
+            "agent-scopes",
+            "set",
+            "--scopes",
+            "read:data",
+            "--no-require-attestation",
+          ),
+          "agent-scopes set --no-require-attestation",
+        ).stdout;
+        assert.ok(!dropped.includes("attested by"), dropped);
+        ok(await run("issue", "--aud", AUD), "issue, no longer asked");
+
+        // The challenge endpoint over real HTTP: an empty POST, as the
+        // draft's clients send it, gets a PoP challenge.
+        const challenge = await fetch(`${url}/v1/challenges`, {
+          method: "POST",
+          headers: { Accept: "application/json" },
+        });
+        assert.equal(challenge.status, 200);
+        assert.equal(challenge.headers.get("Cache-Control"), "no-store");
+        const { attestation_challenge } = await challenge.json();
+        assert.equal(typeof attestation_challenge, "string");
       },
       ["--client-attester", attester.issuer],
     );

@@ -580,6 +580,54 @@ export function storeConformance(
     });
   });
 
+  test("grants: the attesters a grant asks for are stored, read back (scopes and standing), kept by a grant that says nothing of them, cleared by an empty list", async ({ store }) => {
+    const { ag } = await world(store);
+    const attesters = [
+      "https://attester.example",
+      "https://tee.example/attester",
+    ];
+    await store.setAgentScopes(
+      ag.did,
+      ["read:data"],
+      at(20),
+      event({ action: "grant.set", target: ag.did }),
+      attesters,
+    );
+    assert.deepEqual(await store.getAgentScopes(ag.did), {
+      scopes: ["read:data"],
+      attesters,
+      updatedAt: at(20),
+    });
+    assert.deepEqual(
+      (await store.getAgentStanding(ag.did))?.grant,
+      { scopes: ["read:data"], attesters, updatedAt: at(20) },
+    );
+    // New scopes without attesters keep the grant's: adding a scope does
+    // not drop the requirement.
+    await store.setAgentScopes(ag.did, ["read:data", "write:data"], at(30));
+    assert.deepEqual(await store.getAgentScopes(ag.did), {
+      scopes: ["read:data", "write:data"],
+      attesters,
+      updatedAt: at(30),
+    });
+    const standing = await store.getAgentStanding(ag.did);
+    assert.deepEqual(standing?.grant?.attesters, attesters);
+    assert.deepEqual(standing?.grant?.scopes, ["read:data", "write:data"]);
+    // A new list replaces them; an empty one asks for none.
+    await store.setAgentScopes(ag.did, ["read:data"], at(40), undefined, [
+      "https://attester.example",
+    ]);
+    assert.deepEqual((await store.getAgentStanding(ag.did))?.grant?.attesters, [
+      "https://attester.example",
+    ]);
+    await store.setAgentScopes(ag.did, ["read:data"], at(50), undefined, []);
+    assert.equal((await store.getAgentScopes(ag.did))?.attesters, undefined);
+    assert.equal(
+      (await store.getAgentStanding(ag.did))?.grant?.attesters,
+      undefined,
+    );
+  });
+
   test("agents: standing is the agent, its operator and its grant, read at once", async ({ store }) => {
     const { op, ag } = await world(store);
     const other = await world(store, "other.example");

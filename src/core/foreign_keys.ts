@@ -20,7 +20,7 @@ export type ForeignAlg = "EdDSA" | "Ed25519" | "ES256" | "RS256";
 export interface ForeignKey {
   /** RFC 7638 JWK thumbprint (SHA-256, base64url). */
   thumbprint: string;
-  verify(data: ReadableBytes, signature: Uint8Array): boolean;
+  verify(data: ReadableBytes, signature: ReadableBytes): boolean;
 }
 
 /** RSA keys shorter than this are refused (NIST SP 800-131A). */
@@ -99,7 +99,7 @@ function p256Key(jwk: Record<string, unknown>): ForeignKey {
         "sha256",
         data as Uint8Array,
         { key: publicKey, dsaEncoding: "ieee-p1363" },
-        signature,
+        signature as Uint8Array,
       ),
   };
 }
@@ -131,7 +131,7 @@ function rsaKey(jwk: Record<string, unknown>): ForeignKey {
     ),
     verify: (data, signature) =>
       signature.length === length &&
-      verify("sha256", data as Uint8Array, publicKey, signature),
+      verify("sha256", data as Uint8Array, publicKey, signature as Uint8Array),
   };
 }
 

@@ -19,6 +19,7 @@ import {
   verifyJwsSignature,
 } from "./jws.ts";
 import type { VerifyKey } from "./ed25519.ts";
+import type { ForeignKey } from "./foreign_keys.ts";
 
 /**
  * Tokens a list holds: 16 KiB of bits, so that even a list whose every
@@ -159,7 +160,8 @@ export function verifyStatusList(
   jwt: string,
   options: {
     uri: string;
-    key: (kid: string) => VerifyKey | undefined;
+    /** The issuer's key by kid: its own (the verifier's key set) or fetched from its metadata. */
+    key: (kid: string) => VerifyKey | ForeignKey | undefined;
     now: Date;
   },
 ): StatusListToken {
@@ -176,7 +178,13 @@ export function verifyStatusList(
   }
   const key = options.key(header.kid);
   if (!key) fail(code, `status list kid is not a key of the issuer`);
-  verifyJwsSignature(parts, key, code, "status list");
+  if ("thumbprint" in key) {
+    if (!key.verify(parts.signingInput, parts.signature)) {
+      fail(code, "status list signature does not verify");
+    }
+  } else {
+    verifyJwsSignature(parts, key, code, "status list");
+  }
   checkTimes(payload, options.now, code, "status list", { requireExp: true });
   if (payload.sub !== options.uri) {
     fail(code, `status list sub is not ${options.uri}`);

@@ -7,6 +7,7 @@ import type { KeyRing } from "./signing_keys.ts";
 import type { StatusIndexes } from "./status_indexes.ts";
 import type { StatusListCache } from "./status_list_cache.ts";
 import type { ForeignIssuers } from "./foreign_issuers.ts";
+import type { ForeignStatusLists } from "./foreign_status_lists.ts";
 
 export interface AppDeps {
   store: Store;
@@ -24,6 +25,8 @@ export interface AppDeps {
   challengeTtl: number;
   /** The platforms whose workload tokens may be traded for agents' tokens, and their keys. */
   workloadIssuers: ForeignIssuers;
+  /** Their Token Status Lists: a revoked workload token is not traded. */
+  workloadStatusLists: ForeignStatusLists;
   /** The attesters whose client attestations are taken, and their keys. */
   clientAttesters: ForeignIssuers;
   version: string;

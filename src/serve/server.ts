@@ -15,6 +15,7 @@ import { systemTxtResolver, type TxtResolver } from "./dns.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { KEY_RELOAD_SECONDS, KeyRing } from "./signing_keys.ts";
 import { CLIENT_ATTESTER, ForeignIssuers } from "./foreign_issuers.ts";
+import { ForeignStatusLists } from "./foreign_status_lists.ts";
 
 const SWEEP_INTERVAL_MS = 60_000;
 /** Per-IP limits are this multiple of the per-client ones. */
@@ -66,6 +67,7 @@ export async function startServer(
       app.handler!(request, { remoteIp: info.remoteAddr.hostname }),
   );
   const addr = server.addr as Deno.NetAddr;
+  const workloadIssuers = new ForeignIssuers(config.workloadIssuers, { log });
   const deps: AppDeps = {
     store,
     keys,
@@ -80,7 +82,8 @@ export async function startServer(
     },
     tokenTtl: config.tokenTtl,
     challengeTtl: config.challengeTtl,
-    workloadIssuers: new ForeignIssuers(config.workloadIssuers, { log }),
+    workloadIssuers,
+    workloadStatusLists: new ForeignStatusLists(workloadIssuers, { log }),
     clientAttesters: new ForeignIssuers(config.clientAttesters, {
       log,
       role: CLIENT_ATTESTER,

@@ -76,6 +76,19 @@ Deno.test("issuer federation: an agent of issuer A obtains, from a token of A me
           b.url,
           ...more,
         ], { home: `${b.dir}/nobody` });
+      // Revoked at A first: B reads A's status list and does not trade it.
+      const revokedAtA = ok(
+        await partnerCli("issue", "--aud", b.server.issuer),
+        "a token of A to revoke",
+      ).stdout.trim();
+      ok(
+        await partnerCli("revoke", "token", "--token", revokedAtA),
+        "X revokes it at A",
+      );
+      await Deno.writeTextFile(file, revokedAtA);
+      refused(await trade(), "ERR_WORKLOAD_TOKEN_INVALID");
+      await Deno.writeTextFile(file, fromA);
+
       const atB = ok(await trade("--aud", "api.example.com"), "trade at B")
         .stdout.trim();
       const claims = jose.decodeJwt(atB);

@@ -34,6 +34,7 @@ import {
   CLIENT_ATTESTER,
   ForeignIssuers,
 } from "../../src/serve/foreign_issuers.ts";
+import { ForeignStatusLists } from "../../src/serve/foreign_status_lists.ts";
 
 export const ISSUER = "http://issuer.test";
 /** 2026-01-01T00:00:00Z: every fixture starts here unless told otherwise. */
@@ -109,6 +110,10 @@ export async function createFixture(
   const logs: Record<string, unknown>[] = [];
   const rate = options.rateLimit ?? 0;
   const burst = options.burst ?? Math.max(50, rate);
+  const workloadIssuers = options.workloadIssuers ??
+    new ForeignIssuers([], {
+      fetch: () => Promise.reject(new Error("no platforms")),
+    });
   const deps: AppDeps = {
     store,
     keys,
@@ -126,10 +131,8 @@ export async function createFixture(
     },
     tokenTtl: options.tokenTtl ?? 900,
     challengeTtl: options.challengeTtl ?? 120,
-    workloadIssuers: options.workloadIssuers ??
-      new ForeignIssuers([], {
-        fetch: () => Promise.reject(new Error("no platforms")),
-      }),
+    workloadIssuers,
+    workloadStatusLists: new ForeignStatusLists(workloadIssuers),
     clientAttesters: options.clientAttesters ??
       new ForeignIssuers([], {
         fetch: () => Promise.reject(new Error("no attesters")),

@@ -5,7 +5,9 @@
  * agent (`client_id`); the token is the agent's when a trusted platform
  * signed the JWT and the agent's operator bound its `iss` and `sub` to the
  * agent. The workload token is reused by design until it expires, so it is
- * not consumed; the agent's token ends when it does.
+ * not consumed; the agent's token ends when it does. One that names its
+ * issuer's status list (another auth4agent issuer's) is not traded once that
+ * list says it is revoked.
  */
 import { parseAgentDid } from "../../core/did.ts";
 import { Auth4AgentError, fail } from "../../core/errors.ts";
@@ -79,6 +81,11 @@ export async function workloadAuthentication(
   // agent cannot spend the agent's budget.
   deps.limits.perClient.take(`client:${did}`, now.getTime());
   requireActive(standing.agent);
+  await deps.workloadStatusLists.requireUnrevoked(
+    claims.iss,
+    token.payload.status,
+    now,
+  );
   return {
     client: standing,
     singleUse: { workload: { issuer: claims.iss, subject: claims.sub } },

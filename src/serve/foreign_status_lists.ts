@@ -1,0 +1,216 @@
+/**
+ * Distributed revocation across issuers: a token another issuer gave, traded
+ * here (workload federation: an auth4agent issuer trusted as a platform),
+ * is refused once that issuer's Token Status List says it is revoked
+ * (draft-ietf-oauth-status-list §8.3). The list is fetched from the token's
+ * `status.status_list.uri`, which must be on its issuer's own origin (a
+ * token cannot send this server elsewhere), and verified with that issuer's
+ * keys (foreign_issuers.ts). Held for its `ttl`; while the issuer cannot be
+ * reached, up to its `exp`; with none usable, the trade is refused (503):
+ * a revocation must not be missed because the list was out of reach.
+ */
+import { readCappedBody } from "../core/capped_body.ts";
+import { fromUtf8 } from "../core/encoding.ts";
+import { Auth4AgentError, fail } from "../core/errors.ts";
+import { setWithin } from "../core/fifo.ts";
+import { inspectJws, nowSeconds } from "../core/jws.ts";
+import { RecentFailure } from "../core/recent_failure.ts";
+import {
+  isRevoked,
+  MAX_STATUS_LIST_JWS_LENGTH,
+  parseStatusClaim,
+  STATUS_LIST_MEDIA_TYPE,
+  type StatusListToken,
+  verifyStatusList,
+} from "../core/status_list.ts";
+import { type ForeignIssuers, platformUrlProblem } from "./foreign_issuers.ts";
+
+const FETCH_TIMEOUT_MS = 5_000;
+/** A failed fetch with no list held answers the requests of the next 5 s. */
+const NO_LIST_RETRY_MS = 5_000;
+const MAX_CACHED_LISTS = 64;
+
+interface HeldList {
+  list: StatusListToken;
+  fetchedAt: number;
+}
+
+export class ForeignStatusLists {
+  readonly #issuers: ForeignIssuers;
+  readonly #fetch: typeof fetch;
+  readonly #log: (line: Record<string, unknown>) => void;
+  readonly #held = new Map<string, HeldList>();
+  readonly #fetching = new Map<string, Promise<StatusListToken>>();
+  readonly #failures = new Map<string, RecentFailure>();
+
+  constructor(
+    issuers: ForeignIssuers,
+    options: {
+      fetch?: typeof fetch;
+      log?: (line: Record<string, unknown>) => void;
+    } = {},
+  ) {
+    this.#issuers = issuers;
+    this.#fetch = options.fetch ?? fetch;
+    this.#log = options.log ?? (() => {});
+  }
+
+  /**
+   * Refuses (ERR_WORKLOAD_TOKEN_INVALID) a token of `iss` whose `status`
+   * claim its issuer's list marks revoked; a token without one is not asked
+   * about.
+   */
+  async requireUnrevoked(
+    iss: string,
+    status: unknown,
+    now: Date,
+  ): Promise<void> {
+    if (status === undefined) return;
+    let ref: { idx: number; uri: string };
+    try {
+      ref = parseStatusClaim(status).status_list;
+    } catch (cause) {
+      throw new Auth4AgentError(
+        "ERR_WORKLOAD_TOKEN_INVALID",
+        `workload token status is malformed: ${(cause as Error).message}`,
+      );
+    }
+    const problem = platformUrlProblem(ref.uri) ??
+      (new URL(ref.uri).origin === new URL(iss).origin
+        ? undefined
+        : `is not on its issuer's origin, ${new URL(iss).origin}`);
+    if (problem) {
+      fail(
+        "ERR_WORKLOAD_TOKEN_INVALID",
+        `workload token's status list ${ref.uri} ${problem}`,
+      );
+    }
+    const list = await this.#list(iss, ref.uri, now);
+    const revoked = isRevoked(list.bits, ref.idx);
+    if (revoked === undefined) {
+      fail(
+        "ERR_WORKLOAD_TOKEN_INVALID",
+        "workload token's index is beyond its status list",
+      );
+    }
+    if (revoked) {
+      fail(
+        "ERR_WORKLOAD_TOKEN_INVALID",
+        `${iss}'s status list says the workload token is revoked`,
+      );
+    }
+  }
+
+  /** The list, held while fresh (its ttl), else fetched; a held one while the issuer is down. */
+  async #list(iss: string, uri: string, now: Date): Promise<StatusListToken> {
+    const t = nowSeconds(now);
+    const held = this.#held.get(uri);
+    const usable = held && t < held.list.exp && t >= held.fetchedAt;
+    if (
+      usable &&
+      t < Math.min(held.fetchedAt, held.list.iat) + held.list.ttl
+    ) return held.list;
+    let failure = this.#failures.get(uri);
+    if (!failure) {
+      failure = new RecentFailure(NO_LIST_RETRY_MS);
+      setWithin(this.#failures, uri, failure, MAX_CACHED_LISTS);
+    }
+    const standing = usable ? undefined : failure.standing(now);
+    if (standing) throw standing.error;
+    let fetching = this.#fetching.get(uri);
+    if (!fetching) {
+      fetching = failure.track(now, () => this.#fetchList(iss, uri, now))
+        .finally(() => this.#fetching.delete(uri));
+      this.#fetching.set(uri, fetching);
+    }
+    let fetched: StatusListToken;
+    try {
+      fetched = await fetching;
+    } catch (error) {
+      if (usable) return held.list;
+      throw error;
+    }
+    // An older list than the one held (a replay, a stale cache) is not taken.
+    if (usable && fetched.iat < held.list.iat) return held.list;
+    setWithin(
+      this.#held,
+      uri,
+      { list: fetched, fetchedAt: t },
+      MAX_CACHED_LISTS,
+    );
+    return fetched;
+  }
+
+  async #fetchList(
+    iss: string,
+    uri: string,
+    now: Date,
+  ): Promise<StatusListToken> {
+    const jwt = await this.#download(iss, uri);
+    try {
+      const { header } = inspectJws(jwt, "ERR_STATUS_LIST_INVALID", {
+        maxLength: MAX_STATUS_LIST_JWS_LENGTH,
+      });
+      const kid = typeof header.kid === "string" ? header.kid : undefined;
+      const key = await this.#issuers.key({ iss, kid, alg: "EdDSA" }, now);
+      return verifyStatusList(jwt, { uri, key: () => key, now });
+    } catch (cause) {
+      if (
+        cause instanceof Auth4AgentError &&
+        cause.code === "ERR_WORKLOAD_ISSUER_UNREACHABLE"
+      ) throw cause;
+      // Its status cannot be known: refused as if out of reach, the why logged.
+      this.#failed(iss, uri, cause);
+      throw unreachable(iss, "its status list does not verify");
+    }
+  }
+
+  async #download(iss: string, uri: string): Promise<string> {
+    let response: Response;
+    try {
+      response = await this.#fetch(uri, {
+        headers: { Accept: STATUS_LIST_MEDIA_TYPE },
+        redirect: "error",
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
+    } catch (cause) {
+      this.#failed(iss, uri, cause);
+      throw unreachable(iss, `${uri} could not be fetched`);
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw unreachable(iss, `${uri} answered ${response.status}`);
+    }
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await readCappedBody(response.body, MAX_STATUS_LIST_JWS_LENGTH);
+    } catch (cause) {
+      this.#failed(iss, uri, cause);
+      throw unreachable(iss, `${uri} broke off`);
+    }
+    if (!bytes) {
+      throw unreachable(
+        iss,
+        `${uri} is larger than ${MAX_STATUS_LIST_JWS_LENGTH} bytes`,
+      );
+    }
+    return fromUtf8(bytes).trim();
+  }
+
+  #failed(iss: string, uri: string, cause: unknown): void {
+    this.#log({
+      level: "warn",
+      msg: "cannot get a platform's status list",
+      issuer: iss,
+      url: uri,
+      error: String(cause),
+    });
+  }
+}
+
+function unreachable(iss: string, why: string): Auth4AgentError {
+  return new Auth4AgentError(
+    "ERR_WORKLOAD_ISSUER_UNREACHABLE",
+    `cannot check the workload token's status at ${iss}: ${why}`,
+  );
+}

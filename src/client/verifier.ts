@@ -4,7 +4,7 @@
  * refetched only when a token names an unknown `kid` or the cache is stale.
  * Every check is explicit (see core/access_token.ts).
  */
-import { setWithin } from "../core/fifo.ts";
+import { HeldStatusLists } from "../core/held_status_lists.ts";
 import {
   type AccessTokenClaims,
   verifyAccessToken,
@@ -102,8 +102,10 @@ export class TokenVerifier {
   readonly #failure = new RecentFailure(NO_KEYS_RETRY_MS);
   #refreshing?: Promise<CachedJwks>;
   /** Status lists by URI, with when (seconds, by the caller's clock) each was fetched. */
-  #lists = new Map<string, { list: StatusListToken; fetchedAt: number }>();
-  #listFetches = new Map<string, Promise<StatusListToken>>();
+  #lists = new HeldStatusLists({
+    max: MAX_CACHED_STATUS_LISTS,
+    retryMs: NO_KEYS_RETRY_MS,
+  });
   readonly #seenProofs: SeenProofs;
 
   constructor(
@@ -405,44 +407,17 @@ export class TokenVerifier {
   }
 
   /**
-   * The list at `uri`. Cached for its ttl counted from its `iat` (or from
-   * its fetch, if earlier by our clock), never once its key has left the
-   * JWKS; then refetched. A fetched list older than the one held (a replay,
-   * a stale cache on the way) is not taken; while the issuer cannot be
-   * reached, the list held stands until its `exp`.
+   * The list at `uri`, held as core/held_status_lists.ts says, and never
+   * once its key has left the JWKS.
    */
-  async #statusList(uri: string, now: Date): Promise<StatusListToken> {
-    const t = nowSeconds(now);
-    const cached = this.#lists.get(uri);
-    const usable = cached && t < cached.list.exp &&
-      this.#keys.has(cached.list.kid) && t >= cached.fetchedAt;
-    const fresh = usable &&
-      t < Math.min(cached.fetchedAt, cached.list.iat) + cached.list.ttl;
-    if (fresh) return cached.list;
-    let fetching = this.#listFetches.get(uri);
-    if (!fetching) {
-      fetching = this.#fetchStatusList(uri, now).finally(() => {
-        this.#listFetches.delete(uri);
-      });
-      this.#listFetches.set(uri, fetching);
-    }
-    let fetched: StatusListToken;
-    try {
-      fetched = await fetching;
-    } catch (error) {
-      const offline = error instanceof Auth4AgentError &&
-        error.code === "ERR_ISSUER_UNREACHABLE";
-      if (offline && usable) return cached.list;
-      throw error;
-    }
-    if (usable && fetched.iat < cached.list.iat) return cached.list;
-    setWithin(
-      this.#lists,
-      uri,
-      { list: fetched, fetchedAt: t },
-      MAX_CACHED_STATUS_LISTS,
-    );
-    return fetched;
+  #statusList(uri: string, now: Date): Promise<StatusListToken> {
+    return this.#lists.get(uri, now, {
+      fetch: () => this.#fetchStatusList(uri, now),
+      usable: (list) => this.#keys.has(list.kid),
+      isOutage: (error) =>
+        error instanceof Auth4AgentError &&
+        error.code === "ERR_ISSUER_UNREACHABLE",
+    });
   }
 
   async #fetchStatusList(uri: string, now: Date): Promise<StatusListToken> {

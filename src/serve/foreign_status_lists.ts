@@ -12,9 +12,8 @@
 import { readCappedBody } from "../core/capped_body.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
-import { setWithin } from "../core/fifo.ts";
-import { inspectJws, nowSeconds } from "../core/jws.ts";
-import { RecentFailure } from "../core/recent_failure.ts";
+import { HeldStatusLists } from "../core/held_status_lists.ts";
+import { inspectJws } from "../core/jws.ts";
 import {
   isRevoked,
   MAX_STATUS_LIST_JWS_LENGTH,
@@ -26,22 +25,18 @@ import {
 import { type ForeignIssuers, platformUrlProblem } from "./foreign_issuers.ts";
 
 const FETCH_TIMEOUT_MS = 5_000;
-/** A failed fetch with no list held answers the requests of the next 5 s. */
+/** After a failed fetch the list is not asked for again for 5 s. */
 const NO_LIST_RETRY_MS = 5_000;
 const MAX_CACHED_LISTS = 64;
-
-interface HeldList {
-  list: StatusListToken;
-  fetchedAt: number;
-}
 
 export class ForeignStatusLists {
   readonly #issuers: ForeignIssuers;
   readonly #fetch: typeof fetch;
   readonly #log: (line: Record<string, unknown>) => void;
-  readonly #held = new Map<string, HeldList>();
-  readonly #fetching = new Map<string, Promise<StatusListToken>>();
-  readonly #failures = new Map<string, RecentFailure>();
+  readonly #held = new HeldStatusLists({
+    max: MAX_CACHED_LISTS,
+    retryMs: NO_LIST_RETRY_MS,
+  });
 
   constructor(
     issuers: ForeignIssuers,
@@ -101,44 +96,14 @@ export class ForeignStatusLists {
     }
   }
 
-  /** The list, held while fresh (its ttl), else fetched; a held one while the issuer is down. */
-  async #list(iss: string, uri: string, now: Date): Promise<StatusListToken> {
-    const t = nowSeconds(now);
-    const held = this.#held.get(uri);
-    const usable = held && t < held.list.exp && t >= held.fetchedAt;
-    if (
-      usable &&
-      t < Math.min(held.fetchedAt, held.list.iat) + held.list.ttl
-    ) return held.list;
-    let failure = this.#failures.get(uri);
-    if (!failure) {
-      failure = new RecentFailure(NO_LIST_RETRY_MS);
-      setWithin(this.#failures, uri, failure, MAX_CACHED_LISTS);
-    }
-    const standing = usable ? undefined : failure.standing(now);
-    if (standing) throw standing.error;
-    let fetching = this.#fetching.get(uri);
-    if (!fetching) {
-      fetching = failure.track(now, () => this.#fetchList(iss, uri, now))
-        .finally(() => this.#fetching.delete(uri));
-      this.#fetching.set(uri, fetching);
-    }
-    let fetched: StatusListToken;
-    try {
-      fetched = await fetching;
-    } catch (error) {
-      if (usable) return held.list;
-      throw error;
-    }
-    // An older list than the one held (a replay, a stale cache) is not taken.
-    if (usable && fetched.iat < held.list.iat) return held.list;
-    setWithin(
-      this.#held,
-      uri,
-      { list: fetched, fetchedAt: t },
-      MAX_CACHED_LISTS,
-    );
-    return fetched;
+  /** The list, held as core/held_status_lists.ts says: per issuer and uri. */
+  #list(iss: string, uri: string, now: Date): Promise<StatusListToken> {
+    return this.#held.get(`${iss} ${uri}`, now, {
+      fetch: () => this.#fetchList(iss, uri, now),
+      isOutage: (error) =>
+        error instanceof Auth4AgentError &&
+        error.code === "ERR_WORKLOAD_ISSUER_UNREACHABLE",
+    });
   }
 
   async #fetchList(
@@ -179,6 +144,7 @@ export class ForeignStatusLists {
     }
     if (!response.ok) {
       await response.body?.cancel();
+      this.#failed(iss, uri, `HTTP ${response.status}`);
       throw unreachable(iss, `${uri} answered ${response.status}`);
     }
     let bytes: Uint8Array | undefined;
@@ -189,6 +155,7 @@ export class ForeignStatusLists {
       throw unreachable(iss, `${uri} broke off`);
     }
     if (!bytes) {
+      this.#failed(iss, uri, "too large");
       throw unreachable(
         iss,
         `${uri} is larger than ${MAX_STATUS_LIST_JWS_LENGTH} bytes`,

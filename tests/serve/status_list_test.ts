@@ -284,3 +284,44 @@ Deno.test("TokenVerifier with status: an older list (a replay, a stale cache) ne
     await assert.rejects(verify(), isCode("ERR_TOKEN_INACTIVE"));
   }, { tokenTtl: 3600 });
 });
+
+Deno.test("TokenVerifier with status: through an outage, the held list answers and the issuer is asked at most every 5 s, not on every call", async () => {
+  await withFixture(async (fx) => {
+    const { agent } = await setup(fx);
+    const token = await issueToken(fx, agent);
+    const { uri } = statusOf(token);
+    let down = false;
+    let listAsks = 0;
+    const client = new IssuerClient(ISSUER, {
+      fetch: (input, init) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (url === uri) listAsks++;
+        return down && url === uri
+          ? Promise.reject(new TypeError("connection refused"))
+          : fx.fetch(input, init);
+      },
+      now: fx.clock.now,
+    });
+    const verifier = new TokenVerifier(client);
+    const verify = () =>
+      verifier.verify(token, {
+        audience: null,
+        status: true,
+        now: fx.clock.now(),
+      });
+    await verify();
+    assert.equal(listAsks, 1);
+    down = true;
+    fx.clock.advance(STATUS_LIST_TTL_SECONDS);
+    await verify();
+    assert.equal(listAsks, 2);
+    for (let i = 0; i < 4; i++) {
+      fx.clock.advance(1);
+      await verify();
+    }
+    assert.equal(listAsks, 2, "the held list answered meanwhile");
+    fx.clock.advance(2);
+    await verify();
+    assert.equal(listAsks, 3);
+  }, { tokenTtl: 3600 });
+});

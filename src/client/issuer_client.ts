@@ -476,8 +476,8 @@ export class IssuerClient {
           .attestation === undefined
     ) {
       fail(
-        "ERR_ISSUER_RESPONSE",
-        "sent a client attestation, the issuer's token says nothing of it: does the issuer trust the attester (serve --client-attester)?",
+        "ERR_ATTESTATION_IGNORED",
+        "sent a client attestation, the issuer's token says nothing of it: the issuer trusts no attester (serve --client-attester)",
       );
     }
     return response;

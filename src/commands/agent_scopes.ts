@@ -29,13 +29,19 @@ export function register(program: Command, run: Run): void {
       repeatable,
     )
     .option(
-      "--no-require-attestation",
+      "--clear-attestation",
       "drop the grant's attestation requirement",
     )
     .action((options, command) =>
       run(command, async (ctx) => {
         const scopes = parseScopeList(options.scopes);
         if (scopes.length === 0) fail("ERR_USAGE", "give at least one scope");
+        if (options.clearAttestation && options.requireAttestation) {
+          fail(
+            "ERR_USAGE",
+            "--require-attestation sets the grant's attesters, --clear-attestation drops them: give one",
+          );
+        }
         const did = await targetAgentDid(ctx, options.agent);
         const { file, signer } = await operatorIdentity(ctx);
         const result = await ctx.client(file.server).setAgentScopes(
@@ -43,7 +49,7 @@ export function register(program: Command, run: Run): void {
           scopes,
           signer,
           {
-            requireAttestation: options.requireAttestation === false
+            requireAttestation: options.clearAttestation
               ? []
               : options.requireAttestation,
           },
@@ -51,7 +57,11 @@ export function register(program: Command, run: Run): void {
         ctx.print(result, [
           `Granted to ${result.did}: ${result.scopes.join(" ")}`,
           ...(result.require_attestation.length > 0
-            ? [`  attested by: ${result.require_attestation.join(" or ")}`]
+            ? [
+              `  requires attestation by: ${
+                result.require_attestation.join(" or ")
+              }`,
+            ]
             : []),
         ]);
       })
@@ -76,7 +86,11 @@ export function register(program: Command, run: Run): void {
             ? `${result.did}: ${result.scopes.join(" ")}`
             : `${result.did}: no scopes granted`,
           ...(result.require_attestation?.length
-            ? [`  attested by: ${result.require_attestation.join(" or ")}`]
+            ? [
+              `  requires attestation by: ${
+                result.require_attestation.join(" or ")
+              }`,
+            ]
             : []),
         ]);
       })

@@ -226,10 +226,16 @@ async function readAttestation(
       `--attestation-file ${path}: ${(error as Error).message}`,
     );
   }
-  if (jwk?.kty !== "OKP" || jwk.crv !== "Ed25519" || jwk.x !== agentKey.x) {
+  if (jwk === undefined) {
     fail(
       "ERR_USAGE",
-      `--attestation-file ${path} is not bound to this agent's key (its cnf.jwk): ask the attester for one of ${agentKey.x}`,
+      `--attestation-file ${path} names no key (cnf.jwk): the attester must bind it to this agent's key`,
+    );
+  }
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || jwk.x !== agentKey.x) {
+    fail(
+      "ERR_USAGE",
+      `--attestation-file ${path} is bound to another key (cnf.jwk): the CLI signs its proof with this agent's key, {"kty":"OKP","crv":"Ed25519","x":"${agentKey.x}"} (\`auth4agent did show\`)`,
     );
   }
   return attestation;

@@ -20,7 +20,7 @@ export function register(program: Command, run: Run): void {
     .description("run the issuer (SQLite by default)")
     .option(
       "--host <host>",
-      "address to bind (env AUTH4AGENT_HOST; default 127.0.0.1)",
+      "host name or address to bind (env AUTH4AGENT_HOST; default localhost, so the issuer is http://localhost:PORT)",
     )
     .option(
       "--port <port>",

@@ -281,6 +281,13 @@ const CODES = {
     status: 400,
     exit: EXIT.failed,
   },
+  /** The issuer took the request but not its attestation: it trusts no attester. */
+  ERR_ATTESTATION_IGNORED: {
+    client: true,
+    oauth: "invalid_request",
+    status: 400,
+    exit: EXIT.failed,
+  },
   ERR_CLIENT_ATTESTER_UNREACHABLE: {
     oauth: "temporarily_unavailable",
     status: 503,

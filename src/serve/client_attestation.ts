@@ -20,6 +20,7 @@ import { Auth4AgentError, fail } from "../core/errors.ts";
 import { nowSeconds } from "../core/jws.ts";
 import type { AgentStanding } from "../store/store.ts";
 import type { AppDeps } from "./context.ts";
+import type { AttestationAsk } from "./grants/token_request.ts";
 
 /**
  * The replay cache's client for attestation PoPs, followed by the instance
@@ -31,7 +32,7 @@ const POP_REPLAY_PREFIX = "attestation-pop:";
 export async function clientAttestation(
   request: Request,
   client: AgentStanding,
-  attestedBy: readonly (readonly string[])[],
+  attestedBy: readonly AttestationAsk[],
   deps: AppDeps,
 ): Promise<VerifiedAttestation | undefined> {
   if (attestedBy.length === 0 && deps.clientAttesters.issuers.length === 0) {
@@ -40,13 +41,25 @@ export async function clientAttestation(
   const did = client.agent.did;
   const attestation = request.headers.get(ATTESTATION_HEADER);
   const pop = request.headers.get(ATTESTATION_POP_HEADER);
-  if (attestation === null && pop === null) {
-    if (attestedBy.length > 0) {
+  for (const ask of attestedBy) {
+    // The server stopped trusting them: no attestation can meet the grant.
+    if (!ask.attesters.some((a) => deps.clientAttesters.trusts(a))) {
       fail(
         "ERR_CLIENT_ATTESTATION_REQUIRED",
-        `the grant of ${did} asks for a client attestation by ${
-          attestedBy[0]!.join(" or ")
-        } (${ATTESTATION_HEADER} and ${ATTESTATION_POP_HEADER} headers)`,
+        `the grant of ${ask.did} asks for a client attestation by ${
+          ask.attesters.join(" or ")
+        }, which this server no longer trusts (serve --client-attester): the agent's operator must change the grant`,
+      );
+    }
+  }
+  if (attestation === null && pop === null) {
+    const ask = attestedBy[0];
+    if (ask) {
+      fail(
+        "ERR_CLIENT_ATTESTATION_REQUIRED",
+        `the grant of ${ask.did} asks for a client attestation by ${
+          ask.attesters.join(" or ")
+        } (${ATTESTATION_HEADER} and ${ATTESTATION_POP_HEADER} headers; the CLI: issue --attestation-file)`,
       );
     }
     return undefined;
@@ -80,12 +93,12 @@ export async function clientAttestation(
   if (verified.exp <= nowSeconds(now)) {
     fail("ERR_CLIENT_ATTESTATION_STALE", "the client attestation has expired");
   }
-  for (const attesters of attestedBy) {
-    if (!attesters.includes(verified.iss)) {
+  for (const ask of attestedBy) {
+    if (!ask.attesters.includes(verified.iss)) {
       fail(
         "ERR_CLIENT_ATTESTATION_REQUIRED",
-        `the grant asks for a client attestation by ${
-          attesters.join(" or ")
+        `the grant of ${ask.did} asks for a client attestation by ${
+          ask.attesters.join(" or ")
         }, not ${verified.iss}`,
       );
     }

@@ -5,7 +5,7 @@
  * --require-attestation`), and the agent's `issue` is refused without one
  * and served with one (`--attestation-file`): the token says who attested
  * the agent's key, and `verify --attester` asks for that. A scopes-only
- * change keeps the requirement, `--no-require-attestation` drops it, and the
+ * change keeps the requirement, `--clear-attestation` drops it, and the
  * challenge endpoint answers the draft's empty POST over real HTTP.
  */
 import assert from "node:assert/strict";
@@ -48,7 +48,10 @@ Deno.test("CLI client attestation: a grant that asks for one, issue --attestatio
           ),
           "grant asking for an attestation",
         ).stdout;
-        assert.ok(granted.includes(`attested by: ${attester.issuer}`), granted);
+        assert.ok(
+          granted.includes(`requires attestation by: ${attester.issuer}`),
+          granted,
+        );
 
         refused(
           await run("issue", "--aud", AUD),
@@ -110,6 +113,21 @@ Deno.test("CLI client attestation: a grant that asks for one, issue --attestatio
         );
         assert.ok(server.issuer.startsWith("http://"));
 
+        // Both flags at once: which one was meant? A usage error.
+        refused(
+          await run(
+            "agent-scopes",
+            "set",
+            "--scopes",
+            "read:data",
+            "--clear-attestation",
+            "--require-attestation",
+            attester.issuer,
+          ),
+          "ERR_USAGE",
+          2,
+        );
+
         // Adding a scope keeps the requirement; only saying so drops it.
         ok(
           await run("agent-scopes", "set", "--scopes", "read:data write:data"),
@@ -125,11 +143,11 @@ Deno.test("CLI client attestation: a grant that asks for one, issue --attestatio
             "set",
             "--scopes",
             "read:data",
-            "--no-require-attestation",
+            "--clear-attestation",
           ),
-          "agent-scopes set --no-require-attestation",
+          "agent-scopes set --clear-attestation",
         ).stdout;
-        assert.ok(!dropped.includes("attested by"), dropped);
+        assert.ok(!dropped.includes("requires attestation"), dropped);
         ok(await run("issue", "--aud", AUD), "issue, no longer asked");
 
         // The challenge endpoint over real HTTP: an empty POST, as the

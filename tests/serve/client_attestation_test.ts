@@ -1657,10 +1657,32 @@ Deno.test("client attestation: IssuerClient refuses a token that says nothing of
         fx.client.issueToken(agent.did, agent.pair.privateKey, {
           attestation: { jwt: attestation, privateKey: agent.pair.privateKey },
         }),
-        "ERR_ISSUER_RESPONSE",
+        "ERR_ATTESTATION_IGNORED",
       );
     } finally {
       await attester.close();
     }
   });
+});
+
+Deno.test("client attestation: a grant naming only attesters the server no longer trusts is ERR_CLIENT_ATTESTATION_REQUIRED, with or without an attestation", async () => {
+  await withAttester(async (w) => {
+    await assertOk(await attestedRequest(w));
+    // Restarted without --client-attester: the grant cannot be met.
+    w.fx.deps.clientAttesters = new ForeignIssuers([], {
+      role: CLIENT_ATTESTER,
+    });
+    await assertError(
+      await attestedRequest(w),
+      400,
+      "ERR_CLIENT_ATTESTATION_REQUIRED",
+      "invalid_client_attestation",
+    );
+    await assertError(
+      (await tokenRequest(w.fx, w.agent)).response,
+      400,
+      "ERR_CLIENT_ATTESTATION_REQUIRED",
+      "invalid_client_attestation",
+    );
+  }, { require: true });
 });

@@ -46,15 +46,21 @@ export interface TokenPlan {
   mayAct?: string;
   /**
    * The grants behind the token that ask for a client attestation: the
-   * request's must be by an attester in each list (client_attestation.ts).
+   * request's must be by one of each one's attesters (client_attestation.ts).
    */
-  attestedBy: readonly (readonly string[])[];
+  attestedBy: readonly AttestationAsk[];
 }
 
-/** The attesters a grant asks for, as a TokenPlan's `attestedBy` entry (none: no entry). */
-export function attestersOf(standing: AgentStanding): (readonly string[])[] {
+/** An agent's grant asking for a client attestation by one of `attesters`. */
+export interface AttestationAsk {
+  did: string;
+  attesters: readonly string[];
+}
+
+/** What the agent's grant asks of attestation, as TokenPlan `attestedBy` entries (none: no entry). */
+export function attestersOf(standing: AgentStanding): AttestationAsk[] {
   const attesters = standing.grant?.attesters;
-  return attesters?.length ? [attesters] : [];
+  return attesters?.length ? [{ did: standing.agent.did, attesters }] : [];
 }
 
 const MAX_AUDIENCE_BYTES = 512;

@@ -32,7 +32,7 @@ const normalize = (name: string) => name.toLowerCase().replace(/\.$/, "");
  * port; the same TCP port is usually free, and when it is not (another test
  * holds it), both are closed and a new pair is tried.
  */
-async function bindUdpAndTcp(handle: dns2.DnsHandler) {
+async function bindUdpAndTcp(handle: dns2.DnsHandler, fixedPort?: number) {
   for (let attempt = 1;; attempt++) {
     const udp = dns2.createUDPServer(handle);
     const tcp = dns2.createTCPServer(handle);
@@ -43,7 +43,7 @@ async function bindUdpAndTcp(handle: dns2.DnsHandler) {
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
     });
-    await udp.listen(0, "127.0.0.1");
+    await udp.listen(fixedPort ?? 0, "127.0.0.1");
     const { port } = udp.address();
     try {
       await new Promise<void>((resolve, reject) => {
@@ -56,12 +56,15 @@ async function bindUdpAndTcp(handle: dns2.DnsHandler) {
       return { udp, tcp, port, sockets };
     } catch (error) {
       await new Promise<void>((resolve) => udp.close(() => resolve()));
-      if (attempt >= 10) throw error;
+      if (attempt >= 10 || fixedPort !== undefined) throw error;
     }
   }
 }
 
-export async function startDnsServer(): Promise<TestDnsServer> {
+/** On `port` of 127.0.0.1 (UDP and TCP), or a free one. */
+export async function startDnsServer(
+  options: { port?: number } = {},
+): Promise<TestDnsServer> {
   const zone = new Map<string, string[][]>();
 
   const handle: dns2.DnsHandler = (request, send) => {
@@ -84,7 +87,10 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     Promise.resolve(send(response)).catch(() => {});
   };
 
-  const { udp, tcp, port, sockets } = await bindUdpAndTcp(handle);
+  const { udp, tcp, port, sockets } = await bindUdpAndTcp(
+    handle,
+    options.port,
+  );
 
   return {
     address: `127.0.0.1:${port}`,

@@ -417,6 +417,11 @@ export class TokenVerifier {
       isOutage: (error) =>
         error instanceof Auth4AgentError &&
         error.code === "ERR_ISSUER_UNREACHABLE",
+      older: () =>
+        new Auth4AgentError(
+          "ERR_STATUS_LIST_INVALID",
+          "the issuer answered an older status list than one already seen",
+        ),
     });
   }
 

@@ -6,11 +6,12 @@
  * - a list is fresh for its `ttl`, counted from its `iat` (or from its fetch,
  *   if earlier by our clock); then it is fetched again, one fetch shared by
  *   the callers that need it;
- * - while its issuer cannot be reached, a list held stands until its `exp`,
- *   and is asked for again at most every `retryMs`; with none held, a failed
- *   fetch answers the callers of the next `retryMs` at once;
- * - a fetched list older than the one held (a replay, a stale cache on the
- *   way) is not taken.
+ * - while its issuer cannot be reached (an outage, by the caller's rule), a
+ *   list held stands until its `exp`; any other failure is the answer;
+ * - a failed fetch is not tried again for `retryMs`: its failure answers
+ *   the callers meanwhile (with the held list, for an outage);
+ * - a fetched list older than one seen (a replay, a stale cache on the way)
+ *   is never taken: it counts as an outage.
  */
 import { setWithin } from "./fifo.ts";
 import { nowSeconds } from "./jws.ts";
@@ -21,8 +22,6 @@ interface Entry {
   list?: StatusListToken;
   /** Seconds, by our clock. */
   fetchedAt: number;
-  /** Milliseconds: when it was last asked for. */
-  askedAt: number;
   fetching?: Promise<StatusListToken>;
   failure: RecentFailure;
 }
@@ -34,6 +33,13 @@ export interface HeldListRules {
   usable?: (list: StatusListToken) => boolean;
   /** The failures that mean "cannot be reached": a list held stands through them. */
   isOutage: (error: unknown) => boolean;
+  /** The error when the issuer answers an older list than one seen, and none usable is held. */
+  older: () => unknown;
+}
+
+/** The issuer answered an older list than one seen: held like an outage. */
+class OlderList {
+  constructor(readonly error: unknown) {}
 }
 
 export class HeldStatusLists {
@@ -57,42 +63,45 @@ export class HeldStatusLists {
     if (!entry) {
       entry = {
         fetchedAt: -Infinity,
-        askedAt: -Infinity,
         failure: new RecentFailure(this.#retryMs),
       };
       setWithin(this.#entries, key, entry, this.#max);
     }
     const { list } = entry;
-    const held = list && t < list.exp && t >= entry.fetchedAt &&
-        (rules.usable?.(list) ?? true)
+    const held = list && t < list.exp && (rules.usable?.(list) ?? true)
       ? list
       : undefined;
-    if (held && t < Math.min(entry.fetchedAt, held.iat) + held.ttl) {
-      return held;
-    }
-    const standing = entry.failure.standing(now);
-    if (standing) {
-      if (held) return held;
-      throw standing.error;
-    }
-    // Asked for a moment ago, and not newer than the one held: no storm of asks.
-    if (held && Math.abs(now.getTime() - entry.askedAt) < this.#retryMs) {
-      return held;
-    }
+    // Fresh: within its ttl, counted from its iat or its fetch, whichever
+    // came first; a clock set back before that does not stretch it.
+    const age = held && t - Math.min(entry.fetchedAt, held.iat);
+    if (held && age! >= 0 && age! < held.ttl) return held;
+    const outage = (error: unknown) =>
+      error instanceof OlderList || rules.isOutage(error);
+    const unwrap = (error: unknown) =>
+      error instanceof OlderList ? error.error : error;
     if (!entry.fetching) {
-      entry.askedAt = now.getTime();
+      const standing = entry.failure.standing(now);
+      if (standing) {
+        if (held && outage(standing.error)) return held;
+        throw unwrap(standing.error);
+      }
       const current = entry;
-      current.fetching = current.failure.track(now, rules.fetch)
-        .finally(() => current.fetching = undefined);
+      current.fetching = current.failure.track(now, async () => {
+        const fetched = await rules.fetch();
+        // Never back to an older list (a replay, a stale cache on the way).
+        if (current.list && fetched.iat < current.list.iat) {
+          throw new OlderList(rules.older());
+        }
+        return fetched;
+      }).finally(() => current.fetching = undefined);
     }
     let fetched: StatusListToken;
     try {
       fetched = await entry.fetching!;
     } catch (error) {
-      if (held && rules.isOutage(error)) return held;
-      throw error;
+      if (held && outage(error)) return held;
+      throw unwrap(error);
     }
-    if (held && fetched.iat < held.iat) return held;
     if (entry.list !== fetched) {
       entry.list = fetched;
       entry.fetchedAt = t;

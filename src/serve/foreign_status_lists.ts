@@ -103,6 +103,8 @@ export class ForeignStatusLists {
       isOutage: (error) =>
         error instanceof Auth4AgentError &&
         error.code === "ERR_WORKLOAD_ISSUER_UNREACHABLE",
+      older: () =>
+        unreachable(iss, `${uri} answered an older list than one seen`),
     });
   }
 

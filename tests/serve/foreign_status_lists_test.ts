@@ -677,3 +677,22 @@ Deno.test("foreign status lists: an endless list body is cut off and refused", a
     assert.ok(cancelled, "the body was read on");
   });
 });
+
+Deno.test("foreign status lists: an older list is never taken, not even by a caller whose clock reads before the last fetch", async () => {
+  await withIssuer(async (fake) => {
+    const { lists } = statusLists(fake.issuer);
+    const check = (idx: number, seconds: number) =>
+      lists.requireUnrevoked(fake.issuer, claim(fake.uri, idx), at(seconds));
+    // The newer list (idx 5 revoked), fetched at T0+100.
+    fake.revoked = new Set([5]);
+    fake.iat = T0_S + 100;
+    await assert.rejects(check(5, 100), invalid);
+    // The issuer (another replica, a stale cache) now answers an older list.
+    fake.revoked = new Set();
+    fake.iat = T0_S + 95;
+    await assert.rejects(check(5, 101), invalid);
+    // A caller whose now reads before that fetch, and everyone after it.
+    await assert.rejects(check(5, 99), invalid);
+    await assert.rejects(check(5, 102), invalid);
+  });
+});

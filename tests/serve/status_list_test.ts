@@ -325,3 +325,89 @@ Deno.test("TokenVerifier with status: through an outage, the held list answers a
     assert.equal(listAsks, 3);
   }, { tokenTtl: 3600 });
 });
+
+for (
+  const [what, answer] of [
+    [
+      "a 200 that is not a status list (a captive portal, a proxy)",
+      () =>
+        new Response("<html>login</html>", {
+          headers: { "Content-Type": "text/html" },
+        }),
+    ],
+    [
+      "a status list that does not verify",
+      () =>
+        new Response("eyJhbGciOiJFZERTQSJ9.e30.AAAA", {
+          headers: { "Content-Type": STATUS_LIST_MEDIA_TYPE },
+        }),
+    ],
+  ] as const
+) {
+  Deno.test(`TokenVerifier with status: ${what} is no outage: the held list does not stand in for it, on any call`, async () => {
+    await withFixture(async (fx) => {
+      const { agent } = await setup(fx);
+      const token = await issueToken(fx, agent);
+      const { uri } = statusOf(token);
+      let bad = false;
+      const client = new IssuerClient(ISSUER, {
+        fetch: (input, init) => {
+          const url = input instanceof Request ? input.url : String(input);
+          return bad && url === uri
+            ? Promise.resolve(answer())
+            : fx.fetch(input, init);
+        },
+        now: fx.clock.now,
+      });
+      const verifier = new TokenVerifier(client);
+      const verify = () =>
+        verifier.verify(token, {
+          audience: null,
+          status: true,
+          now: fx.clock.now(),
+        });
+      await verify();
+      await assertOk(await revoke(fx, token, asCaller(agent)));
+      bad = true;
+      fx.clock.advance(STATUS_LIST_TTL_SECONDS);
+      for (let call = 0; call < 4; call++) {
+        await assert.rejects(verify(), `call ${call}`);
+        fx.clock.advance(1);
+      }
+    }, { tokenTtl: 3600 });
+  });
+}
+
+Deno.test("TokenVerifier with status: a call during a refetch waits for it, not the stale list", async () => {
+  await withFixture(async (fx) => {
+    const { agent } = await setup(fx);
+    const token = await issueToken(fx, agent);
+    const other = await issueToken(fx, agent);
+    const { uri } = statusOf(token);
+    let slow = false;
+    const client = new IssuerClient(ISSUER, {
+      fetch: async (input, init) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (slow && url === uri) {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        return fx.fetch(input, init);
+      },
+      now: fx.clock.now,
+    });
+    const verifier = new TokenVerifier(client);
+    const verify = (jwt: string) =>
+      verifier.verify(jwt, {
+        audience: null,
+        status: true,
+        now: fx.clock.now(),
+      });
+    await verify(token);
+    await assertOk(await revoke(fx, token, asCaller(agent)));
+    fx.clock.advance(STATUS_LIST_TTL_SECONDS);
+    slow = true;
+    const first = verify(other); // starts the refetch
+    await assert.rejects(verify(token), isCode("ERR_TOKEN_INACTIVE"));
+    await first;
+  }, { tokenTtl: 3600 });
+});

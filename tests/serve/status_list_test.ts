@@ -246,42 +246,65 @@ Deno.test("status list: a token revoked within the verifiers' clock leeway after
   });
 });
 
+/**
+ * A TokenVerifier with status checks whose fetch of `uri` (a status list)
+ * goes through `listFetch` (the issuer's own answer unless it answers
+ * otherwise) and is counted.
+ */
+function statusVerifier(
+  fx: Fixture,
+  uri: string,
+  listFetch: (issuer: () => Promise<Response>) => Promise<Response> = (
+    issuer,
+  ) => issuer(),
+): { verify: (token: string) => Promise<unknown>; listAsks: () => number } {
+  let asks = 0;
+  const client = new IssuerClient(ISSUER, {
+    fetch: (input, init) => {
+      const url = input instanceof Request ? input.url : String(input);
+      if (url !== uri) return fx.fetch(input, init);
+      asks++;
+      return listFetch(() => fx.fetch(input, init));
+    },
+    now: fx.clock.now,
+  });
+  const verifier = new TokenVerifier(client);
+  return {
+    verify: (token) =>
+      verifier.verify(token, {
+        audience: null,
+        status: true,
+        now: fx.clock.now(),
+      }),
+    listAsks: () => asks,
+  };
+}
+
 Deno.test("TokenVerifier with status: an older list (a replay, a stale cache) never replaces a newer one", async () => {
   await withFixture(async (fx) => {
     const { agent } = await setup(fx);
     const token = await issueToken(fx, agent);
     const { uri } = statusOf(token);
-    const served: { replay?: string } = {};
-    const client = new IssuerClient(ISSUER, {
-      fetch: (input, init) => {
-        const url = input instanceof Request ? input.url : String(input);
-        if (served.replay && url === uri) {
-          return Promise.resolve(
-            new Response(served.replay, {
-              headers: { "Content-Type": STATUS_LIST_MEDIA_TYPE },
-            }),
-          );
-        }
-        return fx.fetch(input, init);
-      },
-      now: fx.clock.now,
-    });
-    const verifier = new TokenVerifier(client);
-    const verify = () =>
-      verifier.verify(token, {
-        audience: null,
-        status: true,
-        now: fx.clock.now(),
-      });
-    await verify();
+    let replay: string | undefined;
+    const { verify } = statusVerifier(
+      fx,
+      uri,
+      (issuer) =>
+        replay === undefined ? issuer() : Promise.resolve(
+          new Response(replay, {
+            headers: { "Content-Type": STATUS_LIST_MEDIA_TYPE },
+          }),
+        ),
+    );
+    await verify(token);
     const before = await (await fx.app(new Request(uri))).text();
     await assertOk(await revoke(fx, token, asCaller(agent)));
     fx.clock.advance(STATUS_LIST_TTL_SECONDS);
-    await assert.rejects(verify(), isCode("ERR_TOKEN_INACTIVE"));
+    await assert.rejects(verify(token), isCode("ERR_TOKEN_INACTIVE"));
     // The list from before the revocation, served again: not taken.
-    served.replay = before;
+    replay = before;
     fx.clock.advance(STATUS_LIST_TTL_SECONDS);
-    await assert.rejects(verify(), isCode("ERR_TOKEN_INACTIVE"));
+    await assert.rejects(verify(token), isCode("ERR_TOKEN_INACTIVE"));
   }, { tokenTtl: 3600 });
 });
 
@@ -289,40 +312,27 @@ Deno.test("TokenVerifier with status: through an outage, the held list answers a
   await withFixture(async (fx) => {
     const { agent } = await setup(fx);
     const token = await issueToken(fx, agent);
-    const { uri } = statusOf(token);
     let down = false;
-    let listAsks = 0;
-    const client = new IssuerClient(ISSUER, {
-      fetch: (input, init) => {
-        const url = input instanceof Request ? input.url : String(input);
-        if (url === uri) listAsks++;
-        return down && url === uri
-          ? Promise.reject(new TypeError("connection refused"))
-          : fx.fetch(input, init);
-      },
-      now: fx.clock.now,
-    });
-    const verifier = new TokenVerifier(client);
-    const verify = () =>
-      verifier.verify(token, {
-        audience: null,
-        status: true,
-        now: fx.clock.now(),
-      });
-    await verify();
-    assert.equal(listAsks, 1);
+    const { verify, listAsks } = statusVerifier(
+      fx,
+      statusOf(token).uri,
+      (issuer) =>
+        down ? Promise.reject(new TypeError("connection refused")) : issuer(),
+    );
+    await verify(token);
+    assert.equal(listAsks(), 1);
     down = true;
     fx.clock.advance(STATUS_LIST_TTL_SECONDS);
-    await verify();
-    assert.equal(listAsks, 2);
+    await verify(token);
+    assert.equal(listAsks(), 2);
     for (let i = 0; i < 4; i++) {
       fx.clock.advance(1);
-      await verify();
+      await verify(token);
     }
-    assert.equal(listAsks, 2, "the held list answered meanwhile");
+    assert.equal(listAsks(), 2, "the held list answered meanwhile");
     fx.clock.advance(2);
-    await verify();
-    assert.equal(listAsks, 3);
+    await verify(token);
+    assert.equal(listAsks(), 3);
   }, { tokenTtl: 3600 });
 });
 
@@ -348,30 +358,18 @@ for (
     await withFixture(async (fx) => {
       const { agent } = await setup(fx);
       const token = await issueToken(fx, agent);
-      const { uri } = statusOf(token);
       let bad = false;
-      const client = new IssuerClient(ISSUER, {
-        fetch: (input, init) => {
-          const url = input instanceof Request ? input.url : String(input);
-          return bad && url === uri
-            ? Promise.resolve(answer())
-            : fx.fetch(input, init);
-        },
-        now: fx.clock.now,
-      });
-      const verifier = new TokenVerifier(client);
-      const verify = () =>
-        verifier.verify(token, {
-          audience: null,
-          status: true,
-          now: fx.clock.now(),
-        });
-      await verify();
+      const { verify } = statusVerifier(
+        fx,
+        statusOf(token).uri,
+        (issuer) => bad ? Promise.resolve(answer()) : issuer(),
+      );
+      await verify(token);
       await assertOk(await revoke(fx, token, asCaller(agent)));
       bad = true;
       fx.clock.advance(STATUS_LIST_TTL_SECONDS);
       for (let call = 0; call < 4; call++) {
-        await assert.rejects(verify(), `call ${call}`);
+        await assert.rejects(verify(token), `call ${call}`);
         fx.clock.advance(1);
       }
     }, { tokenTtl: 3600 });
@@ -383,25 +381,15 @@ Deno.test("TokenVerifier with status: a call during a refetch waits for it, not 
     const { agent } = await setup(fx);
     const token = await issueToken(fx, agent);
     const other = await issueToken(fx, agent);
-    const { uri } = statusOf(token);
     let slow = false;
-    const client = new IssuerClient(ISSUER, {
-      fetch: async (input, init) => {
-        const url = input instanceof Request ? input.url : String(input);
-        if (slow && url === uri) {
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        }
-        return fx.fetch(input, init);
+    const { verify } = statusVerifier(
+      fx,
+      statusOf(token).uri,
+      async (issuer) => {
+        if (slow) await new Promise((resolve) => setTimeout(resolve, 200));
+        return issuer();
       },
-      now: fx.clock.now,
-    });
-    const verifier = new TokenVerifier(client);
-    const verify = (jwt: string) =>
-      verifier.verify(jwt, {
-        audience: null,
-        status: true,
-        now: fx.clock.now(),
-      });
+    );
     await verify(token);
     await assertOk(await revoke(fx, token, asCaller(agent)));
     fx.clock.advance(STATUS_LIST_TTL_SECONDS);

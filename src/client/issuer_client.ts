@@ -827,5 +827,9 @@ async function readCapped(
   if (!bytes) {
     fail("ERR_ISSUER_RESPONSE", `${what} is longer than ${max} bytes`);
   }
-  return fromUtf8(bytes);
+  try {
+    return fromUtf8(bytes);
+  } catch {
+    fail("ERR_ISSUER_RESPONSE", `${what} is not UTF-8`);
+  }
 }

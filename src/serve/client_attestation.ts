@@ -34,6 +34,8 @@ export async function clientAttestation(
   client: AgentStanding,
   attestedBy: readonly AttestationAsk[],
   deps: AppDeps,
+  /** A workload asks (the JWT bearer grant), not the agent with its own key. */
+  workload = false,
 ): Promise<VerifiedAttestation | undefined> {
   if (attestedBy.length === 0 && deps.clientAttesters.issuers.length === 0) {
     return undefined;
@@ -59,7 +61,11 @@ export async function clientAttestation(
         "ERR_CLIENT_ATTESTATION_REQUIRED",
         `the grant of ${ask.did} asks for a client attestation by ${
           ask.attesters.join(" or ")
-        } (${ATTESTATION_HEADER} and ${ATTESTATION_POP_HEADER} headers; the CLI: issue --attestation-file)`,
+        } (${ATTESTATION_HEADER} and ${ATTESTATION_POP_HEADER} headers; ${
+          workload
+            ? "a workload's: IssuerClient.workloadToken with its attestation"
+            : "the CLI: issue --attestation-file"
+        })`,
       );
     }
     return undefined;

@@ -163,7 +163,12 @@ export class ForeignStatusLists {
         `${uri} is larger than ${MAX_STATUS_LIST_JWS_LENGTH} bytes`,
       );
     }
-    return fromUtf8(bytes).trim();
+    try {
+      return fromUtf8(bytes).trim();
+    } catch (cause) {
+      this.#failed(iss, uri, cause);
+      throw unreachable(iss, `${uri} is not UTF-8`);
+    }
   }
 
   #failed(iss: string, uri: string, cause: unknown): void {

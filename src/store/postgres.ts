@@ -26,6 +26,7 @@ import {
   challengeFromRow,
   grantFromRow,
   liveSince,
+  meetsAttesters,
   ms,
   operatorFromRow,
   signingKeyFromRow,
@@ -543,6 +544,7 @@ export class PostgresStore implements Store {
     event: AuditEvent,
     singleUse: SingleUse,
     agentKey: Ed25519PublicJwk,
+    attestedBy?: string,
   ): Promise<IssuanceOutcome> {
     return await insert(() =>
       this.#audited(event, async (tx): Promise<IssuanceOutcome> => {
@@ -555,6 +557,16 @@ export class PostgresStore implements Store {
         const status = agent.status as AgentStatus;
         if (status !== "active") return status;
         if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
+        // The grants behind the token, FOR SHARE: a change that asks for an
+        // attestation commits before (seen here) or waits for this one.
+        for (const did of [token.clientId, token.subject]) {
+          if (did === undefined) continue;
+          const [grant] = await tx`
+            SELECT attesters FROM grants WHERE did = ${did} FOR SHARE`;
+          if (!meetsAttesters(grant?.attesters, attestedBy)) {
+            return "attestation_required";
+          }
+        }
         // Delegated tokens only: an ordinary issuance runs no statement more.
         if (
           token.parentJti !== undefined &&

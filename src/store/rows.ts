@@ -129,6 +129,20 @@ export function grantFromRow(row: Row): GrantRecord {
   };
 }
 
+/**
+ * Whether a grant's stored attesters (NULL or none: no ask) are met by a
+ * client attestation of `attestedBy` (undefined: none came).
+ */
+export function meetsAttesters(
+  column: unknown,
+  attestedBy: string | undefined,
+): boolean {
+  if (column === null || column === undefined) return true;
+  const attesters = JSON.parse(String(column)) as string[];
+  return attesters.length === 0 ||
+    (attestedBy !== undefined && attesters.includes(attestedBy));
+}
+
 /** A grant's attesters as stored: NULL when it asks for none. */
 export function attestersColumn(
   attesters: readonly string[] | undefined,

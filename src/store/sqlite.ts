@@ -239,12 +239,14 @@ export class SqliteStore implements Store {
     event: AuditEvent,
     singleUse: SingleUse,
     agentKey: Ed25519PublicJwk,
+    attestedBy?: string,
   ): Promise<IssuanceOutcome> {
     return this.#writer.submit("recordIssuance", [
       token,
       event,
       singleUse,
       agentKey,
+      attestedBy,
     ]);
   }
 

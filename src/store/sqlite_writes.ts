@@ -8,6 +8,7 @@ import {
   attestersColumn,
   challengeFromRow,
   liveSince,
+  meetsAttesters,
   ms,
   type Row,
 } from "./rows.ts";
@@ -118,6 +119,16 @@ function consumeChallenge(
 function parentUnrevoked(c: SqliteConnection, parentJti: string): boolean {
   return c.stmt("SELECT 1 FROM tokens WHERE jti = ? AND revoked_at IS NULL")
     .get(parentJti) !== undefined;
+}
+
+/** The issuing agent's status and key, and what its grant asks of attestation: one statement. */
+const ISSUING_AGENT =
+  "SELECT a.status, a.public_jwk, g.attesters FROM agents a LEFT JOIN grants g ON g.did = a.did WHERE a.did = ?";
+
+function subjectAttesters(c: SqliteConnection, did: string): unknown {
+  return (c.stmt("SELECT attesters FROM grants WHERE did = ?").get(did) as
+    | { attesters: unknown }
+    | undefined)?.attesters;
 }
 
 /** A binding, by its primary key; exported for the test of its plan. */
@@ -322,19 +333,27 @@ export const WRITES = {
     event: AuditEvent,
     singleUse: SingleUse,
     agentKey: Ed25519PublicJwk,
+    attestedBy?: string,
   ): IssuanceOutcome {
     // Inside the batch's write transaction: a suspension, a rotation, the
-    // parent's revocation or the workload's unbinding either committed
-    // before (seen here) or commits after (and, but for a rotation or an
-    // unbinding, revokes this token).
-    const agent = c.stmt(
-      "SELECT status, public_jwk FROM agents WHERE did = ?",
-    ).get(token.clientId) as
-      | { status: AgentStatus; public_jwk: string }
+    // parent's revocation, the workload's unbinding or a grant's new ask
+    // for an attestation either committed before (seen here) or commits
+    // after (and, but for a rotation, an unbinding or a grant change,
+    // revokes this token).
+    const agent = c.stmt(ISSUING_AGENT).get(token.clientId) as
+      | { status: AgentStatus; public_jwk: string; attesters: unknown }
       | undefined;
     if (!agent) throw new Error(`no agent ${token.clientId} to issue for`);
     if (agent.status !== "active") return agent.status;
     if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
+    if (!meetsAttesters(agent.attesters, attestedBy)) {
+      return "attestation_required";
+    }
+    // Delegated tokens only: the subject's grant asks too.
+    if (
+      token.subject !== undefined &&
+      !meetsAttesters(subjectAttesters(c, token.subject), attestedBy)
+    ) return "attestation_required";
     // Delegated tokens only: an ordinary issuance runs no statement more.
     if (token.parentJti !== undefined && !parentUnrevoked(c, token.parentJti)) {
       return "parent_revoked";

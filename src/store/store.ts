@@ -156,6 +156,8 @@ export type IssuanceOutcome =
   | "unbound"
   | "rotated"
   | "parent_revoked"
+  /** A grant behind the token now asks for a client attestation this one does not meet. */
+  | "attestation_required"
   | Exclude<AgentStatus, "active">;
 
 /**
@@ -301,6 +303,8 @@ export interface Store {
     event: AuditEvent,
     singleUse: SingleUse,
     agentKey: Ed25519PublicJwk,
+    /** The attester of the request's client attestation, if it carried one. */
+    attestedBy?: string,
   ): Promise<IssuanceOutcome>;
   getToken(jti: string): Promise<TokenRecord | undefined>;
   /**

@@ -56,7 +56,8 @@ async function bindUdpAndTcp(handle: dns2.DnsHandler, fixedPort?: number) {
       return { udp, tcp, port, sockets };
     } catch (error) {
       await new Promise<void>((resolve) => udp.close(() => resolve()));
-      if (attempt >= 10 || fixedPort !== undefined) throw error;
+      // A port asked for is that port; 0 (any free one) tries another pair.
+      if (attempt >= 10 || fixedPort) throw error;
     }
   }
 }

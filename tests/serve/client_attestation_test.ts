@@ -1686,3 +1686,33 @@ Deno.test("client attestation: a grant naming only attesters the server no longe
     );
   }, { require: true });
 });
+
+Deno.test("client attestation: a grant that starts asking for one while a request is in flight refuses it in the issuance's write", async () => {
+  await withAttester(async (w) => {
+    const { fx, operator, agent } = w;
+    // Hold the request's write until the operator's change has committed
+    // (as the writer's queue, or a slow PostgreSQL round trip, can).
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => release = resolve);
+    let arrived!: () => void;
+    const atTheWrite = new Promise<void>((resolve) => arrived = resolve);
+    const record = fx.store.recordIssuance.bind(fx.store);
+    fx.store.recordIssuance = async (...args) => {
+      arrived();
+      await released;
+      return await record(...args);
+    };
+    const inFlight = tokenRequest(fx, agent);
+    await atTheWrite;
+    await fx.client.setAgentScopes(agent.did, SCOPES, operator.signer, {
+      requireAttestation: [w.attester.issuer],
+    });
+    release();
+    await assertError(
+      (await inFlight).response,
+      400,
+      "ERR_CLIENT_ATTESTATION_REQUIRED",
+      "invalid_client_attestation",
+    );
+  });
+});

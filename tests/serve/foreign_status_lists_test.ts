@@ -452,6 +452,10 @@ const OUTAGES: [string, (fake: FakeIssuer) => Promise<void>][] = [
     fake.answer = () => new Response("not a list");
     return Promise.resolve();
   }],
+  ["a body that is not UTF-8", (fake) => {
+    fake.answer = () => new Response(new Uint8Array([0xff, 0xfe, 0x2e]));
+    return Promise.resolve();
+  }],
 ];
 
 for (const [outage, cause] of OUTAGES) {

@@ -285,13 +285,13 @@ Deno.test("TokenVerifier with status: an older list (a replay, a stale cache) ne
     const { agent } = await setup(fx);
     const token = await issueToken(fx, agent);
     const { uri } = statusOf(token);
-    let replay: string | undefined;
+    const served: { replay?: string } = {};
     const { verify } = statusVerifier(
       fx,
       uri,
       (issuer) =>
-        replay === undefined ? issuer() : Promise.resolve(
-          new Response(replay, {
+        served.replay === undefined ? issuer() : Promise.resolve(
+          new Response(served.replay, {
             headers: { "Content-Type": STATUS_LIST_MEDIA_TYPE },
           }),
         ),
@@ -302,7 +302,7 @@ Deno.test("TokenVerifier with status: an older list (a replay, a stale cache) ne
     fx.clock.advance(STATUS_LIST_TTL_SECONDS);
     await assert.rejects(verify(token), isCode("ERR_TOKEN_INACTIVE"));
     // The list from before the revocation, served again: not taken.
-    replay = before;
+    served.replay = before;
     fx.clock.advance(STATUS_LIST_TTL_SECONDS);
     await assert.rejects(verify(token), isCode("ERR_TOKEN_INACTIVE"));
   }, { tokenTtl: 3600 });
@@ -352,6 +352,13 @@ for (
           headers: { "Content-Type": STATUS_LIST_MEDIA_TYPE },
         }),
     ],
+    [
+      "a body that is not UTF-8",
+      () =>
+        new Response(new Uint8Array([0xff, 0xfe, 0x2e]), {
+          headers: { "Content-Type": STATUS_LIST_MEDIA_TYPE },
+        }),
+    ],
   ] as const
 ) {
   Deno.test(`TokenVerifier with status: ${what} is no outage: the held list does not stand in for it, on any call`, async () => {
@@ -369,7 +376,12 @@ for (
       bad = true;
       fx.clock.advance(STATUS_LIST_TTL_SECONDS);
       for (let call = 0; call < 4; call++) {
-        await assert.rejects(verify(token), `call ${call}`);
+        // Refused with a code of ours, never a bare TypeError.
+        await assert.rejects(
+          verify(token),
+          (error) => error instanceof Auth4AgentError,
+          `call ${call}`,
+        );
         fx.clock.advance(1);
       }
     }, { tokenTtl: 3600 });

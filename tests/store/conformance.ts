@@ -1292,6 +1292,46 @@ export function storeConformance(
     assert.ok(checkChain(entries).ok);
   });
 
+  test("issuance: a grant's ask for an attestation is met inside the write: none, or another attester's, is \"attestation_required\" and writes nothing; a delegation's subject's grant asks too", async ({ store }) => {
+    const { agents: [ag, actor] } = await agents(store, 2);
+    const attester = "https://attester.example";
+    const issue = (t: TokenRecord, holder: AgentRecord, attestedBy?: string) =>
+      store.recordIssuance(
+        t,
+        event({ actor: holder.did, target: t.jti }),
+        byJti(holder.did, id("jti")),
+        holder.publicJwk,
+        attestedBy,
+      );
+    // No ask: with or without an attestation.
+    assert.equal(await issue(token(ag!), ag!), "recorded");
+    assert.equal(await issue(token(ag!), ag!, attester), "recorded");
+    // The grant changes (as while a request is in flight).
+    await store.setAgentScopes(ag!.did, ["read:data"], at(20), undefined, [
+      attester,
+    ]);
+    const refused = [token(ag!), token(ag!)];
+    assert.equal(await issue(refused[0]!, ag!), "attestation_required");
+    assert.equal(
+      await issue(refused[1]!, ag!, "https://other.example"),
+      "attestation_required",
+    );
+    for (const t of refused) {
+      assert.equal(await store.getToken(t.jti), undefined);
+    }
+    assert.equal(await issue(token(ag!), ag!, attester), "recorded");
+    // A delegation from ag to actor: ag's grant (the subject's) asks too.
+    const parent = token(ag!);
+    assert.equal(await issue(parent, ag!, attester), "recorded");
+    const child = delegated(actor!, parent);
+    assert.equal(await issue(child, actor!), "attestation_required");
+    assert.equal(await store.getToken(child.jti), undefined);
+    assert.equal(
+      await issue(delegated(actor!, parent), actor!, attester),
+      "recorded",
+    );
+  });
+
   test('issuance: a workload\'s token is recorded while its identity is bound — again and again, nothing consumed — and "unbound" once removed, writing nothing', async ({ store }) => {
     const { ag } = await world(store);
     const { ag: other } = await world(store, "other.example");

@@ -126,6 +126,7 @@ export async function tokenEndpoint(
       authenticated.client,
       plan.attestedBy,
       deps,
+      "workload" in authenticated.singleUse,
     );
     return await issue(authenticated, plan, grant.action, deps, {
       cnf,
@@ -259,8 +260,15 @@ async function issue(
     },
     singleUse,
     client.publicJwk,
+    attestation?.iss,
   );
   if (outcome === "replayed") replayed(singleUse);
+  if (outcome === "attestation_required") {
+    fail(
+      "ERR_CLIENT_ATTESTATION_REQUIRED",
+      "the grant changed while this request was in flight: it now asks for a client attestation this request does not carry",
+    );
+  }
   if (outcome === "rotated") {
     fail(
       "ERR_BAD_SIGNATURE",

@@ -40,21 +40,9 @@ export async function clientAttestation(
   if (attestedBy.length === 0 && deps.clientAttesters.issuers.length === 0) {
     return undefined;
   }
-  const did = client.agent.did;
-  const attestation = request.headers.get(ATTESTATION_HEADER);
-  const pop = request.headers.get(ATTESTATION_POP_HEADER);
-  for (const ask of attestedBy) {
-    // The server stopped trusting them: no attestation can meet the grant.
-    if (!ask.attesters.some((a) => deps.clientAttesters.trusts(a))) {
-      fail(
-        "ERR_CLIENT_ATTESTATION_REQUIRED",
-        `the grant of ${ask.did} asks for a client attestation by ${
-          ask.attesters.join(" or ")
-        }, which this server no longer trusts (serve --client-attester): the agent's operator must change the grant`,
-      );
-    }
-  }
-  if (attestation === null && pop === null) {
+  requireMeetable(attestedBy, deps);
+  const headers = attestationHeaders(request);
+  if (!headers) {
     const ask = attestedBy[0];
     if (ask) {
       fail(
@@ -70,28 +58,12 @@ export async function clientAttestation(
     }
     return undefined;
   }
-  if (attestation === null) {
-    fail(
-      "ERR_CLIENT_ATTESTATION_INVALID",
-      `${ATTESTATION_POP_HEADER} came without ${ATTESTATION_HEADER}`,
-    );
-  }
-  if (pop === null) {
-    // §7: an attestation with a DPoP proof and no PoP is the DPoP combined
-    // mode (attest_jwt_client_auth_dpop), which this issuer does not offer.
-    fail(
-      "ERR_CLIENT_ATTESTATION_INVALID",
-      request.headers.has(DPOP_HEADER)
-        ? `a DPoP proof does not stand in for ${ATTESTATION_POP_HEADER} here (the combined mode is not supported)`
-        : `${ATTESTATION_HEADER} came without ${ATTESTATION_POP_HEADER}`,
-    );
-  }
   const now = deps.now();
-  const inspected = inspectAttestation(attestation);
+  const inspected = inspectAttestation(headers.attestation);
   const verified = verifyAttestation(inspected, {
     attesterKey: await deps.clientAttesters.key(inspected, now),
-    pop,
-    clientId: did,
+    pop: headers.pop,
+    clientId: client.agent.did,
     issuer: deps.issuer,
     now,
   });
@@ -109,8 +81,64 @@ export async function clientAttestation(
       );
     }
   }
+  await usePopOnce(verified, deps, now);
+  return verified;
+}
+
+/** A grant asking only for attesters the server no longer trusts can never be met: said so. */
+function requireMeetable(
+  attestedBy: readonly AttestationAsk[],
+  deps: AppDeps,
+): void {
+  for (const ask of attestedBy) {
+    if (!ask.attesters.some((a) => deps.clientAttesters.trusts(a))) {
+      fail(
+        "ERR_CLIENT_ATTESTATION_REQUIRED",
+        `the grant of ${ask.did} asks for a client attestation by ${
+          ask.attesters.join(" or ")
+        }, which this server no longer trusts (serve --client-attester): the agent's operator must change the grant`,
+      );
+    }
+  }
+}
+
+/** Both headers, neither (undefined), or a refusal for one without the other. */
+function attestationHeaders(
+  request: Request,
+): { attestation: string; pop: string } | undefined {
+  const attestation = request.headers.get(ATTESTATION_HEADER);
+  const pop = request.headers.get(ATTESTATION_POP_HEADER);
+  if (attestation === null && pop === null) return undefined;
+  if (attestation === null) {
+    fail(
+      "ERR_CLIENT_ATTESTATION_INVALID",
+      `${ATTESTATION_POP_HEADER} came without ${ATTESTATION_HEADER}`,
+    );
+  }
+  if (pop === null) {
+    // §7: an attestation with a DPoP proof and no PoP is the DPoP combined
+    // mode (attest_jwt_client_auth_dpop), which this issuer does not offer.
+    fail(
+      "ERR_CLIENT_ATTESTATION_INVALID",
+      request.headers.has(DPOP_HEADER)
+        ? `a DPoP proof does not stand in for ${ATTESTATION_POP_HEADER} here (the combined mode is not supported)`
+        : `${ATTESTATION_HEADER} came without ${ATTESTATION_POP_HEADER}`,
+    );
+  }
+  return { attestation, pop };
+}
+
+/**
+ * The PoP is taken once: by its challenge, consumed here (a used or unknown
+ * one is answered with a fresh one), else by its jti, remembered until the
+ * PoP would be refused as too old anyway.
+ */
+async function usePopOnce(
+  verified: VerifiedAttestation,
+  deps: AppDeps,
+  now: Date,
+): Promise<void> {
   if (verified.popChallenge !== undefined) {
-    // Used once by its challenge, which is consumed here.
     const consumed = await deps.store.consumeChallenge(
       verified.popChallenge,
       "attestation_challenge",
@@ -130,9 +158,8 @@ export async function clientAttestation(
         },
       );
     }
-    return verified;
+    return;
   }
-  // Used once by its jti: remembered until it would be refused as too old anyway.
   const fresh = await deps.store.consumeSingleUse({
     jti: verified.popJti,
     clientId: POP_REPLAY_PREFIX + verified.jkt,
@@ -144,7 +171,6 @@ export async function clientAttestation(
       "this client attestation PoP (jti) was already used: make one per request",
     );
   }
-  return verified;
 }
 
 /**

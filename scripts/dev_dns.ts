@@ -1,5 +1,5 @@
 /**
- * `deno task dev-dns [--port 5353] [--records dns.jsonl]`: a DNS server on
+ * `deno task dev-dns [--port 5300] [--records dns-records.txt]`: a DNS server on
  * 127.0.0.1 for trying auth4agent without a domain of your own. It answers
  * the TXT records in the records file — the objects `auth4agent
  * verify-operator instructions --json` prints ({name, value}), appended one
@@ -18,8 +18,9 @@ if (typedIn) Deno.chdir(typedIn);
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    port: { type: "string", default: "5353" },
-    records: { type: "string", default: "dns.jsonl" },
+    // Not 5353: mDNS (avahi, mDNSResponder) often holds it.
+    port: { type: "string", default: "5300" },
+    records: { type: "string", default: "dns-records.txt" },
   },
 });
 const port = Number(values.port);
@@ -29,6 +30,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   Deno.exit(2);
 }
 const file = values.records!;
+const shown = file.startsWith("/") ? file : `${Deno.cwd()}/${file}`;
 
 /** The file's TXT records by name: every flat JSON object with a name and a value. */
 async function readRecords(): Promise<Map<string, string[][]>> {
@@ -55,7 +57,17 @@ async function readRecords(): Promise<Map<string, string[][]>> {
   return records;
 }
 
-const server = await startDnsServer({ port });
+let server: Awaited<ReturnType<typeof startDnsServer>>;
+try {
+  server = await startDnsServer({ port });
+} catch (error) {
+  console.error(
+    `cannot listen on 127.0.0.1:${port} (${
+      (error as Error).message
+    }): pick another --port, or --port 0 for any free one`,
+  );
+  Deno.exit(1);
+}
 let served = new Map<string, string[][]>();
 async function reload(): Promise<void> {
   const next = await readRecords();
@@ -64,7 +76,7 @@ async function reload(): Promise<void> {
   }
   for (const [name, txt] of next) server.setTxt(name, txt);
   if (JSON.stringify([...next]) !== JSON.stringify([...served])) {
-    console.log(`serving ${next.size} name(s) from ${file}`);
+    console.log(`serving ${next.size} name(s) from ${shown}`);
   }
   served = next;
 }
@@ -74,7 +86,7 @@ const timer = setInterval(
   500,
 );
 console.log(
-  `DNS on ${server.address} (UDP and TCP): serve --dns-server ${server.address}`,
+  `DNS on ${server.address} (UDP and TCP), answering the records appended to ${shown}: serve --dns-server ${server.address}`,
 );
 const stop = async () => {
   clearInterval(timer);

@@ -55,10 +55,16 @@ export class CommandContext {
   readonly json: boolean;
   readonly home: Home;
 
+  /** `--home DIR` as typed, to repeat in a "Next:" hint; "" without it. */
+  readonly homeFlag: string;
+
   constructor(readonly io: CommandIO, options: GlobalOptions) {
     this.json = options.json ?? false;
     if (options.home === "") fail("ERR_USAGE", "--home must name a folder");
     this.home = new Home(options.home ?? defaultHome(io.env));
+    this.homeFlag = options.home === undefined
+      ? ""
+      : ` --home ${shellWord(options.home)}`;
   }
 
   client(server: string): IssuerClient {
@@ -106,4 +112,11 @@ export function parseServerUrl(value: string): string {
     );
   }
   return url.href.replace(/\/+$/, "");
+}
+
+/** A word as a shell reads it back: quoted when it holds anything but plain path characters. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(word)
+    ? word
+    : `'${word.replaceAll("'", `'\\''`)}'`;
 }

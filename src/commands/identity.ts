@@ -80,14 +80,10 @@ async function serverOf(
 export async function requireServer(
   ctx: CommandContext,
   flag?: string,
+  missing = "no issuer known: pass --server URL or run `auth4agent init` first",
 ): Promise<string> {
   const server = await serverOf(ctx, flag && parseServerUrl(flag));
-  if (!server) {
-    fail(
-      "ERR_HOME_MISSING",
-      "no issuer known: pass --server URL or run `auth4agent init` first",
-    );
-  }
+  if (!server) fail("ERR_HOME_MISSING", missing);
   return server;
 }
 

@@ -60,7 +60,7 @@ async function init(
     await ctx.home.writeIdentity(role, pair.pem, file, force);
     ctx.print({ role, domain, server, key, fingerprint: print }, [
       `Operator initialized for ${domain} (key ${key}, ${print}).`,
-      "Next: auth4agent register operator",
+      `Next: auth4agent${ctx.homeFlag} register operator`,
     ]);
   } else {
     const did = await didForKey(domain, pair.publicJwk);
@@ -69,7 +69,9 @@ async function init(
     ctx.print({ role, did, domain, server, key, fingerprint: print }, [
       `Agent initialized: ${did}`,
       `Key ${key} (${print}).`,
-      "Next: auth4agent register agent --operator-id OPERATOR_ID",
+      (await ctx.home.readOperator())?.operator_id
+        ? `Next: auth4agent${ctx.homeFlag} register agent`
+        : `Next: auth4agent${ctx.homeFlag} register agent --operator-id OPERATOR_ID`,
     ]);
   }
 }

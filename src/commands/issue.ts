@@ -164,7 +164,11 @@ async function issueForWorkload(
     options.agent,
     "--workload-token-file needs --agent DID: the agent the workload is bound to",
   );
-  const server = await requireServer(ctx, options.server);
+  const server = await requireServer(
+    ctx,
+    options.server,
+    "--workload-token-file needs --server URL: the issuer to trade the token at",
+  );
   if (new URL(server).protocol !== "https:" && !isSurelyLoopback(server)) {
     fail(
       "ERR_USAGE",

@@ -45,11 +45,14 @@ export async function clientAttestation(
   if (!headers) {
     const ask = attestedBy[0];
     if (ask) {
+      const whose = ask.did === client.agent.did
+        ? ""
+        : `, of whoever acts for it: send one of your own key, ${client.agent.did}`;
       fail(
         "ERR_CLIENT_ATTESTATION_REQUIRED",
         `the grant of ${ask.did} asks for a client attestation by ${
           ask.attesters.join(" or ")
-        } (${ATTESTATION_HEADER} and ${ATTESTATION_POP_HEADER} headers; ${
+        }${whose} (${ATTESTATION_HEADER} and ${ATTESTATION_POP_HEADER} headers; ${
           workload
             ? "a workload's: IssuerClient.workloadToken with its attestation"
             : "the CLI: issue --attestation-file"

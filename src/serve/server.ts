@@ -124,6 +124,8 @@ export async function startServer(
       { workload_issuers: config.workloadIssuers }),
     ...(config.clientAttesters.length > 0 &&
       { client_attesters: config.clientAttesters }),
+    ...(config.dnsServer &&
+      { dns_server: `${config.dnsServer.host}:${config.dnsServer.port}` }),
   });
   return {
     issuer: deps.issuer,

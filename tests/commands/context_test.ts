@@ -74,3 +74,22 @@ Deno.test("print --json: the same value, with no raw control character", () => {
   assert.equal(jsonText({ a: "é→" }), '{"a":"é→"}');
   assert.equal(jsonText([1], 2), JSON.stringify([1], null, 2));
 });
+
+Deno.test("homeFlag: a --home typed is repeated in Next: hints, quoted for the shell when it must be", () => {
+  const io = {
+    stdout: () => {},
+    stderr: () => {},
+    env: (name: string) => name === "HOME" ? "/home/me" : undefined,
+    now: () => new Date(),
+    fetch: () => Promise.reject(new Error("no network in this test")),
+  };
+  assert.equal(new CommandContext(io, {}).homeFlag, "");
+  assert.equal(
+    new CommandContext(io, { home: "./helper" }).homeFlag,
+    " --home ./helper",
+  );
+  assert.equal(
+    new CommandContext(io, { home: "my home's" }).homeFlag,
+    ` --home 'my home'\\''s'`,
+  );
+});

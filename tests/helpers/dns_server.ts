@@ -43,7 +43,15 @@ async function bindUdpAndTcp(handle: dns2.DnsHandler, fixedPort?: number) {
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
     });
-    await udp.listen(fixedPort ?? 0, "127.0.0.1");
+    // dns2's listen never settles when the port is taken: its socket's
+    // error event says so.
+    await new Promise<void>((resolve, reject) => {
+      udp.once("error", reject);
+      udp.listen(fixedPort ?? 0, "127.0.0.1").then(() => {
+        udp.off("error", reject);
+        resolve();
+      }, reject);
+    });
     const { port } = udp.address();
     try {
       await new Promise<void>((resolve, reject) => {

@@ -122,6 +122,15 @@ export class ForeignIssuers {
     return this.issuers.includes(issuer);
   }
 
+  /**
+   * Whether the keys held of `issuer`, as last fetched (nothing is fetched
+   * here), include one of `kid`: what it signed with is still published.
+   */
+  publishes(issuer: string, kid: string): boolean {
+    return this.#held.get(issuer)?.jwks.some((jwk) => jwk.kid === kid) ??
+      false;
+  }
+
   /** The key of the token's issuer that its `kid` (or, without one, its `alg`) names. */
   async key(token: KeyReference, now: Date): Promise<ForeignKey> {
     const role = this.#role;

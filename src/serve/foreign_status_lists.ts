@@ -100,6 +100,8 @@ export class ForeignStatusLists {
   #list(iss: string, uri: string, now: Date): Promise<StatusListToken> {
     return this.#held.get(`${iss} ${uri}`, now, {
       fetch: () => this.#fetchList(iss, uri, now),
+      // Never once its key has left the issuer's JWKS (a withdrawn key).
+      usable: (list) => this.#issuers.publishes(iss, list.kid),
       isOutage: (error) =>
         error instanceof Auth4AgentError &&
         error.code === "ERR_WORKLOAD_ISSUER_UNREACHABLE",

@@ -66,8 +66,10 @@ interface FakeIssuer {
   iat: number;
   /** What list 0 answers instead of its list (an outage, a forgery); undefined: the list. */
   answer?: () => Response;
-  /** The key its JWKS publishes (kid k1). */
+  /** The key it signs with (kid k1). */
   key: SigningKey;
+  /** What its JWKS publishes: k1's public JWK unless changed (a withdrawal). */
+  jwks: Record<string, unknown>[];
   /** A list JWT for list 0, by default what the issuer itself would sign now. */
   sign(options?: ListOptions): string;
   close(): Promise<void>;
@@ -89,6 +91,7 @@ async function startFakeIssuer(): Promise<FakeIssuer> {
     iat: T0_S,
     answer: undefined,
     key,
+    jwks: [publicJwk],
     sign(options = {}) {
       const iat = options.iat ?? fake.iat;
       const lst = options.lst ??
@@ -122,7 +125,7 @@ async function startFakeIssuer(): Promise<FakeIssuer> {
       if (path === "/.well-known/openid-configuration") {
         return Response.json({ issuer, jwks_uri: `${issuer}/jwks` });
       }
-      if (path === "/jwks") return Response.json({ keys: [publicJwk] });
+      if (path === "/jwks") return Response.json({ keys: fake.jwks });
       if (path === LIST_PATH) {
         return fake.answer ? fake.answer() : listResponse(fake.sign());
       }
@@ -172,7 +175,7 @@ function statusLists(
     fetch: options.fetch,
     log: (line) => log.push(line),
   });
-  return { lists, log };
+  return { lists, log, issuers };
 }
 
 /** A token's `status` claim. */
@@ -698,5 +701,23 @@ Deno.test("foreign status lists: an older list is never taken, not even by a cal
     // A caller whose now reads before that fetch, and everyone after it.
     await assert.rejects(check(5, 99), invalid);
     await assert.rejects(check(5, 102), invalid);
+  });
+});
+
+Deno.test("foreign status lists: a held list stops standing through an outage once its key has left the issuer's JWKS", async () => {
+  await withIssuer(async (fake) => {
+    const { lists, issuers } = statusLists(fake.issuer);
+    const check = (seconds: number) =>
+      lists.requireUnrevoked(fake.issuer, claim(fake.uri, 0), at(seconds));
+    await check(0);
+    // The issuer withdraws k1 (a compromise) and its lists are out of reach.
+    fake.jwks = [];
+    fake.answer = () => new Response("down", { status: 500 });
+    // Through the outage, still published as far as this server knows.
+    await check(STATUS_LIST_TTL_SECONDS);
+    // Its keys refetched (held 5 minutes) for another token: k1 is gone.
+    await issuers.key({ iss: fake.issuer, kid: "k2", alg: "EdDSA" }, at(301))
+      .catch(() => {});
+    await assert.rejects(check(302), unreachable);
   });
 });

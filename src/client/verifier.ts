@@ -14,10 +14,11 @@ import { Auth4AgentError, fail } from "../core/errors.ts";
 import { RecentFailure } from "../core/recent_failure.ts";
 import { inspectJws, JWKS_MAX_AGE_SECONDS, nowSeconds } from "../core/jws.ts";
 import {
-  isRevoked,
   MAX_STATUS_LIST_JWS_LENGTH,
   STATUS_LISTS_PATH,
+  statusAt,
   type StatusListToken,
+  statusName,
   verifyStatusList,
 } from "../core/status_list.ts";
 import { parsePublicJwk } from "../core/keys.ts";
@@ -394,14 +395,14 @@ export class TokenVerifier {
       );
     }
     const list = await this.#statusList(ref.uri, now);
-    const revoked = isRevoked(list.bits, ref.idx);
-    if (revoked === undefined) {
+    const status = statusAt(list.bits, list.width, ref.idx);
+    if (status === undefined) {
       fail("ERR_STATUS_LIST_INVALID", "the token's index is beyond its list");
     }
-    if (revoked) {
+    if (status !== 0) {
       fail(
         "ERR_TOKEN_INACTIVE",
-        "the issuer's status list says the token is revoked",
+        `the issuer's status list says the token is ${statusName(status)}`,
       );
     }
   }

@@ -98,11 +98,14 @@ export function encodeStatusList(revoked: Iterable<number>): string {
   return base64url(deflateSync(bytes, { level: 6 }));
 }
 
-/** The bit array of an `lst`, refusing more than a list holds (a zip bomb). */
-export function decodeStatusList(lst: string): Uint8Array {
+/**
+ * The byte array of an `lst`, refusing more than a list of `width` bits a
+ * token holds (a zip bomb): 131,072 tokens, the size of ours.
+ */
+export function decodeStatusList(lst: string, width = 1): Uint8Array {
   try {
     const bytes = inflateSync(fromBase64url(lst), {
-      maxOutputLength: STATUS_LIST_SIZE / 8,
+      maxOutputLength: STATUS_LIST_SIZE * width / 8,
     });
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   } catch (cause) {
@@ -116,14 +119,46 @@ export function decodeStatusList(lst: string): Uint8Array {
 
 /** Whether bit `idx` is set; undefined beyond the array (no statement can be made). */
 export function isRevoked(bits: Uint8Array, idx: number): boolean | undefined {
-  const byte = bits[idx >> 3];
-  return byte === undefined ? undefined : (byte & (1 << (idx & 7))) !== 0;
+  const status = statusAt(bits, 1, idx);
+  return status === undefined ? undefined : status !== 0;
+}
+
+/** The widths a list may give each token (§4.1: the `bits` claim). */
+export const STATUS_WIDTHS = [1, 2, 4, 8] as const;
+export type StatusWidth = typeof STATUS_WIDTHS[number];
+
+/**
+ * Token `idx`'s status in a list of `width` bits a token, least significant
+ * bits first (§4.1): 0 valid, 1 invalid (revoked), 2 suspended, others the
+ * issuer's own (§7.1); undefined beyond the array.
+ */
+export function statusAt(
+  bytes: Uint8Array,
+  width: StatusWidth,
+  idx: number,
+): number | undefined {
+  const bit = idx * width;
+  const byte = bytes[bit >> 3];
+  return byte === undefined
+    ? undefined
+    : (byte >> (bit & 7)) & ((1 << width) - 1);
+}
+
+/** What a status other than valid is called, for a refusal. */
+export function statusName(status: number): string {
+  return status === 1
+    ? "revoked"
+    : status === 2
+    ? "suspended"
+    : `not valid (status ${status})`;
 }
 
 export interface StatusListToken {
   uri: string;
   /** The key that signed it: a verifier stops using the list once the key leaves the JWKS. */
   kid: string;
+  /** Bits a token (ours: 1). */
+  width: StatusWidth;
   iat: number;
   exp: number;
   ttl: number;
@@ -208,15 +243,17 @@ export function verifyStatusList(
   } catch (cause) {
     throw new Auth4AgentError(code, (cause as Error).message);
   }
-  if (list.bits !== 1 || typeof list.lst !== "string") {
-    fail(code, "status list must have bits 1 and an lst");
+  const width = list.bits as StatusWidth;
+  if (!STATUS_WIDTHS.includes(width) || typeof list.lst !== "string") {
+    fail(code, "status list must have bits 1, 2, 4 or 8 and an lst");
   }
   return {
     uri: options.uri,
     kid: header.kid,
+    width,
     iat: iat as number,
     exp: exp as number,
     ttl,
-    bits: decodeStatusList(list.lst),
+    bits: decodeStatusList(list.lst, width),
   };
 }

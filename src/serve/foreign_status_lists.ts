@@ -15,11 +15,12 @@ import { Auth4AgentError, fail } from "../core/errors.ts";
 import { HeldStatusLists } from "../core/held_status_lists.ts";
 import { inspectJws } from "../core/jws.ts";
 import {
-  isRevoked,
   MAX_STATUS_LIST_JWS_LENGTH,
   parseStatusClaim,
   STATUS_LIST_MEDIA_TYPE,
+  statusAt,
   type StatusListToken,
+  statusName,
   verifyStatusList,
 } from "../core/status_list.ts";
 import { type ForeignIssuers, platformUrlProblem } from "./foreign_issuers.ts";
@@ -52,8 +53,9 @@ export class ForeignStatusLists {
 
   /**
    * Refuses (ERR_WORKLOAD_TOKEN_INVALID) a token of `iss` whose `status`
-   * claim its issuer's list marks revoked; a token without one is not asked
-   * about.
+   * claim its issuer's list marks other than valid (revoked, suspended, or a
+   * status of the issuer's own; lists of 1, 2, 4 or 8 bits a token); a
+   * token without one is not asked about.
    */
   async requireUnrevoked(
     iss: string,
@@ -81,17 +83,18 @@ export class ForeignStatusLists {
       );
     }
     const list = await this.#list(iss, ref.uri, now);
-    const revoked = isRevoked(list.bits, ref.idx);
-    if (revoked === undefined) {
+    const value = statusAt(list.bits, list.width, ref.idx);
+    if (value === undefined) {
       fail(
         "ERR_WORKLOAD_TOKEN_INVALID",
         "workload token's index is beyond its status list",
       );
     }
-    if (revoked) {
+    // Anything but valid: revoked, suspended, or a status of the issuer's own.
+    if (value !== 0) {
       fail(
         "ERR_WORKLOAD_TOKEN_INVALID",
-        `${iss}'s status list says the workload token is revoked`,
+        `${iss}'s status list says the workload token is ${statusName(value)}`,
       );
     }
   }

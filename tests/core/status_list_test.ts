@@ -16,6 +16,7 @@ import {
   signStatusList,
   STATUS_LIST_LIFETIME_SECONDS,
   STATUS_LIST_SIZE,
+  statusAt,
   statusClaim,
   verifyStatusList,
 } from "../../src/core/status_list.ts";
@@ -147,9 +148,9 @@ Deno.test("status list token: signed and verified with every §8.3 check", async
       ),
     ],
     [
-      "bits 2",
+      "bits 3",
       await signJwt(
-        { ...payload, status_list: { bits: 2, lst } },
+        { ...payload, status_list: { bits: 3, lst } },
         header,
         issuerKey.privateKey,
       ),
@@ -192,4 +193,37 @@ Deno.test("status list token: the incompressible worst case (random bits) stays 
   assert.ok(jwt.length <= MAX_STATUS_LIST_JWS_LENGTH, `${jwt.length}`);
   const list = verifyStatusList(jwt, { uri, key, now: NOW });
   assert.equal(isRevoked(list.bits, revoked[0]!), true);
+});
+
+Deno.test("status list: the draft's 2-bit example (§4.1) reads as written, and verifies with bits 2", async () => {
+  // status[0..11] = 1 2 0 3 0 1 0 1 1 2 3 3 → bytes 0xc9 0x44 0xf9.
+  const lst = "eNo76fITAAPfAgc";
+  const bytes = decodeStatusList(lst, 2);
+  assert.deepEqual([...bytes], [0xc9, 0x44, 0xf9]);
+  const expected = [1, 2, 0, 3, 0, 1, 0, 1, 1, 2, 3, 3];
+  expected.forEach((status, idx) => {
+    assert.equal(statusAt(bytes, 2, idx), status, `index ${idx}`);
+  });
+  assert.equal(statusAt(bytes, 2, 12), undefined, "beyond the array");
+  const jwt = await signJwt(
+    {
+      sub: URI,
+      iat: NOW_S,
+      exp: NOW_S + 600,
+      ttl: 60,
+      status_list: { bits: 2, lst },
+    },
+    { alg: "EdDSA", typ: "statuslist+jwt", kid: "k1" },
+    issuerKey.privateKey,
+  );
+  const list = verifyStatusList(jwt, { uri: URI, key, now: NOW });
+  assert.equal(list.width, 2);
+  assert.equal(statusAt(list.bits, list.width, 1), 2);
+});
+
+Deno.test("status list: widths 4 and 8 read a token's status from its own bits", () => {
+  assert.equal(statusAt(new Uint8Array([0xa5]), 4, 0), 0x5);
+  assert.equal(statusAt(new Uint8Array([0xa5]), 4, 1), 0xa);
+  assert.equal(statusAt(new Uint8Array([0x00, 0x03]), 8, 1), 3);
+  assert.equal(statusAt(new Uint8Array([0x00, 0x03]), 8, 2), undefined);
 });

@@ -721,3 +721,23 @@ Deno.test("foreign status lists: a held list stops standing through an outage on
     await assert.rejects(check(302), unreachable);
   });
 });
+
+Deno.test("foreign status lists: a list of 2 bits a token (the draft's example) refuses revoked, suspended and the issuer's own statuses, takes valid ones", async () => {
+  await withIssuer(async (fake) => {
+    // status[0..11] = 1 2 0 3 0 1 0 1 1 2 3 3 (§4.1).
+    fake.answer = () =>
+      new Response(
+        fake.sign({
+          payload: { status_list: { bits: 2, lst: "eNo76fITAAPfAgc" } },
+        }),
+      );
+    const { lists } = statusLists(fake.issuer);
+    const check = (idx: number) =>
+      lists.requireUnrevoked(fake.issuer, claim(fake.uri, idx), T0);
+    for (const idx of [2, 4, 6]) await check(idx);
+    for (const idx of [0, 1, 3, 9, 11]) {
+      await assert.rejects(check(idx), invalid, `idx ${idx}`);
+    }
+    await assert.rejects(check(12), invalid, "beyond the list");
+  });
+});

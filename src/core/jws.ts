@@ -118,9 +118,10 @@ export function parseForeignJws(
   token: unknown,
   code: ErrorCode,
   what: string,
+  maxLength = MAX_JWS_LENGTH,
 ): ForeignJws {
   const { header, payload, headerPart, payloadPart, signaturePart } =
-    splitCompactJws(token, code, what, MAX_JWS_LENGTH);
+    splitCompactJws(token, code, what, maxLength);
   let signature: Uint8Array;
   try {
     signature = fromBase64url(signaturePart);

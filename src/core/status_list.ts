@@ -8,18 +8,20 @@
  * STATUS_LIST_SIZE of list floor(n / STATUS_LIST_SIZE).
  */
 import { deflateSync, inflateSync } from "node:zlib";
-import { base64url, fromBase64url } from "./encoding.ts";
+import { base64url, fromBase64url, utf8Scratch } from "./encoding.ts";
 import { Auth4AgentError, fail } from "./errors.ts";
 import {
   checkTimes,
+  type ForeignJws,
   hasTyp,
   inspectJws,
+  parseForeignJws,
   signCompactJws,
   SIGNING_ALG,
   verifyJwsSignature,
 } from "./jws.ts";
 import type { VerifyKey } from "./ed25519.ts";
-import type { ForeignKey } from "./foreign_keys.ts";
+import type { ForeignAlg, ForeignKey } from "./foreign_keys.ts";
 
 /**
  * Tokens a list holds: 16 KiB of bits, so that even a list whose every
@@ -184,19 +186,15 @@ export function signStatusList(
 }
 
 /**
- * Verifies a status list token as §8.3 asks: signature by a key of the
- * issuer, `typ`, `sub` equal to the `uri` the token named, `iat`, `exp`
- * (required here: a list never stops being believed otherwise), `ttl`, and
- * `status_list` with bits = 1. `ttl` and `exp − iat` may not pass what an
- * issuer gives (STATUS_LIST_LIFETIME_SECONDS): a list forged with a leaked
- * key cannot be made to stand for years.
+ * Verifies one of our issuer's status list tokens as §8.3 asks: an EdDSA
+ * signature by a key of the issuer (by kid), then statusListClaims.
  */
 export function verifyStatusList(
   jwt: string,
   options: {
     uri: string;
-    /** The issuer's key by kid: its own (the verifier's key set) or fetched from its metadata. */
-    key: (kid: string) => VerifyKey | ForeignKey | undefined;
+    /** The issuer's key by kid (the verifier's key set). */
+    key: (kid: string) => VerifyKey | undefined;
     now: Date;
   },
 ): StatusListToken {
@@ -208,18 +206,86 @@ export function verifyStatusList(
   if (header.alg !== SIGNING_ALG || typeof header.kid !== "string") {
     fail(code, "status list must be signed with EdDSA and name its kid");
   }
-  if (!hasTyp(header, STATUS_LIST_TYP)) {
-    fail(code, `status list typ must be ${STATUS_LIST_TYP}`);
-  }
+  requireStatusListTyp(header);
   const key = options.key(header.kid);
   if (!key) fail(code, `status list kid is not a key of the issuer`);
-  if ("thumbprint" in key) {
-    if (!key.verify(parts.signingInput, parts.signature)) {
-      fail(code, "status list signature does not verify");
-    }
-  } else {
-    verifyJwsSignature(parts, key, code, "status list");
+  verifyJwsSignature(parts, key, code, "status list");
+  return statusListClaims(payload, header.kid, options);
+}
+
+/** The algorithms another issuer's status list may be signed with. */
+export const FOREIGN_STATUS_LIST_ALGS = ["EdDSA", "Ed25519", "ES256", "RS256"];
+
+/**
+ * Another issuer's status list token, parsed (`parseForeignStatusList`):
+ * its signature checked with that issuer's key for its `alg` and `kid`,
+ * then statusListClaims.
+ */
+export function verifyForeignStatusList(
+  parsed: ForeignJws,
+  options: { uri: string; key: ForeignKey; now: Date },
+): StatusListToken {
+  if (!options.key.verify(utf8Scratch(parsed.signingInput), parsed.signature)) {
+    fail("ERR_STATUS_LIST_INVALID", "status list signature does not verify");
   }
+  return statusListClaims(parsed.payload, parsed.header.kid as string, options);
+}
+
+/** Another issuer's status list token, parsed: an accepted `alg`, a `kid`, the typ. */
+export function parseForeignStatusList(
+  jwt: string,
+): ForeignJws & { alg: ForeignAlg; kid: string } {
+  const code = "ERR_STATUS_LIST_INVALID";
+  const parsed = parseForeignJws(
+    jwt,
+    code,
+    "status list",
+    MAX_STATUS_LIST_JWS_LENGTH,
+  );
+  const { alg, kid } = parsed.header;
+  if (
+    !FOREIGN_STATUS_LIST_ALGS.includes(alg as string) ||
+    typeof kid !== "string" || kid.length > 256
+  ) {
+    fail(
+      code,
+      `status list must be signed with ${
+        FOREIGN_STATUS_LIST_ALGS.join(", ")
+      } and name its kid`,
+    );
+  }
+  for (const name of ["jwk", "jku", "x5u", "x5c", "crit"]) {
+    if (name in parsed.header) {
+      fail(code, `status list header ${name} is not accepted`);
+    }
+  }
+  requireStatusListTyp(parsed.header);
+  return { ...parsed, alg: alg as ForeignAlg, kid };
+}
+
+function requireStatusListTyp(header: Record<string, unknown>): void {
+  if (!hasTyp(header, STATUS_LIST_TYP)) {
+    fail(
+      "ERR_STATUS_LIST_INVALID",
+      `status list typ must be ${STATUS_LIST_TYP}`,
+    );
+  }
+}
+
+/**
+ * A verified list's claims as §8.3 asks: `sub` equal to the `uri` the token
+ * named, `iat`, `exp` (required here: a list never stops being believed
+ * otherwise), `ttl`, and `status_list` with bits 1, 2, 4 or 8. `ttl` and
+ * `exp − iat` may not pass what an issuer gives
+ * (STATUS_LIST_LIFETIME_SECONDS): a list forged with a leaked key cannot be
+ * made to stand for years.
+ */
+function statusListClaims(
+  payload: Record<string, unknown>,
+  kid: string,
+  options: { uri: string; now: Date },
+): StatusListToken {
+  const code = "ERR_STATUS_LIST_INVALID";
   checkTimes(payload, options.now, code, "status list", { requireExp: true });
   if (payload.sub !== options.uri) {
     fail(code, `status list sub is not ${options.uri}`);
@@ -249,7 +315,7 @@ export function verifyStatusList(
   }
   return {
     uri: options.uri,
-    kid: header.kid,
+    kid,
     width,
     iat: iat as number,
     exp: exp as number,

@@ -1,7 +1,7 @@
 /**
  * Distributed revocation across issuers: a token another issuer gave, traded
  * here (workload federation: an auth4agent issuer trusted as a platform),
- * is refused once that issuer's Token Status List says it is revoked
+ * is refused once that issuer's Token Status List says it is not valid
  * (draft-ietf-oauth-status-list §8.3). The list is fetched from the token's
  * `status.status_list.uri`, which must be on its issuer's own origin (a
  * token cannot send this server elsewhere), and verified with that issuer's
@@ -13,15 +13,15 @@ import { readCappedBody } from "../core/capped_body.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { HeldStatusLists } from "../core/held_status_lists.ts";
-import { inspectJws } from "../core/jws.ts";
 import {
   MAX_STATUS_LIST_JWS_LENGTH,
+  parseForeignStatusList,
   parseStatusClaim,
   STATUS_LIST_MEDIA_TYPE,
   statusAt,
   type StatusListToken,
   statusName,
-  verifyStatusList,
+  verifyForeignStatusList,
 } from "../core/status_list.ts";
 import { type ForeignIssuers, platformUrlProblem } from "./foreign_issuers.ts";
 
@@ -120,12 +120,12 @@ export class ForeignStatusLists {
   ): Promise<StatusListToken> {
     const jwt = await this.#download(iss, uri);
     try {
-      const { header } = inspectJws(jwt, "ERR_STATUS_LIST_INVALID", {
-        maxLength: MAX_STATUS_LIST_JWS_LENGTH,
-      });
-      const kid = typeof header.kid === "string" ? header.kid : undefined;
-      const key = await this.#issuers.key({ iss, kid, alg: "EdDSA" }, now);
-      return verifyStatusList(jwt, { uri, key: () => key, now });
+      const parsed = parseForeignStatusList(jwt);
+      const key = await this.#issuers.key(
+        { iss, kid: parsed.kid, alg: parsed.alg },
+        now,
+      );
+      return verifyForeignStatusList(parsed, { uri, key, now });
     } catch (cause) {
       if (
         cause instanceof Auth4AgentError &&

@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { deflateSync } from "node:zlib";
+import * as jose from "jose";
 import { base64url } from "../../src/core/encoding.ts";
 import { nowSeconds, signCompactJws } from "../../src/core/jws.ts";
 import { generateKeyPair } from "../../src/core/keys.ts";
@@ -741,3 +742,40 @@ Deno.test("foreign status lists: a list of 2 bits a token (the draft's example) 
     await assert.rejects(check(12), invalid, "beyond the list");
   });
 });
+
+for (const alg of ["ES256", "RS256"] as const) {
+  Deno.test(`foreign status lists: another issuer's list signed with ${alg} is read; one whose signature fails is not`, async () => {
+    await withIssuer(async (fake) => {
+      const { privateKey, publicKey } = await jose.generateKeyPair(alg, {
+        extractable: true,
+      });
+      fake.jwks = [{ ...await jose.exportJWK(publicKey), kid: "p1", alg }];
+      const sign = (key: CryptoKey) =>
+        new jose.SignJWT({
+          sub: fake.uri,
+          iat: T0_S,
+          exp: T0_S + STATUS_LIST_LIFETIME_SECONDS,
+          ttl: STATUS_LIST_TTL_SECONDS,
+          status_list: { bits: 1, lst: encodeStatusList([5]) },
+        }).setProtectedHeader({ alg, kid: "p1", typ: "statuslist+jwt" })
+          .sign(key);
+      let listJwt = await sign(privateKey);
+      fake.answer = () => new Response(listJwt);
+      const { lists } = statusLists(fake.issuer);
+      await lists.requireUnrevoked(fake.issuer, claim(fake.uri, 4), T0);
+      await assert.rejects(
+        lists.requireUnrevoked(fake.issuer, claim(fake.uri, 5), T0),
+        invalid,
+      );
+      // A list signed by another key of the same kind, under the same kid.
+      listJwt = await sign(
+        (await jose.generateKeyPair(alg, { extractable: true })).privateKey,
+      );
+      const fresh = statusLists(fake.issuer).lists;
+      await assert.rejects(
+        fresh.requireUnrevoked(fake.issuer, claim(fake.uri, 4), T0),
+        unreachable,
+      );
+    });
+  });
+}

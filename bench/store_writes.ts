@@ -69,6 +69,8 @@ const agents = await Promise.all(
       createdAt: now,
       status: "active",
     });
+    // Granted, as every agent that gets tokens is: the issuance reads it.
+    await store.setAgentScopes(did, ["read:payments"], now);
     return { did, publicJwk };
   }),
 );

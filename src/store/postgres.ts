@@ -25,8 +25,8 @@ import {
   auditEntryFromRow,
   challengeFromRow,
   grantFromRow,
+  grantRefusal,
   liveSince,
-  meetsAttesters,
   ms,
   operatorFromRow,
   signingKeyFromRow,
@@ -557,15 +557,19 @@ export class PostgresStore implements Store {
         const status = agent.status as AgentStatus;
         if (status !== "active") return status;
         if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
-        // The grants behind the token, FOR SHARE: a change that asks for an
-        // attestation commits before (seen here) or waits for this one.
+        // The grants behind the token, FOR SHARE: a change (a scope taken
+        // away, an attestation asked for) commits before (seen here) or
+        // waits for this one.
         for (const did of [token.clientId, token.subject]) {
           if (did === undefined) continue;
           const [grant] = await tx`
-            SELECT attesters FROM grants WHERE did = ${did} FOR SHARE`;
-          if (!meetsAttesters(grant?.attesters, attestedBy)) {
-            return "attestation_required";
-          }
+            SELECT scopes, attesters FROM grants WHERE did = ${did} FOR SHARE`;
+          const refused = grantRefusal(
+            grant as { scopes: unknown; attesters: unknown } | undefined,
+            token.scope,
+            attestedBy,
+          );
+          if (refused) return refused;
         }
         // Delegated tokens only: an ordinary issuance runs no statement more.
         if (

@@ -130,17 +130,32 @@ export function grantFromRow(row: Row): GrantRecord {
 }
 
 /**
- * Whether a grant's stored attesters (NULL or none: no ask) are met by a
- * client attestation of `attestedBy` (undefined: none came).
+ * What a grant, as stored now (its `scopes` and `attesters` columns), says
+ * of a token being recorded: its scopes must still be granted, and an
+ * attestation it asks for must have come (`attestedBy`, its attester). A
+ * grant row that is not there was never checked against (no token is
+ * issued without one): undefined, nothing to say.
  */
-export function meetsAttesters(
-  column: unknown,
+export function grantRefusal(
+  grant: { scopes: unknown; attesters: unknown } | undefined,
+  scope: string,
   attestedBy: string | undefined,
-): boolean {
-  if (column === null || column === undefined) return true;
-  const attesters = JSON.parse(String(column)) as string[];
+): "scope_not_granted" | "attestation_required" | undefined {
+  if (!grant || grant.scopes === null || grant.scopes === undefined) {
+    return undefined;
+  }
+  const granted = new Set(JSON.parse(String(grant.scopes)) as string[]);
+  if (scope.split(" ").some((s) => s !== "" && !granted.has(s))) {
+    return "scope_not_granted";
+  }
+  if (grant.attesters === null || grant.attesters === undefined) {
+    return undefined;
+  }
+  const attesters = JSON.parse(String(grant.attesters)) as string[];
   return attesters.length === 0 ||
-    (attestedBy !== undefined && attesters.includes(attestedBy));
+      (attestedBy !== undefined && attesters.includes(attestedBy))
+    ? undefined
+    : "attestation_required";
 }
 
 /** A grant's attesters as stored: NULL when it asks for none. */

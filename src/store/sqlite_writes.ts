@@ -7,8 +7,8 @@ import { auditHash, GENESIS_HASH } from "./audit_chain.ts";
 import {
   attestersColumn,
   challengeFromRow,
+  grantRefusal,
   liveSince,
-  meetsAttesters,
   ms,
   type Row,
 } from "./rows.ts";
@@ -121,14 +121,17 @@ function parentUnrevoked(c: SqliteConnection, parentJti: string): boolean {
     .get(parentJti) !== undefined;
 }
 
-/** The issuing agent's status and key, and what its grant asks of attestation: one statement. */
+/** The issuing agent's status and key, and its grant as it is now: one statement. */
 const ISSUING_AGENT =
-  "SELECT a.status, a.public_jwk, g.attesters FROM agents a LEFT JOIN grants g ON g.did = a.did WHERE a.did = ?";
+  "SELECT a.status, a.public_jwk, g.scopes, g.attesters FROM agents a LEFT JOIN grants g ON g.did = a.did WHERE a.did = ?";
 
-function subjectAttesters(c: SqliteConnection, did: string): unknown {
-  return (c.stmt("SELECT attesters FROM grants WHERE did = ?").get(did) as
-    | { attesters: unknown }
-    | undefined)?.attesters;
+function grantOf(
+  c: SqliteConnection,
+  did: string,
+): { scopes: unknown; attesters: unknown } | undefined {
+  return c.stmt("SELECT scopes, attesters FROM grants WHERE did = ?").get(
+    did,
+  ) as { scopes: unknown; attesters: unknown } | undefined;
 }
 
 /** A binding, by its primary key; exported for the test of its plan. */
@@ -336,24 +339,27 @@ export const WRITES = {
     attestedBy?: string,
   ): IssuanceOutcome {
     // Inside the batch's write transaction: a suspension, a rotation, the
-    // parent's revocation, the workload's unbinding or a grant's new ask
-    // for an attestation either committed before (seen here) or commits
-    // after (and, but for a rotation, an unbinding or a grant change,
-    // revokes this token).
+    // parent's revocation, the workload's unbinding or a grant's change (a
+    // scope taken away, an attestation asked for) either committed before
+    // (seen here) or commits after (and, but for a rotation, an unbinding
+    // or a grant change, revokes this token).
     const agent = c.stmt(ISSUING_AGENT).get(token.clientId) as
-      | { status: AgentStatus; public_jwk: string; attesters: unknown }
+      | {
+        status: AgentStatus;
+        public_jwk: string;
+        scopes: unknown;
+        attesters: unknown;
+      }
       | undefined;
     if (!agent) throw new Error(`no agent ${token.clientId} to issue for`);
     if (agent.status !== "active") return agent.status;
     if (agent.public_jwk !== JSON.stringify(agentKey)) return "rotated";
-    if (!meetsAttesters(agent.attesters, attestedBy)) {
-      return "attestation_required";
-    }
-    // Delegated tokens only: the subject's grant asks too.
-    if (
-      token.subject !== undefined &&
-      !meetsAttesters(subjectAttesters(c, token.subject), attestedBy)
-    ) return "attestation_required";
+    const refused = grantRefusal(agent, token.scope, attestedBy) ??
+      // Delegated tokens only: the subject's grant has its say too.
+      (token.subject === undefined
+        ? undefined
+        : grantRefusal(grantOf(c, token.subject), token.scope, attestedBy));
+    if (refused) return refused;
     // Delegated tokens only: an ordinary issuance runs no statement more.
     if (token.parentJti !== undefined && !parentUnrevoked(c, token.parentJti)) {
       return "parent_revoked";

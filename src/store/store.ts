@@ -158,6 +158,8 @@ export type IssuanceOutcome =
   | "parent_revoked"
   /** A grant behind the token now asks for a client attestation this one does not meet. */
   | "attestation_required"
+  /** A grant behind the token no longer holds one of its scopes. */
+  | "scope_not_granted"
   | Exclude<AgentStatus, "active">;
 
 /**

@@ -1292,6 +1292,38 @@ export function storeConformance(
     assert.ok(checkChain(entries).ok);
   });
 
+  test("issuance: a scope taken from a grant while a request is in flight is \"scope_not_granted\" in the write, and writes nothing; a delegation's subject's grant counts too", async ({ store }) => {
+    const { agents: [ag, actor] } = await agents(store, 2);
+    const issue = (t: TokenRecord, holder: AgentRecord) =>
+      store.recordIssuance(
+        t,
+        event({ actor: holder.did, target: t.jti }),
+        byJti(holder.did, id("jti")),
+        holder.publicJwk,
+      );
+    await store.setAgentScopes(ag!.did, ["read:data", "write:data"], at(20));
+    await store.setAgentScopes(actor!.did, ["read:data", "write:data"], at(20));
+    const parent = token(ag!);
+    assert.equal(await issue(parent, ag!), "recorded");
+    // The operator takes write:data away.
+    await store.setAgentScopes(ag!.did, ["read:data"], at(30));
+    const both = token(ag!);
+    assert.equal(await issue(both, ag!), "scope_not_granted");
+    assert.equal(await store.getToken(both.jti), undefined);
+    assert.equal(
+      await issue(token(ag!, { scope: "read:data" }), ag!),
+      "recorded",
+    );
+    // A delegation from ag to actor: ag's grant (the subject's) counts too.
+    const child = delegated(actor!, parent);
+    assert.equal(await issue(child, actor!), "scope_not_granted");
+    assert.equal(await store.getToken(child.jti), undefined);
+    assert.equal(
+      await issue(delegated(actor!, parent, { scope: "read:data" }), actor!),
+      "recorded",
+    );
+  });
+
   test("issuance: a grant's ask for an attestation is met inside the write: none, or another attester's, is \"attestation_required\" and writes nothing; a delegation's subject's grant asks too", async ({ store }) => {
     const { agents: [ag, actor] } = await agents(store, 2);
     const attester = "https://attester.example";
@@ -1307,9 +1339,13 @@ export function storeConformance(
     assert.equal(await issue(token(ag!), ag!), "recorded");
     assert.equal(await issue(token(ag!), ag!, attester), "recorded");
     // The grant changes (as while a request is in flight).
-    await store.setAgentScopes(ag!.did, ["read:data"], at(20), undefined, [
-      attester,
-    ]);
+    await store.setAgentScopes(
+      ag!.did,
+      ["read:data", "write:data"],
+      at(20),
+      undefined,
+      [attester],
+    );
     const refused = [token(ag!), token(ag!)];
     assert.equal(await issue(refused[0]!, ag!), "attestation_required");
     assert.equal(

@@ -269,6 +269,12 @@ async function issue(
       "the grant changed while this request was in flight: it now asks for a client attestation this request does not carry",
     );
   }
+  if (outcome === "scope_not_granted") {
+    fail(
+      "ERR_SCOPE_NOT_GRANTED",
+      `the grant changed while this request was in flight: ${claims.scope} is no longer all granted`,
+    );
+  }
   if (outcome === "rotated") {
     fail(
       "ERR_BAD_SIGNATURE",

@@ -15,14 +15,14 @@ import {
   DPOP_SCHEME,
   verifyDpopProof,
 } from "../../core/dpop.ts";
-import { Auth4AgentError, fail } from "../../core/errors.ts";
+import { Auth4AgentError, type ErrorCode, fail } from "../../core/errors.ts";
 import { nowSeconds } from "../../core/jws.ts";
 import { formatScope } from "../../core/scope.ts";
 import { statusClaim } from "../../core/status_list.ts";
 import { audit } from "../audit.ts";
 import { replayed, verifyClient } from "../client_auth.ts";
 import { requireActive } from "../clients.ts";
-import type { AgentStanding } from "../../store/store.ts";
+import type { AgentStanding, SingleUse } from "../../store/store.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { clientAttestation } from "../client_attestation.ts";
 import type { VerifiedAttestation } from "../../core/client_attestation.ts";
@@ -263,36 +263,11 @@ async function issue(
     attestation?.iss,
   );
   if (outcome === "replayed") replayed(singleUse);
-  if (outcome === "attestation_required") {
+  if (changedInFlight(outcome)) {
+    const changed = CHANGED_IN_FLIGHT[outcome];
     fail(
-      "ERR_CLIENT_ATTESTATION_REQUIRED",
-      "the grant changed while this request was in flight: it now asks for a client attestation this request does not carry",
-    );
-  }
-  if (outcome === "scope_not_granted") {
-    fail(
-      "ERR_SCOPE_NOT_GRANTED",
-      `the grant changed while this request was in flight: ${claims.scope} is no longer all granted`,
-    );
-  }
-  if (outcome === "rotated") {
-    fail(
-      "ERR_BAD_SIGNATURE",
-      "workload" in singleUse
-        ? "the agent's key was rotated while this request was in flight; ask again"
-        : "the agent's key was rotated while this request was in flight; sign with the new key",
-    );
-  }
-  if (outcome === "unbound") {
-    fail(
-      "ERR_WORKLOAD_NOT_BOUND",
-      "the workload identity was removed while this request was in flight",
-    );
-  }
-  if (outcome === "parent_revoked") {
-    fail(
-      "ERR_SUBJECT_TOKEN_INVALID",
-      "the subject token was revoked while this request was in flight",
+      changed.code,
+      `${changed.what(singleUse)} while this request was in flight`,
     );
   }
   // Suspended or revoked while this request was in flight.
@@ -319,6 +294,50 @@ async function issue(
     200,
     { Pragma: "no-cache" },
   ));
+}
+
+/**
+ * What committed between a token request's checks and its write, by the
+ * write's outcome (store.ts): the request is refused as if it had come after.
+ */
+const CHANGED_IN_FLIGHT: Record<
+  | "attestation_required"
+  | "scope_not_granted"
+  | "rotated"
+  | "unbound"
+  | "parent_revoked",
+  { code: ErrorCode; what: (singleUse: SingleUse) => string }
+> = {
+  attestation_required: {
+    code: "ERR_CLIENT_ATTESTATION_REQUIRED",
+    what: () =>
+      "the grant came to ask for a client attestation this request does not carry",
+  },
+  scope_not_granted: {
+    code: "ERR_SCOPE_NOT_GRANTED",
+    what: () => "a scope asked for was taken from the grant",
+  },
+  rotated: {
+    code: "ERR_BAD_SIGNATURE",
+    what: (singleUse) =>
+      "workload" in singleUse
+        ? "the agent's key was rotated (ask again)"
+        : "the agent's key was rotated (sign with the new key)",
+  },
+  unbound: {
+    code: "ERR_WORKLOAD_NOT_BOUND",
+    what: () => "the workload identity was removed",
+  },
+  parent_revoked: {
+    code: "ERR_SUBJECT_TOKEN_INVALID",
+    what: () => "the subject token was revoked",
+  },
+};
+
+function changedInFlight(
+  outcome: string,
+): outcome is keyof typeof CHANGED_IN_FLIGHT {
+  return Object.hasOwn(CHANGED_IN_FLIGHT, outcome);
 }
 
 /** The audit entry's reason: the scope, for whom, how the client proved itself. */

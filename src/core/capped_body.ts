@@ -16,6 +16,14 @@ export async function readCappedBody(
     if (size > max) return undefined;
     chunks.push(chunk);
   }
+  return joinChunks(chunks, size);
+}
+
+/** The chunks of a body read piece by piece, `size` bytes in all, as one array. */
+export function joinChunks(
+  chunks: readonly Uint8Array[],
+  size: number,
+): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(size);
   let offset = 0;
   for (const chunk of chunks) {

@@ -2,6 +2,7 @@
  * The HTTP edge: reading bodies under a size limit with strict content types,
  * and rendering responses — errors in one place, OAuth-style.
  */
+import { joinChunks } from "../core/capped_body.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import { withDeadline } from "./deadline.ts";
@@ -129,13 +130,7 @@ export async function readBody(
     }
     chunks.push(value);
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return joinChunks(chunks, size);
 }
 
 function requireMediaType(request: Request, expected: string): void {

@@ -119,12 +119,6 @@ export function decodeStatusList(lst: string, width = 1): Uint8Array {
   }
 }
 
-/** Whether bit `idx` is set; undefined beyond the array (no statement can be made). */
-export function isRevoked(bits: Uint8Array, idx: number): boolean | undefined {
-  const status = statusAt(bits, 1, idx);
-  return status === undefined ? undefined : status !== 0;
-}
-
 /** The widths a list may give each token (§4.1: the `bits` claim). */
 export const STATUS_WIDTHS = [1, 2, 4, 8] as const;
 export type StatusWidth = typeof STATUS_WIDTHS[number];

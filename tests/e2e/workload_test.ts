@@ -144,8 +144,8 @@ Deno.test("CLI workload federation: add, list, issue --workload-token-file from 
     ).stdout;
     assert.match(verified, new RegExp(`valid: ${did}`));
 
-    const removed = ok(
-      await opsCli(
+    const remove = () =>
+      opsCli(
         "workload",
         "remove",
         "--agent",
@@ -154,7 +154,9 @@ Deno.test("CLI workload federation: add, list, issue --workload-token-file from 
         platform.issuer,
         "--subject",
         SUBJECT,
-      ),
+      );
+    const removed = ok(
+      await remove(),
       "workload remove",
     ).stdout;
     assert.match(removed, new RegExp(`Removed from ${did}`));
@@ -171,16 +173,7 @@ Deno.test("CLI workload federation: add, list, issue --workload-token-file from 
       "ERR_WORKLOAD_NOT_BOUND",
     );
     refused(
-      await opsCli(
-        "workload",
-        "remove",
-        "--agent",
-        did,
-        "--issuer",
-        platform.issuer,
-        "--subject",
-        SUBJECT,
-      ),
+      await remove(),
       "ERR_WORKLOAD_IDENTITY_NOT_FOUND",
     );
 

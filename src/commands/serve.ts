@@ -57,6 +57,10 @@ export function register(program: Command, run: Run): void {
       repeatable,
     )
     .option(
+      "--federation-file <file>",
+      "trust other issuers for their domains' agents: a JSON file of peers, each {issuer, domains, scopes} (env AUTH4AGENT_FEDERATION_FILE)",
+    )
+    .option(
       "--key-encryption-key-file <file>",
       "encrypt signing keys at rest with this 32-byte base64 key (env AUTH4AGENT_KEK_FILE, or the key itself in AUTH4AGENT_KEK)",
     )

@@ -73,6 +73,12 @@ export interface AccessTokenClaims {
    * (core/client_attestation.ts). The token ends by the attestation's end.
    */
   attestation?: AttestationClaim;
+  /**
+   * Issued for an agent of another issuer, this one's federation peer, on
+   * that issuer's token (serve/federation.ts): `iss` is the peer's
+   * identifier. Its `sub` is registered there, not here.
+   */
+  federation?: { iss: string };
 }
 
 export interface ActorClaim {

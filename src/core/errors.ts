@@ -255,6 +255,24 @@ const CODES = {
     exit: EXIT.failed,
   },
 
+  // Federation: another issuer's access token, for one of the domains this
+  // issuer trusts it for, traded for this issuer's (RFC 7523 §2.1).
+  ERR_FEDERATED_TOKEN_INVALID: {
+    oauth: "invalid_grant",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_FEDERATION_NOT_TRUSTED: {
+    oauth: "invalid_grant",
+    status: 400,
+    exit: EXIT.failed,
+  },
+  ERR_FEDERATED_ISSUER_UNREACHABLE: {
+    oauth: "temporarily_unavailable",
+    status: 503,
+    exit: EXIT.unavailable,
+  },
+
   // Client attestation (draft-ietf-oauth-attestation-based-client-auth):
   // a trusted attester's statement about the agent's instance, with its
   // proof of possession, in the OAuth-Client-Attestation(-PoP) headers.

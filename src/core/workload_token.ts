@@ -11,6 +11,30 @@ import { Auth4AgentError, fail } from "./errors.ts";
 import type { ForeignAlg, ForeignKey } from "./foreign_keys.ts";
 import { utf8Scratch } from "./encoding.ts";
 import { checkTimes, nowSeconds, parseForeignJws } from "./jws.ts";
+import type { ErrorCode } from "./errors.ts";
+
+/**
+ * What a traded JWT is to the grant taking it, for its refusals: a platform's
+ * workload token, or a federated issuer's access token (federated_token.ts).
+ */
+export interface TradedTokenKind {
+  code: ErrorCode;
+  /** "workload token", in messages. */
+  noun: string;
+  /** The `typ`s it may carry (lowercase, without `application/`), or none. */
+  typs: readonly string[];
+}
+
+/**
+ * A workload token's `typ`, if any: a plain JWT, a JWT-SVID's JOSE, or an
+ * access token of another server. Never a DPoP proof, a delegation, a
+ * request proof or a status list: those are no identity.
+ */
+export const WORKLOAD_TOKEN: TradedTokenKind = {
+  code: "ERR_WORKLOAD_TOKEN_INVALID",
+  noun: "workload token",
+  typs: ["jwt", "jose", "at+jwt"],
+};
 
 export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /** RS256 (Kubernetes, most CI platforms), ES256, EdDSA. */
@@ -23,13 +47,6 @@ export const WORKLOAD_ALGS = ["RS256", "ES256", "EdDSA", "Ed25519"] as const;
 export const MAX_WORKLOAD_TOKEN_REMAINING_SECONDS = 86_400;
 const MAX_SUBJECT_LENGTH = 1024;
 const MAX_AUDIENCES = 16;
-
-/**
- * `typ`s a workload token may carry: none, a plain JWT, a JWT-SVID's JOSE,
- * or an access token of another server. Never a DPoP proof, a delegation, a
- * request proof or a status list: those are no identity.
- */
-const WORKLOAD_TYPS = ["jwt", "jose", "at+jwt"];
 
 export interface UnverifiedWorkloadToken {
   iss: string;
@@ -49,17 +66,20 @@ export interface WorkloadClaims {
 }
 
 /** Parses a workload token without trusting it: what names the key to check it with. */
-export function inspectWorkloadToken(token: unknown): UnverifiedWorkloadToken {
+export function inspectWorkloadToken(
+  token: unknown,
+  kind: TradedTokenKind = WORKLOAD_TOKEN,
+): UnverifiedWorkloadToken {
   const { header, payload, signingInput, signature } = parseForeignJws(
     token,
-    "ERR_WORKLOAD_TOKEN_INVALID",
-    "workload token",
+    kind.code,
+    kind.noun,
   );
   const alg = header.alg;
   if (!WORKLOAD_ALGS.includes(alg as typeof WORKLOAD_ALGS[number])) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      `workload token alg ${JSON.stringify(alg)} is not accepted (${
+      kind.code,
+      `${kind.noun} alg ${JSON.stringify(alg)} is not accepted (${
         WORKLOAD_ALGS.join(", ")
       })`,
     );
@@ -67,31 +87,31 @@ export function inspectWorkloadToken(token: unknown): UnverifiedWorkloadToken {
   for (const name of ["jwk", "jku", "x5u", "x5c", "crit", "b64"]) {
     if (name in header) {
       fail(
-        "ERR_WORKLOAD_TOKEN_INVALID",
-        `workload token header ${name} is not accepted`,
+        kind.code,
+        `${kind.noun} header ${name} is not accepted`,
       );
     }
   }
   if (
     header.typ !== undefined &&
     (typeof header.typ !== "string" ||
-      !WORKLOAD_TYPS.includes(
+      !kind.typs.includes(
         header.typ.toLowerCase().replace(/^application\//, ""),
       ))
   ) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      `a token of typ ${JSON.stringify(header.typ)} is no workload identity`,
+      kind.code,
+      `a token of typ ${JSON.stringify(header.typ)} is no ${kind.noun}`,
     );
   }
   if (
     header.kid !== undefined &&
     (typeof header.kid !== "string" || header.kid.length > 256)
   ) {
-    fail("ERR_WORKLOAD_TOKEN_INVALID", "workload token kid must be a string");
+    fail(kind.code, `${kind.noun} kid must be a string`);
   }
   if (typeof payload.iss !== "string" || payload.iss.length === 0) {
-    fail("ERR_WORKLOAD_TOKEN_INVALID", "workload token has no iss");
+    fail(kind.code, `${kind.noun} has no iss`);
   }
   return {
     iss: payload.iss,
@@ -114,20 +134,26 @@ export function inspectWorkloadToken(token: unknown): UnverifiedWorkloadToken {
 export function verifyWorkloadToken(
   token: UnverifiedWorkloadToken,
   key: ForeignKey,
-  options: { now: Date },
+  options: {
+    now: Date;
+    kind?: TradedTokenKind;
+    /** Its `cnf` is the caller's to check (federated_token.ts). */
+    keyBoundChecked?: boolean;
+  },
 ): WorkloadClaims {
+  const kind = options.kind ?? WORKLOAD_TOKEN;
   if (!key.verify(utf8Scratch(token.signingInput), token.signature)) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      "workload token signature does not verify with its issuer's key",
+      kind.code,
+      `${kind.noun} signature does not verify with its issuer's key`,
     );
   }
   const { payload } = token;
   checkTimes(
     payload,
     options.now,
-    "ERR_WORKLOAD_TOKEN_INVALID",
-    "workload token",
+    kind.code,
+    kind.noun,
     {
       requireExp: true,
     },
@@ -137,8 +163,8 @@ export function verifyWorkloadToken(
       MAX_WORKLOAD_TOKEN_REMAINING_SECONDS
   ) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      `workload token is valid for more than ${MAX_WORKLOAD_TOKEN_REMAINING_SECONDS} s: use the platform's short-lived tokens`,
+      kind.code,
+      `${kind.noun} is valid for more than ${MAX_WORKLOAD_TOKEN_REMAINING_SECONDS} s: use short-lived tokens`,
     );
   }
   const sub = payload.sub;
@@ -147,15 +173,15 @@ export function verifyWorkloadToken(
     sub.length > MAX_SUBJECT_LENGTH
   ) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      `workload token sub must be a string of 1 to ${MAX_SUBJECT_LENGTH} characters`,
+      kind.code,
+      `${kind.noun} sub must be a string of 1 to ${MAX_SUBJECT_LENGTH} characters`,
     );
   }
-  const aud = audiences(payload.aud);
-  if (payload.cnf !== undefined) {
+  const aud = audiences(payload.aud, kind);
+  if (payload.cnf !== undefined && !options.keyBoundChecked) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      "workload token is bound to a key (cnf): it cannot be traded without it",
+      kind.code,
+      `${kind.noun} is bound to a key (cnf): it cannot be traded without it`,
     );
   }
   // A delegated token (RFC 8693 §4.1) is its actor acting for `sub`, not
@@ -163,14 +189,14 @@ export function verifyWorkloadToken(
   // subject's whole binding. One whose client is not its subject likewise.
   if (payload.act !== undefined || payload.may_act !== undefined) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      "workload token is delegated (act) or a delegation (may_act): it is no identity of its sub",
+      kind.code,
+      `${kind.noun} is delegated (act) or a delegation (may_act): it is no identity of its sub`,
     );
   }
   if (payload.client_id !== undefined && payload.client_id !== sub) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      "workload token's client_id is not its sub: it speaks for someone else",
+      kind.code,
+      `${kind.noun}'s client_id is not its sub: it speaks for someone else`,
     );
   }
   return { iss: token.iss, sub, aud, exp: payload.exp as number };
@@ -180,20 +206,21 @@ export function verifyWorkloadToken(
 export function requireAudience(
   claims: WorkloadClaims,
   audience: string,
+  kind: TradedTokenKind = WORKLOAD_TOKEN,
 ): void {
   if (!claims.aud.includes(audience)) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      `workload token aud must include ${JSON.stringify(audience)}`,
+      kind.code,
+      `${kind.noun} aud must include ${JSON.stringify(audience)}`,
     );
   }
 }
 
-function audiences(aud: unknown): string[] {
+function audiences(aud: unknown, kind: TradedTokenKind): string[] {
   if (aud === undefined) {
     fail(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      "workload token has no aud: ask the platform for a token whose audience is this issuer's identifier",
+      kind.code,
+      `${kind.noun} has no aud: ask for a token whose audience is this issuer's identifier`,
     );
   }
   const list = typeof aud === "string" ? [aud] : aud;
@@ -203,8 +230,8 @@ function audiences(aud: unknown): string[] {
     !list.every((value) => typeof value === "string")
   ) {
     throw new Auth4AgentError(
-      "ERR_WORKLOAD_TOKEN_INVALID",
-      `workload token aud must be a string or 1 to ${MAX_AUDIENCES} strings`,
+      kind.code,
+      `${kind.noun} aud must be a string or 1 to ${MAX_AUDIENCES} strings`,
     );
   }
   return list;

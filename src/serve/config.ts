@@ -32,6 +32,8 @@ export interface ServeConfig {
   workloadIssuers: string[];
   /** Attesters whose client attestations this issuer takes (client attestation). */
   clientAttesters: string[];
+  /** The federation file: the issuers trusted for other domains' agents (federation.ts). */
+  federationFile?: string;
 }
 
 export const DEFAULTS = {
@@ -53,6 +55,7 @@ export interface RawServeOptions {
   rateLimit?: string;
   tokenTtl?: string;
   keyEncryptionKeyFile?: string;
+  federationFile?: string;
   /** Repeatable flags; the environment variables hold them space-separated. */
   workloadIssuer?: string[];
   clientAttester?: string[];
@@ -67,6 +70,7 @@ const ENV = {
   rateLimit: "AUTH4AGENT_RATE_LIMIT",
   tokenTtl: "AUTH4AGENT_TOKEN_TTL",
   keyEncryptionKeyFile: "AUTH4AGENT_KEK_FILE",
+  federationFile: "AUTH4AGENT_FEDERATION_FILE",
   workloadIssuer: "AUTH4AGENT_WORKLOAD_ISSUERS",
   clientAttester: "AUTH4AGENT_CLIENT_ATTESTERS",
 } as const satisfies Record<keyof RawServeOptions, string>;
@@ -162,6 +166,7 @@ export function resolveServeConfig(
     tokenTtl,
     challengeTtl: DEFAULTS.challengeTtl,
     kekFile: pick("keyEncryptionKeyFile"),
+    federationFile: pick("federationFile"),
     workloadIssuers: foreignIssuers(
       "--workload-issuer",
       list("workloadIssuer"),

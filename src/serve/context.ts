@@ -8,6 +8,7 @@ import type { StatusIndexes } from "./status_indexes.ts";
 import type { StatusListCache } from "./status_list_cache.ts";
 import type { ForeignIssuers } from "./foreign_issuers.ts";
 import type { ForeignStatusLists } from "./foreign_status_lists.ts";
+import type { Federation } from "./federation.ts";
 
 export interface AppDeps {
   store: Store;
@@ -29,6 +30,8 @@ export interface AppDeps {
   workloadStatusLists: ForeignStatusLists;
   /** The attesters whose client attestations are taken, and their keys. */
   clientAttesters: ForeignIssuers;
+  /** The issuers trusted to speak for other domains' agents (federation trust). */
+  federation: Federation;
   version: string;
   /** Diagnostics (never secrets); defaults to stderr. */
   log: (line: Record<string, unknown>) => void;

@@ -80,6 +80,14 @@ export const CLIENT_ATTESTER: IssuerRole = {
   unreachable: "ERR_CLIENT_ATTESTER_UNREACHABLE",
 };
 
+export const FEDERATED_ISSUER: IssuerRole = {
+  noun: "federated issuer",
+  token: "federated token",
+  untrusted: "ERR_FEDERATION_NOT_TRUSTED",
+  invalid: "ERR_FEDERATED_TOKEN_INVALID",
+  unreachable: "ERR_FEDERATED_ISSUER_UNREACHABLE",
+};
+
 interface HeldKeys {
   jwks: Record<string, unknown>[];
   fetchedAt: number;
@@ -95,7 +103,8 @@ export class ForeignIssuers {
   /** Per issuer, its last failed fetch: with no keys held it answers for NO_KEYS_RETRY_MS. */
   readonly #failures: ReadonlyMap<string, RecentFailure>;
   readonly #log: (line: Record<string, unknown>) => void;
-  readonly #role: IssuerRole;
+  /** What they are to this server: its words and codes. */
+  readonly role: IssuerRole;
   /** The trusted issuer identifiers, exactly as configured. */
   readonly issuers: readonly string[];
 
@@ -109,7 +118,7 @@ export class ForeignIssuers {
       role?: IssuerRole;
     } = {},
   ) {
-    this.#role = options.role ?? WORKLOAD_PLATFORM;
+    this.role = options.role ?? WORKLOAD_PLATFORM;
     this.issuers = [...issuers];
     this.#failures = new Map(
       issuers.map((issuer) => [issuer, new RecentFailure(NO_KEYS_RETRY_MS)]),
@@ -133,7 +142,7 @@ export class ForeignIssuers {
 
   /** The key of the token's issuer that its `kid` (or, without one, its `alg`) names. */
   async key(token: KeyReference, now: Date): Promise<ForeignKey> {
-    const role = this.#role;
+    const role = this.role;
     if (!this.trusts(token.iss)) {
       fail(
         role.untrusted,
@@ -258,7 +267,7 @@ export class ForeignIssuers {
 
   #unreachable(issuer: string, why: string): never {
     throw new Auth4AgentError(
-      this.#role.unreachable,
+      this.role.unreachable,
       `cannot get the signing keys of ${issuer}: ${why}`,
     );
   }
@@ -266,7 +275,7 @@ export class ForeignIssuers {
   #failed(issuer: string, url: string, cause: unknown): void {
     this.#log({
       level: "warn",
-      msg: `cannot get a ${this.#role.noun}'s keys`,
+      msg: `cannot get a ${this.role.noun}'s keys`,
       issuer,
       url,
       error: String(cause),

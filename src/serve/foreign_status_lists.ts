@@ -1,6 +1,6 @@
 /**
  * Distributed revocation across issuers: a token another issuer gave, traded
- * here (workload federation: an auth4agent issuer trusted as a platform),
+ * here (workload federation, or federation with another auth4agent issuer),
  * is refused once that issuer's Token Status List says it is not valid
  * (draft-ietf-oauth-status-list §8.3). The list is fetched from the token's
  * `status.status_list.uri`, which must be on its issuer's own origin (a
@@ -52,7 +52,7 @@ export class ForeignStatusLists {
   }
 
   /**
-   * Refuses (ERR_WORKLOAD_TOKEN_INVALID) a token of `iss` whose `status`
+   * Refuses (the issuers' role's `invalid` code) a token of `iss` whose `status`
    * claim its issuer's list marks other than valid (revoked, suspended, or a
    * status of the issuer's own; lists of 1, 2, 4 or 8 bits a token); a
    * token without one is not asked about.
@@ -63,13 +63,14 @@ export class ForeignStatusLists {
     now: Date,
   ): Promise<void> {
     if (status === undefined) return;
+    const { invalid, token } = this.#issuers.role;
     let ref: { idx: number; uri: string };
     try {
       ref = parseStatusClaim(status).status_list;
     } catch (cause) {
       throw new Auth4AgentError(
-        "ERR_WORKLOAD_TOKEN_INVALID",
-        `workload token status is malformed: ${(cause as Error).message}`,
+        invalid,
+        `${token} status is malformed: ${(cause as Error).message}`,
       );
     }
     const problem = platformUrlProblem(ref.uri) ??
@@ -78,23 +79,20 @@ export class ForeignStatusLists {
         : `is not on its issuer's origin, ${new URL(iss).origin}`);
     if (problem) {
       fail(
-        "ERR_WORKLOAD_TOKEN_INVALID",
-        `workload token's status list ${ref.uri} ${problem}`,
+        invalid,
+        `${token}'s status list ${ref.uri} ${problem}`,
       );
     }
     const list = await this.#list(iss, ref.uri, now);
     const value = statusAt(list.bits, list.width, ref.idx);
     if (value === undefined) {
-      fail(
-        "ERR_WORKLOAD_TOKEN_INVALID",
-        "workload token's index is beyond its status list",
-      );
+      fail(invalid, `${token}'s index is beyond its status list`);
     }
     // Anything but valid: revoked, suspended, or a status of the issuer's own.
     if (value !== 0) {
       fail(
-        "ERR_WORKLOAD_TOKEN_INVALID",
-        `${iss}'s status list says the workload token is ${statusName(value)}`,
+        invalid,
+        `${iss}'s status list says the ${token} is ${statusName(value)}`,
       );
     }
   }
@@ -107,9 +105,9 @@ export class ForeignStatusLists {
       usable: (list) => this.#issuers.publishes(iss, list.kid),
       isOutage: (error) =>
         error instanceof Auth4AgentError &&
-        error.code === "ERR_WORKLOAD_ISSUER_UNREACHABLE",
+        error.code === this.#issuers.role.unreachable,
       older: () =>
-        unreachable(iss, `${uri} answered an older list than one seen`),
+        this.#unreachable(iss, `${uri} answered an older list than one seen`),
     });
   }
 
@@ -129,11 +127,11 @@ export class ForeignStatusLists {
     } catch (cause) {
       if (
         cause instanceof Auth4AgentError &&
-        cause.code === "ERR_WORKLOAD_ISSUER_UNREACHABLE"
+        cause.code === this.#issuers.role.unreachable
       ) throw cause;
       // Its status cannot be known: refused as if out of reach, the why logged.
       this.#failed(iss, uri, cause);
-      throw unreachable(iss, "its status list does not verify");
+      throw this.#unreachable(iss, "its status list does not verify");
     }
   }
 
@@ -147,23 +145,23 @@ export class ForeignStatusLists {
       });
     } catch (cause) {
       this.#failed(iss, uri, cause);
-      throw unreachable(iss, `${uri} could not be fetched`);
+      throw this.#unreachable(iss, `${uri} could not be fetched`);
     }
     if (!response.ok) {
       await response.body?.cancel();
       this.#failed(iss, uri, `HTTP ${response.status}`);
-      throw unreachable(iss, `${uri} answered ${response.status}`);
+      throw this.#unreachable(iss, `${uri} answered ${response.status}`);
     }
     let bytes: Uint8Array | undefined;
     try {
       bytes = await readCappedBody(response.body, MAX_STATUS_LIST_JWS_LENGTH);
     } catch (cause) {
       this.#failed(iss, uri, cause);
-      throw unreachable(iss, `${uri} broke off`);
+      throw this.#unreachable(iss, `${uri} broke off`);
     }
     if (!bytes) {
       this.#failed(iss, uri, "too large");
-      throw unreachable(
+      throw this.#unreachable(
         iss,
         `${uri} is larger than ${MAX_STATUS_LIST_JWS_LENGTH} bytes`,
       );
@@ -172,24 +170,25 @@ export class ForeignStatusLists {
       return fromUtf8(bytes).trim();
     } catch (cause) {
       this.#failed(iss, uri, cause);
-      throw unreachable(iss, `${uri} is not UTF-8`);
+      throw this.#unreachable(iss, `${uri} is not UTF-8`);
     }
   }
 
   #failed(iss: string, uri: string, cause: unknown): void {
     this.#log({
       level: "warn",
-      msg: "cannot get a platform's status list",
+      msg: `cannot get a ${this.#issuers.role.noun}'s status list`,
       issuer: iss,
       url: uri,
       error: String(cause),
     });
   }
-}
 
-function unreachable(iss: string, why: string): Auth4AgentError {
-  return new Auth4AgentError(
-    "ERR_WORKLOAD_ISSUER_UNREACHABLE",
-    `cannot check the workload token's status at ${iss}: ${why}`,
-  );
+  #unreachable(iss: string, why: string): Auth4AgentError {
+    const { unreachable, token } = this.#issuers.role;
+    return new Auth4AgentError(
+      unreachable,
+      `cannot check the ${token}'s status at ${iss}: ${why}`,
+    );
+  }
 }

@@ -16,6 +16,12 @@ import { RateLimiter } from "./rate_limit.ts";
 import { KEY_RELOAD_SECONDS, KeyRing } from "./signing_keys.ts";
 import { CLIENT_ATTESTER, ForeignIssuers } from "./foreign_issuers.ts";
 import { ForeignStatusLists } from "./foreign_status_lists.ts";
+import {
+  Federation,
+  type FederationPeer,
+  loadFederationFile,
+} from "./federation.ts";
+import { Auth4AgentError } from "../core/errors.ts";
 
 const SWEEP_INTERVAL_MS = 60_000;
 /** Per-IP limits are this multiple of the per-client ones. */
@@ -45,10 +51,15 @@ export async function startServer(
     log?: (line: Record<string, unknown>) => void;
     /** Key-encryption key for the signing keys at rest. */
     kek?: CryptoKey;
+    /** The federation peers; default: config.federationFile's. */
+    federation?: FederationPeer[];
   } = {},
 ): Promise<RunningServer> {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? defaultLog;
+  const peers = options.federation ??
+    await loadFederationFile(config.federationFile);
+  requireOneRoleEach(config, peers);
   const store = options.store ?? await openStore(config.db);
   const keys = await KeyRing.open(store, now(), {
     kek: options.kek,
@@ -88,6 +99,7 @@ export async function startServer(
       log,
       role: CLIENT_ATTESTER,
     }),
+    federation: new Federation(peers, { log }),
     version: VERSION,
     log,
   };
@@ -124,6 +136,8 @@ export async function startServer(
       { workload_issuers: config.workloadIssuers }),
     ...(config.clientAttesters.length > 0 &&
       { client_attesters: config.clientAttesters }),
+    ...(peers.length > 0 &&
+      { federation_peers: peers.map((peer) => peer.issuer) }),
     ...(config.dnsServer &&
       { dns_server: `${config.dnsServer.host}:${config.dnsServer.port}` }),
   });
@@ -141,4 +155,30 @@ export async function startServer(
       });
     },
   };
+}
+
+/**
+ * A federation peer is trusted for its agents' identities; a workload
+ * platform's tokens name workloads bound one by one: one issuer is not both
+ * (a jwt-bearer token would be read one way or the other by its `iss`), nor
+ * this issuer itself.
+ */
+function requireOneRoleEach(
+  config: ServeConfig,
+  peers: readonly FederationPeer[],
+): void {
+  for (const { issuer } of peers) {
+    if (config.workloadIssuers.includes(issuer)) {
+      throw new Auth4AgentError(
+        "ERR_CONFIG",
+        `${issuer} is both a federation peer and a --workload-issuer: trust it as one`,
+      );
+    }
+    if (issuer === config.issuer) {
+      throw new Auth4AgentError(
+        "ERR_CONFIG",
+        `${issuer} is this issuer: it is no federation peer of its own`,
+      );
+    }
+  }
 }

@@ -653,6 +653,21 @@ export class PostgresStore implements Store {
     await insert(() => insertTokenIn(this.#sql, token));
   }
 
+  async recordFederatedIssuance(
+    token: TokenRecord,
+    event: AuditEvent,
+  ): Promise<"recorded" | "registered"> {
+    return await insert(() =>
+      this.#audited(event, async (tx) => {
+        const [agent] = await tx`
+          SELECT 1 FROM agents WHERE did = ${token.clientId}`;
+        if (agent) return "registered" as const;
+        await insertTokenIn(tx, token);
+        return "recorded" as const;
+      }, (outcome) => outcome === "recorded")
+    );
+  }
+
   async getToken(jti: string): Promise<TokenRecord | undefined> {
     const [row] = await this.#sql`SELECT * FROM tokens WHERE jti = ${jti}`;
     return row && tokenFromRow(row);

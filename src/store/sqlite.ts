@@ -250,6 +250,13 @@ export class SqliteStore implements Store {
     ]);
   }
 
+  recordFederatedIssuance(
+    token: TokenRecord,
+    event: AuditEvent,
+  ): Promise<"recorded" | "registered"> {
+    return this.#writer.submit("recordFederatedIssuance", [token, event]);
+  }
+
   revokeToken(
     jti: string,
     change: StatusChange,

@@ -330,6 +330,19 @@ export const WRITES = {
 
   recordToken: insertToken,
 
+  recordFederatedIssuance(
+    c: SqliteConnection,
+    token: TokenRecord,
+    event: AuditEvent,
+  ): "recorded" | "registered" {
+    if (c.stmt("SELECT 1 FROM agents WHERE did = ?").get(token.clientId)) {
+      return "registered";
+    }
+    insertToken(c, token);
+    appendAuditRow(c, event);
+    return "recorded";
+  },
+
   recordIssuance(
     c: SqliteConnection,
     token: TokenRecord,

@@ -28,6 +28,7 @@ export const STANDING_NEUTRAL_WRITES: ReadonlySet<WriteName> = new Set<
   "removeWorkloadIdentity",
   "recordToken",
   "recordIssuance",
+  "recordFederatedIssuance",
   "revokeToken",
   "addSigningKey",
   "replaceSigningKeyMaterial",

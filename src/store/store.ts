@@ -308,6 +308,16 @@ export interface Store {
     /** The attester of the request's client attestation, if it carried one. */
     attestedBy?: string,
   ): Promise<IssuanceOutcome>;
+  /**
+   * Issuance to a federation peer's agent (serve/federation.ts), in one
+   * atomic write: records the token and appends its audit entry —
+   * "registered", writing nothing, when an agent of `token.clientId` is
+   * registered here (it asks with its own key, under its operator here).
+   */
+  recordFederatedIssuance(
+    token: TokenRecord,
+    event: AuditEvent,
+  ): Promise<"recorded" | "registered">;
   getToken(jti: string): Promise<TokenRecord | undefined>;
   /**
    * Revokes the token and, in the same transaction, every token delegated

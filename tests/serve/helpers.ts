@@ -6,6 +6,7 @@
  * Raw request helpers return the Response, so tests can assert on the HTTP
  * status and the stable `error_code`.
  */
+import { Federation } from "../../src/serve/federation.ts";
 import { StatusListCache } from "../../src/serve/status_list_cache.ts";
 import { StatusIndexes } from "../../src/serve/status_indexes.ts";
 import assert from "node:assert/strict";
@@ -77,6 +78,8 @@ export interface FixtureOptions {
   /** Trusted platforms (workload federation); default none. */
   workloadIssuers?: ForeignIssuers;
   clientAttesters?: ForeignIssuers;
+  /** Federation peers; default none. */
+  federation?: Federation;
 }
 
 export interface Fixture {
@@ -137,6 +140,10 @@ export async function createFixture(
       new ForeignIssuers([], {
         fetch: () => Promise.reject(new Error("no attesters")),
         role: CLIENT_ATTESTER,
+      }),
+    federation: options.federation ??
+      new Federation([], {
+        fetch: () => Promise.reject(new Error("no peers")),
       }),
     version: "test",
     log: (line) => logs.push(line),

@@ -70,6 +70,7 @@ const COVERED: Record<keyof Store, string> = {
   consumeChallenge: "challenges",
   recordToken: "tokens",
   recordIssuance: "issuance",
+  recordFederatedIssuance: "federated issuance",
   consumeSingleUse: "single use",
   addWorkloadIdentity: "workload identities",
   listWorkloadIdentities: "workload identities",
@@ -832,6 +833,34 @@ export function storeConformance(
   });
 
   // --- issuance -------------------------------------------------------------
+
+  test("federated issuance: records the token and its audit entry; refuses a DID registered here, writing nothing", async ({ store }) => {
+    const { ag } = await world(store);
+    // A peer's agent: no operator or agent row here.
+    const foreign = agent(operator({ domain: "partner.example" }));
+    const first = token(foreign);
+    const issued = event({
+      actor: foreign.did,
+      action: "token.federated",
+      target: first.jti,
+    });
+    assert.equal(
+      await store.recordFederatedIssuance(first, issued),
+      "recorded",
+    );
+    assert.deepEqual(await store.getToken(first.jti), first);
+    const [entry] = await store.listAudit({ limit: 10 });
+    assert.equal(entry?.target, first.jti);
+    assert.equal(entry?.action, "token.federated");
+    // An agent of the DID registered here asks with its own key.
+    const mine = token(ag);
+    assert.equal(
+      await store.recordFederatedIssuance(mine, event({ target: mine.jti })),
+      "registered",
+    );
+    assert.equal(await store.getToken(mine.jti), undefined);
+    assert.equal((await store.listAudit({ limit: 10 })).length, 1);
+  });
 
   test("issuance: consumes the challenge, records the token and its audit entry in one write", async ({ store }) => {
     const { ag } = await world(store);

@@ -22,7 +22,12 @@ import { statusClaim } from "../../core/status_list.ts";
 import { audit } from "../audit.ts";
 import { replayed, verifyClient } from "../client_auth.ts";
 import { requireActive } from "../clients.ts";
-import type { AgentStanding, SingleUse } from "../../store/store.ts";
+import type {
+  AgentStanding,
+  AuditEvent,
+  SingleUse,
+  TokenRecord,
+} from "../../store/store.ts";
 import { type AppDeps, endpointUrl, PATHS } from "../context.ts";
 import { clientAttestation } from "../client_attestation.ts";
 import type { VerifiedAttestation } from "../../core/client_attestation.ts";
@@ -42,6 +47,12 @@ import {
   JWT_BEARER_GRANT,
   workloadAuthentication,
 } from "../grants/jwt_bearer.ts";
+import {
+  FEDERATED_ACTION,
+  type FederatedRequest,
+  federatedRequest,
+  registeredHere,
+} from "../grants/federation.ts";
 import type { Authenticated, TokenPlan } from "../grants/token_request.ts";
 
 type Authenticate = (
@@ -82,8 +93,8 @@ const GRANTS: ReadonlyMap<
 ]);
 
 /**
- * The metadata's `grant_types_supported`: workload federation only where
- * the server trusts a platform.
+ * The metadata's `grant_types_supported`: the jwt-bearer grant only where
+ * the server trusts a platform or a federation peer.
  */
 export function grantTypes(deps: AppDeps): string[] {
   return [...GRANTS.keys()].filter((type) => offered(type, deps));
@@ -91,7 +102,8 @@ export function grantTypes(deps: AppDeps): string[] {
 
 function offered(grantType: string, deps: AppDeps): boolean {
   return grantType !== JWT_BEARER_GRANT ||
-    deps.workloadIssuers.issuers.length > 0;
+    deps.workloadIssuers.issuers.length > 0 ||
+    deps.federation.peers.length > 0;
 }
 
 export async function tokenEndpoint(
@@ -109,6 +121,9 @@ export async function tokenEndpoint(
         grantTypes(deps).join(", ")
       })`,
     );
+  }
+  if (grantType === JWT_BEARER_GRANT && deps.federation.fromPeer(params)) {
+    return await federatedTokenEndpoint(request, params, deps);
   }
   const authenticated = await grant.authenticate(request, params, deps);
   const { agent } = authenticated.client;
@@ -128,20 +143,55 @@ export async function tokenEndpoint(
       deps,
       "workload" in authenticated.singleUse,
     );
-    return await issue(authenticated, plan, grant.action, deps, {
+    return await issue(agentIssuing(authenticated, attestation, deps), plan, {
+      action: grant.action,
+      deps,
       cnf,
       attestation,
     });
   } catch (error) {
-    if (error instanceof Auth4AgentError) {
-      await audit(deps, {
-        actor: agent.did,
-        action: grant.action,
-        target: agent.did,
-        outcome: "denied",
-        reason: error.code,
-      });
-    }
+    await auditDenial(deps, error, agent.did, grant.action);
+    throw error;
+  }
+}
+
+async function auditDenial(
+  deps: AppDeps,
+  error: unknown,
+  did: string,
+  action: string,
+): Promise<void> {
+  if (error instanceof Auth4AgentError) {
+    await audit(deps, {
+      actor: did,
+      action,
+      target: did,
+      outcome: "denied",
+      reason: error.code,
+    });
+  }
+}
+
+/**
+ * The jwt-bearer grant with a federation peer's access token: the token is
+ * for that peer's agent, registered there (grants/federation.ts).
+ */
+async function federatedTokenEndpoint(
+  request: Request,
+  params: Map<string, string>,
+  deps: AppDeps,
+): Promise<Response> {
+  const cnf = dpopBinding(request, deps);
+  const federated = await federatedRequest(request, params, deps, cnf);
+  try {
+    return await issue(federatedIssuing(federated, deps), federated.plan, {
+      action: FEDERATED_ACTION,
+      deps,
+      cnf,
+      federation: federated.peer,
+    });
+  } catch (error) {
+    await auditDenial(deps, error, federated.did, FEDERATED_ACTION);
     throw error;
   }
 }
@@ -189,33 +239,116 @@ function dpopBinding(
   return { jkt };
 }
 
+/** Who a token is issued to, and how its issuance is recorded. */
+interface Issuing {
+  did: string;
+  /** The token ends by then at the latest (seconds): when the credential it came from does. */
+  notAfter?: { at: number; code: ErrorCode; what: string };
+  /** The audit entry's reason, for the token's scope. */
+  reason(scope: string, plan: TokenPlan): string;
+  /**
+   * Records the token and its audit entry in one write, with the checks its
+   * kind of client needs; throws the refusal when it is not recorded.
+   */
+  record(token: TokenRecord, event: AuditEvent): Promise<void>;
+}
+
+/**
+ * An agent registered here: the store checks its status, key and grant
+ * again in the write and consumes the request's challenge or jti with it.
+ */
+function agentIssuing(
+  authenticated: Authenticated,
+  attestation: VerifiedAttestation | undefined,
+  deps: AppDeps,
+): Issuing {
+  const { singleUse, via, notAfter } = authenticated;
+  const client = authenticated.client.agent;
+  return {
+    did: client.did,
+    ...(notAfter !== undefined && {
+      notAfter: {
+        at: notAfter,
+        code: "ERR_WORKLOAD_TOKEN_INVALID",
+        what: "the workload token has expired",
+      },
+    }),
+    reason: (scope, plan) => issuanceReason(scope, plan, via, attestation),
+    async record(token, event) {
+      const outcome = await deps.store.recordIssuance(
+        token,
+        event,
+        singleUse,
+        client.publicJwk,
+        attestation?.iss,
+      );
+      if (outcome === "replayed") replayed(singleUse);
+      if (changedInFlight(outcome)) {
+        const changed = CHANGED_IN_FLIGHT[outcome];
+        fail(
+          changed.code,
+          `${changed.what(singleUse)} while this request was in flight`,
+        );
+      }
+      // Suspended or revoked while this request was in flight.
+      if (outcome !== "recorded") requireActive({ ...client, status: outcome });
+    },
+  };
+}
+
+/**
+ * A federation peer's agent: nothing of it is stored here to check again;
+ * the write refuses it if an agent of its DID was registered here since.
+ */
+function federatedIssuing(
+  federated: FederatedRequest,
+  deps: AppDeps,
+): Issuing {
+  return {
+    did: federated.did,
+    notAfter: {
+      at: federated.notAfter,
+      code: "ERR_FEDERATED_TOKEN_INVALID",
+      what: "the federated token has expired",
+    },
+    reason: (scope) => `${scope} via federation ${federated.peer}`,
+    async record(token, event) {
+      if (
+        await deps.store.recordFederatedIssuance(token, event) === "registered"
+      ) registeredHere(federated.did);
+    },
+  };
+}
+
 /**
  * Signs and records the token. The challenge or jti is consumed in the same
  * write that records the token and its audit entry: one commit, durable
  * before the response (introspection and revocation depend on the record).
  */
 async function issue(
-  authenticated: Authenticated,
+  issuing: Issuing,
   plan: TokenPlan,
-  action: string,
-  deps: AppDeps,
-  proofs: { cnf?: Confirmation; attestation?: VerifiedAttestation },
+  options: {
+    action: string;
+    deps: AppDeps;
+    cnf?: Confirmation;
+    attestation?: VerifiedAttestation;
+    /** The federation peer that vouched for `issuing`. */
+    federation?: string;
+  },
 ): Promise<Response> {
-  const { singleUse, via } = authenticated;
-  const { cnf, attestation } = proofs;
-  const client = authenticated.client.agent;
+  const { deps, cnf, attestation, federation } = options;
   const iat = nowSeconds(deps.now());
+  const { notAfter } = issuing;
   // Taken within the clock leeway, but either would end the token at once.
-  if (authenticated.notAfter !== undefined && authenticated.notAfter <= iat) {
-    fail("ERR_WORKLOAD_TOKEN_INVALID", "the workload token has expired");
-  }
+  if (notAfter && notAfter.at <= iat) fail(notAfter.code, notAfter.what);
   if (attestation && attestation.exp <= iat) {
     fail("ERR_CLIENT_ATTESTATION_STALE", "the client attestation has expired");
   }
   const exp = Math.min(
     iat + plan.lifetime,
     plan.notAfter ?? Infinity,
-    authenticated.notAfter ?? Infinity,
+    notAfter?.at ?? Infinity,
     attestation?.exp ?? Infinity,
   );
   // At once while the block lasts: no await (a turn of the event loop) then.
@@ -226,7 +359,7 @@ async function issue(
     sub: plan.subject,
     aud: plan.audience,
     scope: formatScope(plan.scopes),
-    client_id: client.did,
+    client_id: issuing.did,
     iat,
     exp,
     jti: newTokenId(deps.now()),
@@ -237,11 +370,12 @@ async function issue(
     ...(cnf && { cnf }),
     ...(attestation &&
       { attestation: { iss: attestation.iss, jkt: attestation.jkt } }),
+    ...(federation && { federation: { iss: federation } }),
   };
-  const outcome = await deps.store.recordIssuance(
+  await issuing.record(
     {
       jti: claims.jti,
-      clientId: client.did,
+      clientId: issuing.did,
       domain: plan.domain,
       audience: plan.audience,
       scope: claims.scope,
@@ -252,26 +386,13 @@ async function issue(
     },
     {
       at: deps.now(),
-      actor: client.did,
-      action,
+      actor: issuing.did,
+      action: options.action,
       target: claims.jti,
       outcome: "success",
-      reason: issuanceReason(claims.scope, plan, via, attestation),
+      reason: issuing.reason(claims.scope, plan),
     },
-    singleUse,
-    client.publicJwk,
-    attestation?.iss,
   );
-  if (outcome === "replayed") replayed(singleUse);
-  if (changedInFlight(outcome)) {
-    const changed = CHANGED_IN_FLIGHT[outcome];
-    fail(
-      changed.code,
-      `${changed.what(singleUse)} while this request was in flight`,
-    );
-  }
-  // Suspended or revoked while this request was in flight.
-  if (outcome !== "recorded") requireActive({ ...client, status: outcome });
   const accessToken = await signAccessToken(
     claims,
     deps.keys.signingKey(deps.now()),

@@ -1,0 +1,147 @@
+/**
+ * `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1)
+ * with a federation peer's access token (serve/federation.ts): an agent of a
+ * domain the peer is trusted for here, registered at the peer, trades the
+ * token the peer gave it (audience: this issuer) for a token of this issuer.
+ * Nothing of the agent is registered here: the peer's word (its signature,
+ * its status list) stands for the agent's standing, the administrator's
+ * federation file for what this issuer grants — the token's scopes within
+ * the peer's, deny by default — and the token ends when the peer's does.
+ */
+import type { Confirmation } from "../../core/dpop.ts";
+import { fail } from "../../core/errors.ts";
+import {
+  FEDERATED_TOKEN,
+  inspectFederatedToken,
+  verifyFederatedToken,
+} from "../../core/federated_token.ts";
+import { authorizeScopes, parseScopeParam } from "../../core/scope.ts";
+import { requireAudience } from "../../core/workload_token.ts";
+import type { AppDeps } from "../context.ts";
+import {
+  resolveAudience,
+  resolveLifetime,
+  type TokenPlan,
+} from "./token_request.ts";
+
+/** The audit action of a federated issuance. */
+export const FEDERATED_ACTION = "token.federated";
+
+export interface FederatedRequest {
+  /** The peer's agent (`sub` and `client_id` of both tokens). */
+  did: string;
+  /** The peer that vouched for it. */
+  peer: string;
+  plan: TokenPlan;
+  /** The peer's token's `exp` (seconds): this token ends by then. */
+  notAfter: number;
+}
+
+/** A DID registered here asks with its own key, under its operator here. */
+export function registeredHere(did: string): never {
+  fail(
+    "ERR_FEDERATION_NOT_TRUSTED",
+    `${did} is registered at this issuer: it asks for tokens with its own key`,
+  );
+}
+
+export async function federatedRequest(
+  request: Request,
+  params: Map<string, string>,
+  deps: AppDeps,
+  cnf: Confirmation | undefined,
+): Promise<FederatedRequest> {
+  if (
+    params.has("client_assertion") || params.has("client_assertion_type") ||
+    request.headers.has("Authorization")
+  ) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      "the jwt-bearer grant authenticates with its assertion alone: send no client authentication",
+    );
+  }
+  if (params.has("may_act")) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      "a federated agent asks for its own tokens, not for delegations (may_act)",
+    );
+  }
+  const now = deps.now();
+  const token = inspectFederatedToken(params.get("assertion"));
+  const peer = deps.federation.peer(token.iss);
+  if (!peer) {
+    fail(
+      "ERR_FEDERATION_NOT_TRUSTED",
+      `this issuer has no federation with ${token.iss}`,
+    );
+  }
+  const key = await deps.federation.issuers.key(token, now);
+  const claims = verifyFederatedToken(token, key, { now });
+  // RFC 7523 §3 item 3: meant for this issuer, whatever else it names.
+  requireAudience(claims, deps.issuer, FEDERATED_TOKEN);
+  const clientId = params.get("client_id");
+  if (clientId !== undefined && clientId !== claims.sub) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      "client_id must be the federated token's sub, or be left out",
+    );
+  }
+  if (!peer.domains.includes(claims.domain)) {
+    fail(
+      "ERR_FEDERATION_NOT_TRUSTED",
+      `${peer.issuer} is not trusted here to speak for agents of ${claims.domain}`,
+    );
+  }
+  // Charged only now: a token of another domain or peer cannot spend the
+  // agent's budget.
+  deps.limits.perClient.take(`client:${claims.sub}`, now.getTime());
+  // RFC 9449 §7: a bound token is presented with a proof by its key, and
+  // this issuer's token is then bound to the same key (dpopBinding).
+  if (claims.jkt !== undefined && cnf?.jkt !== claims.jkt) {
+    fail(
+      "ERR_FEDERATED_TOKEN_INVALID",
+      "the federated token is bound to a DPoP key: send a DPoP proof signed by it",
+    );
+  }
+  if (await deps.store.getAgent(claims.sub)) registeredHere(claims.sub);
+  await deps.federation.statusLists.requireUnrevoked(
+    claims.iss,
+    token.payload.status,
+    now,
+  );
+  return {
+    did: claims.sub,
+    peer: peer.issuer,
+    notAfter: claims.exp,
+    plan: {
+      subject: claims.sub,
+      domain: claims.domain,
+      scopes: federatedScopes(params, claims.scopes, peer.scopes),
+      audience: resolveAudience(params, deps),
+      lifetime: resolveLifetime(params, deps),
+      attestedBy: [],
+    },
+  };
+}
+
+/**
+ * Deny by default: what both the peer's token holds and this issuer grants
+ * the peer's agents; without a scope parameter, all of that (RFC 6749 §3.3).
+ */
+function federatedScopes(
+  params: Map<string, string>,
+  held: readonly string[],
+  peerScopes: readonly string[],
+): string[] {
+  const granted = held.filter((scope) => peerScopes.includes(scope));
+  if (granted.length === 0) {
+    fail(
+      "ERR_SCOPE_NOT_GRANTED",
+      "none of the federated token's scopes is granted here to its issuer's agents",
+    );
+  }
+  const scope = params.get("scope");
+  return scope === undefined
+    ? granted
+    : authorizeScopes(parseScopeParam(scope), granted);
+}

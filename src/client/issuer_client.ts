@@ -674,6 +674,31 @@ export class IssuerClient {
     return IssuerClient.#requireProofsTaken(response, request);
   }
 
+  /**
+   * Federation (RFC 7523 §2.1): trades `assertion`, an access token that
+   * this issuer's federation peer gave one of its agents with this issuer as
+   * audience, for this issuer's token for that agent. A token bound to a
+   * DPoP key is traded with `dpop`, that key: this token is then bound to it.
+   */
+  async federatedToken(
+    assertion: string,
+    request: Omit<TokenRequest, "mayAct" | "subjectToken" | "attestation">,
+  ): Promise<TokenResponse> {
+    const { token_endpoint } = await this.metadata();
+    const response = await this.#form<TokenResponse>(
+      token_endpoint,
+      {
+        grant_type: JWT_BEARER_GRANT,
+        assertion,
+        scope: request.scope,
+        audience: request.audience,
+        expires_in: request.expiresIn?.toString(),
+      },
+      await this.#proofHeaders(request),
+    );
+    return IssuerClient.#requireProofsTaken(response, request);
+  }
+
   agentScopes(
     did: string,
     signer: Signer,

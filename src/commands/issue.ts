@@ -7,6 +7,8 @@
  * `--dpop` binds the token to the agent's key (RFC 9449).
  * `--attestation-file F` sends a client attestation of the agent's key with
  * a fresh PoP (draft-ietf-oauth-attestation-based-client-auth).
+ * `--peer URL`: a token of another issuer that trusts this agent's issuer
+ * for its domain (federation): this issuer's token for it, traded there.
  */
 import type { Command } from "@commander-js/extra-typings";
 import { inspectAttestation } from "../core/client_attestation.ts";
@@ -54,6 +56,10 @@ export function register(program: Command, run: Run): void {
       "with --workload-token-file: the issuer (default: the server of this home folder)",
     )
     .option(
+      "--peer <url>",
+      "a token of this issuer instead, which trusts the agent's own issuer for its domain (federation): the agent's token for it, traded there",
+    )
+    .option(
       "--dpop",
       "bind the token to this agent's key (DPoP, RFC 9449): each request then needs a proof from `auth4agent dpop-proof` (not with --workload-token-file: a workload holds no agent key)",
     )
@@ -71,6 +77,9 @@ export function register(program: Command, run: Run): void {
             "ERR_USAGE",
             "--agent and --server go with --workload-token-file; an agent's own home names both",
           );
+        }
+        if (options.peer !== undefined) {
+          return await issueAtPeer(ctx, options.peer, options);
         }
         const { file, privateKey, key } = await agentIdentity(ctx);
         if (!file.operator_id) {
@@ -131,6 +140,68 @@ function tokenAsk(
   };
 }
 
+/**
+ * Federation: the agent's own token, for the peer's audience and with the
+ * scopes asked for, traded at the peer for the peer's token. With `--dpop`
+ * both are bound to the agent's key.
+ */
+async function issueAtPeer(
+  ctx: CommandContext,
+  peerUrl: string,
+  options: {
+    ttl?: string;
+    scope?: string[];
+    aud?: string;
+    delegateTo?: string;
+    subjectToken?: string;
+    dpop?: boolean;
+    attestationFile?: string;
+  },
+): Promise<void> {
+  if (
+    options.delegateTo !== undefined || options.subjectToken !== undefined ||
+    options.attestationFile !== undefined
+  ) {
+    fail(
+      "ERR_USAGE",
+      "--peer asks for the agent's own token at the peer: no --delegate-to, --subject-token or --attestation-file",
+    );
+  }
+  if (!URL.canParse(peerUrl)) {
+    fail("ERR_USAGE", `--peer must be the peer's issuer URL, not ${peerUrl}`);
+  }
+  if (new URL(peerUrl).protocol !== "https:" && !isSurelyLoopback(peerUrl)) {
+    fail(
+      "ERR_USAGE",
+      `the token traded is a credential others could reuse until it expires: send it to an https issuer, not ${peerUrl}`,
+    );
+  }
+  const { file, privateKey, key } = await agentIdentity(ctx);
+  if (!file.operator_id) {
+    fail(
+      "ERR_HOME_MISSING",
+      "the agent is not registered yet; run `auth4agent register agent --operator-id ID`",
+    );
+  }
+  const { expiresIn, scope } = tokenAsk(options);
+  const peer = ctx.client(peerUrl);
+  const { issuer } = await peer.metadata();
+  const dpop = options.dpop ? key : undefined;
+  const own = await ctx.client(file.server).issueToken(file.did, privateKey, {
+    scope,
+    audience: issuer,
+    expiresIn,
+    dpop,
+  });
+  const response = await peer.federatedToken(own.access_token, {
+    scope,
+    audience: options.aud,
+    expiresIn,
+    dpop,
+  });
+  ctx.print(response, response.access_token);
+}
+
 /** The largest token file read: platform JWTs and attestations are a few KB. */
 const MAX_TOKEN_FILE_BYTES = 16 * 1024;
 
@@ -148,15 +219,17 @@ async function issueForWorkload(
     subjectToken?: string;
     dpop?: boolean;
     attestationFile?: string;
+    peer?: string;
   },
 ): Promise<void> {
   if (
     options.delegateTo !== undefined || options.subjectToken !== undefined ||
-    options.dpop || options.attestationFile !== undefined
+    options.dpop || options.attestationFile !== undefined ||
+    options.peer !== undefined
   ) {
     fail(
       "ERR_USAGE",
-      "--workload-token-file asks for the agent's own token: no --delegate-to, --subject-token, --dpop or --attestation-file (a workload holds no key to prove)",
+      "--workload-token-file asks for the agent's own token: no --delegate-to, --subject-token, --dpop, --attestation-file or --peer (a workload holds no key to prove)",
     );
   }
   const did = await targetAgentDid(

@@ -1,0 +1,107 @@
+/**
+ * Federation trust with the real CLI: issuer B federates with issuer A for
+ * partner.example (`serve --federation-file`), and A's agent X asks B for a
+ * token with `auth4agent issue --peer B` — its token from A for B's
+ * audience, traded at B — with no registration at B; within the scopes both
+ * hold, bound to X's key with `--dpop`.
+ */
+import assert from "node:assert/strict";
+import * as jose from "jose";
+import {
+  ok,
+  refused,
+  registeredAgent,
+  verifiedOperator,
+  withIssuerProcess,
+} from "../helpers/identities.ts";
+import { cli } from "../helpers/process.ts";
+
+Deno.test("federation: an agent of issuer A gets issuer B's token with `issue --peer B`, within the scopes A granted it and B grants A's agents", async () => {
+  await withIssuerProcess("a4a-peer-a-", async (a) => {
+    const partner = `${a.dir}/partner`;
+    const x = await registeredAgent(
+      partner,
+      "partner.example",
+      a.url,
+      await verifiedOperator(partner, "partner.example", a.url, a.dns),
+    );
+    const xCli = (...args: string[]) => cli(args, { home: partner });
+    ok(
+      await xCli("agent-scopes", "set", "--scopes", "read:data,write:data"),
+      "A grants X",
+    );
+    const federationFile = `${a.dir}/federation.json`;
+    await Deno.writeTextFile(
+      federationFile,
+      JSON.stringify({
+        peers: [{
+          issuer: a.server.issuer,
+          domains: ["partner.example"],
+          scopes: ["read:data", "read:reports"],
+        }],
+      }),
+    );
+
+    await withIssuerProcess("a4a-peer-b-", async (b) => {
+      // Without --scope: all that both A's token and the file hold.
+      const token = ok(
+        await xCli("issue", "--peer", b.url, "--aud", "api.example.com"),
+        "X's token from B",
+      ).stdout.trim();
+      const claims = jose.decodeJwt(token);
+      assert.equal(claims.iss, b.server.issuer);
+      assert.equal(claims.sub, x);
+      assert.equal(claims.client_id, x);
+      assert.equal(claims.aud, "api.example.com");
+      assert.equal(claims.scope, "read:data");
+      assert.deepEqual(claims.federation, { iss: a.server.issuer });
+      ok(
+        await cli([
+          "verify",
+          "--token",
+          token,
+          "--aud",
+          "api.example.com",
+          "--scope",
+          "read:data",
+          "--server",
+          b.url,
+        ], { home: `${b.dir}/nobody` }),
+        "B's token verifies against B's keys",
+      );
+
+      // A scope A granted but B does not grant A's agents, and one B grants
+      // but A did not: deny by default, both ways.
+      refused(
+        await xCli("issue", "--peer", b.url, "--scope", "write:data"),
+        "ERR_SCOPE_NOT_GRANTED",
+      );
+      refused(
+        await xCli("issue", "--peer", b.url, "--scope", "read:reports"),
+        "ERR_SCOPE_NOT_GRANTED",
+      );
+
+      // Bound to X's key: A's token and B's, and the trade proves the key.
+      const bound = JSON.parse(
+        ok(
+          await xCli("issue", "--peer", b.url, "--dpop", "--json"),
+          "a bound token from B",
+        ).stdout,
+      );
+      assert.equal(bound.token_type, "DPoP");
+      const boundClaims = jose.decodeJwt(bound.access_token);
+      const did = JSON.parse(ok(await xCli("did", "show"), "did").stdout);
+      const jwk = did.verificationMethod[0].publicKeyJwk;
+      assert.deepEqual(boundClaims.cnf, {
+        jkt: await jose.calculateJwkThumbprint(jwk),
+      });
+
+      // The CLI keeps a bearer credential off plain http to other hosts.
+      refused(
+        await xCli("issue", "--peer", "http://auth.partner.example"),
+        "ERR_USAGE",
+        2,
+      );
+    }, ["--federation-file", federationFile]);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * `POST /oauth/introspect` (RFC 7662). The caller authenticates as a client
  * (agent or operator, private_key_jwt). A token is active only when it is
- * ours, unexpired, unrevoked and its agent is active; otherwise the answer
+ * ours, unexpired, unrevoked and its agent is active (a federation peer's
+ * agent: its peer still trusted for its domain); otherwise the answer
  * is `{"active": false}` without saying why. Only callers whose domain is
  * verified may introspect (RFC 7662 §4: no token scanning by strangers).
  */
@@ -36,12 +37,20 @@ export async function introspectEndpoint(
   const found = await findIssuedToken(token, deps);
   if (!found || found.record.revokedAt) return json({ active: false });
   const { claims } = found;
-  // Its subject and, delegated, its holder: both still active.
-  if (!await isActive(claims.sub, deps)) return json({ active: false });
-  if (
-    claims.client_id !== claims.sub && !await isActive(claims.client_id, deps)
-  ) {
-    return json({ active: false });
+  if (claims.federation) {
+    // A federation peer's agent has no standing here: the token stands
+    // while the federation file still trusts its peer for its domain.
+    const peer = deps.federation.peer(claims.federation.iss);
+    if (!peer?.domains.includes(claims.domain)) return json({ active: false });
+  } else {
+    // Its subject and, delegated, its holder: both still active.
+    if (!await isActive(claims.sub, deps)) return json({ active: false });
+    if (
+      claims.client_id !== claims.sub &&
+      !await isActive(claims.client_id, deps)
+    ) {
+      return json({ active: false });
+    }
   }
   return json({
     active: true,
@@ -58,6 +67,7 @@ export async function introspectEndpoint(
     // RFC 9449 §6.2: a bound token's key, for the resource server to check.
     ...(claims.cnf && { cnf: claims.cnf }),
     ...(claims.attestation && { attestation: claims.attestation }),
+    ...(claims.federation && { federation: claims.federation }),
     // RFC 8693 §4.1, §4.4: delegation shows in introspection as in the token.
     ...(claims.act && { act: claims.act }),
     ...(claims.may_act && { may_act: claims.may_act }),

@@ -273,6 +273,7 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
   let status: StatusClaim | undefined;
   let cnf: Confirmation | undefined;
   let attestation: AttestationClaim | undefined;
+  let federation: { iss: string } | undefined;
   try {
     parseAgentDid(p.sub as string);
     parseScopeParam(p.scope as string);
@@ -283,6 +284,9 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
     attestation = p.attestation === undefined
       ? undefined
       : parseAttestation(p.attestation);
+    federation = p.federation === undefined
+      ? undefined
+      : parseFederation(p.federation);
   } catch (cause) {
     throw new Auth4AgentError(
       "ERR_TOKEN_INVALID",
@@ -314,7 +318,17 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
     ...(status && { status }),
     ...(cnf && { cnf }),
     ...(attestation && { attestation }),
+    ...(federation && { federation }),
   };
+}
+
+/** `federation` as we issue it: the peer that vouched for the agent. */
+function parseFederation(value: unknown): { iss: string } {
+  const claim = onlyMembers(value, "federation", ["iss"]);
+  if (typeof claim.iss !== "string" || claim.iss.length === 0) {
+    throw new Error("federation.iss must be a string");
+  }
+  return { iss: claim.iss };
 }
 
 /** `attestation` as we issue it: the attester and the instance key's thumbprint. */

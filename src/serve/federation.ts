@@ -157,6 +157,13 @@ function parsePeer(
     scopes: (() => {
       const scopes = stringList(peer.scopes, file, `${where}.scopes`, Infinity);
       try {
+        // Each item one scope: joined, "read write" (or "") would be read
+        // as two scopes (or none).
+        for (const scope of scopes) {
+          if (parseScopeParam(scope)[0] !== scope) {
+            throw new Error(`${JSON.stringify(scope)} is not one scope`);
+          }
+        }
         return parseScopeParam(scopes.join(" "));
       } catch (cause) {
         return bad(file, `${where}.scopes: ${(cause as Error).message}`);

@@ -249,6 +249,29 @@ Deno.test("access token: act names the client holding it, as DIDs, nothing else"
   }
 });
 
+Deno.test("access token: a federated token's federation claim (the peer that vouched) comes back as issued; malformed, refused", async () => {
+  const federation = { iss: "https://peer.example" };
+  const signed = await signAccessToken({ ...CLAIMS, federation }, signingKey);
+  assert.deepEqual(await verify(signed), { ...CLAIMS, federation });
+  assert.equal((await verify(await token())).federation, undefined);
+  for (
+    const bad of [
+      "https://peer.example",
+      { iss: "" },
+      { iss: 7 },
+      {},
+      { iss: "https://peer.example", domains: ["example.com"] },
+      null,
+    ]
+  ) {
+    await assert.rejects(
+      verify(await token({ federation: bad })),
+      code("ERR_TOKEN_INVALID"),
+      JSON.stringify(bad),
+    );
+  }
+});
+
 Deno.test("access token: garbage is ERR_TOKEN_INVALID", async () => {
   for (const jwt of ["", "a.b.c", "not a token"]) {
     await assert.rejects(verify(jwt), code("ERR_TOKEN_INVALID"), jwt);

@@ -80,6 +80,13 @@ export interface FixtureOptions {
   clientAttesters?: ForeignIssuers;
   /** Federation peers; default none. */
   federation?: Federation;
+  /** The workload platforms' status lists; default: of workloadIssuers, by the real fetch. */
+  workloadStatusLists?: ForeignStatusLists;
+  /**
+   * The issuer identifier (deps.issuer); default ISSUER. Requests still go
+   * to the app in-process; client assertions are made for this identifier.
+   */
+  issuer?: string;
 }
 
 export interface Fixture {
@@ -122,7 +129,7 @@ export async function createFixture(
     keys,
     statusIndexes: new StatusIndexes(store),
     statusLists: new StatusListCache(),
-    issuer: ISSUER,
+    issuer: options.issuer ?? ISSUER,
     now: clock.now,
     resolveTxt: (name) => {
       dnsQueries.push(name);
@@ -135,7 +142,8 @@ export async function createFixture(
     tokenTtl: options.tokenTtl ?? 900,
     challengeTtl: options.challengeTtl ?? 120,
     workloadIssuers,
-    workloadStatusLists: new ForeignStatusLists(workloadIssuers),
+    workloadStatusLists: options.workloadStatusLists ??
+      new ForeignStatusLists(workloadIssuers),
     clientAttesters: options.clientAttesters ??
       new ForeignIssuers([], {
         fetch: () => Promise.reject(new Error("no attesters")),
@@ -472,7 +480,7 @@ export async function challengeNonce(
 
 export interface AssertionOptions {
   nonce?: string;
-  /** Default: the issuer identifier. */
+  /** Default: the fixture's issuer identifier. */
   aud?: string | string[];
   /** `exp` − `iat`, default 60 s. */
   lifetime?: number;
@@ -495,7 +503,7 @@ export async function assertion(
   const claims: Record<string, unknown> = {
     iss: options.clientId ?? clientId,
     sub: options.clientId ?? clientId,
-    aud: options.aud ?? ISSUER,
+    aud: options.aud ?? fx.deps.issuer,
     jti: options.jti ?? randomToken(16),
     iat,
     exp: iat + (options.lifetime ?? 60),
@@ -518,7 +526,7 @@ export async function clientAuth(
     client_assertion_type: CLIENT_ASSERTION_TYPE,
     client_assertion: await createClientAssertion({
       clientId,
-      audience: ISSUER,
+      audience: fx.deps.issuer,
       privateKey,
       now: fx.clock.now(),
       nonce,

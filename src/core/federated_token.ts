@@ -27,6 +27,8 @@ export const FEDERATED_TOKEN: TradedTokenKind = {
 };
 
 export interface FederatedClaims extends WorkloadClaims {
+  /** The peer's token's id, for the audit log here. */
+  jti: string;
   /** The agent's DID (`sub`), and the domain it names. */
   domain: string;
   scopes: string[];
@@ -68,6 +70,24 @@ export function verifyFederatedToken(
       "federated token must be an agent's own token: its client_id must be its sub",
     );
   }
+  // Trust is not passed on: a token the peer issued on a third issuer's
+  // word speaks for that issuer, which this one's administrator never listed.
+  if (payload.federation !== undefined) {
+    fail(
+      FEDERATED_TOKEN.code,
+      "federated token was itself issued through federation: trust is not passed on",
+    );
+  }
+  // The peer's revocations must reach the trade (its status list).
+  if (payload.status === undefined) {
+    fail(
+      FEDERATED_TOKEN.code,
+      "federated token names no status list: its revocation could not be seen",
+    );
+  }
+  if (typeof payload.jti !== "string" || payload.jti.length > 256) {
+    fail(FEDERATED_TOKEN.code, "federated token has no jti");
+  }
   let domain: string;
   try {
     domain = parseAgentDid(claims.sub).domain;
@@ -79,6 +99,7 @@ export function verifyFederatedToken(
   }
   return {
     ...claims,
+    jti: payload.jti,
     domain,
     scopes: scopesOf(payload.scope),
     ...(payload.cnf !== undefined && { jkt: thumbprintOf(payload.cnf) }),

@@ -720,6 +720,19 @@ Deno.test("federation: only an agent's own access token of A: no typ, another ty
         ],
         ["cnf not a thumbprint", resign(p, good, { cnf: { jkt: "short" } })],
         ["cnf not an object", resign(p, good, { cnf: "a".repeat(43) })],
+        // Trust is not passed on: a token A gave on a third issuer's word.
+        [
+          "issued by A through federation",
+          resign(p, good, { federation: { iss: "https://c.example" } }),
+        ],
+        // A's revocations must be able to reach the trade.
+        ["no status", resign(p, good, { status: undefined })],
+        ["no jti", resign(p, good, { jti: undefined })],
+        // Only B as audience: any other one named could replay it here.
+        [
+          "B among other audiences",
+          resign(p, good, { aud: [ISSUER, "api.example.com"] }),
+        ],
       ] as const
     ) {
       await refuse(
@@ -1175,4 +1188,67 @@ Deno.test("federation: an issuer B trusts as a workload platform, not a peer, ha
       "invalid_grant",
     );
   }, { peers: [], workloadIssuers: [A_ISSUER] });
+});
+
+Deno.test("federation: a refusal after A's signature verified is audited under the agent's DID; the issuance's entry names A's token", async () => {
+  await withPeers(async (p) => {
+    const token = await fromA(p);
+    await refuse(
+      "a scope B does not grant A's agents",
+      trade(p, token, { scope: "admin:all" }),
+      400,
+      "ERR_SCOPE_NOT_GRANTED",
+    );
+    const [denied] = (await federatedAudits(p.b)).filter((entry) =>
+      entry.outcome === "denied"
+    );
+    assert.equal(denied?.actor, p.agent.did);
+    assert.equal(denied?.reason, "ERR_SCOPE_NOT_GRANTED");
+    // A forged token names nobody: not audited.
+    const forged = token.slice(0, -4) +
+      (token.endsWith("AAAA") ? "BBBB" : "AAAA");
+    await refuse(
+      "forged",
+      trade(p, forged),
+      400,
+      "ERR_FEDERATED_TOKEN_INVALID",
+    );
+    assert.equal(
+      (await federatedAudits(p.b)).filter((e) => e.outcome === "denied").length,
+      1,
+    );
+    await assertOk(await trade(p, token));
+    const [issued] = await issuedAudits(p.b);
+    assert.ok(
+      issued?.reason?.includes(`(its token ${jose.decodeJwt(token).jti})`),
+      issued?.reason,
+    );
+  });
+});
+
+Deno.test("federation: refused trades for a DID registered at B spend none of its own rate-limit budget there", async () => {
+  await withPeers(async (p) => {
+    const { b, agent } = p;
+    const token = await fromA(p);
+    // B's own operator of partner.example registers the same agent (its key).
+    const operatorB = await createVerifiedOperator(b, PEER_DOMAIN);
+    await b.client.registerAgent(agent.did, operatorB.id, {
+      privateKey: agent.pair.privateKey,
+      publicJwk: agent.pair.publicJwk,
+    });
+    await b.client.setAgentScopes(agent.did, ["read:data"], operatorB.signer);
+    // More refused trades than the burst (50).
+    for (let i = 0; i < 60; i++) {
+      await assertError(
+        await trade(p, token),
+        400,
+        "ERR_FEDERATION_NOT_TRUSTED",
+      );
+    }
+    // Its own requests at B still have their whole budget.
+    const nonce = await challengeNonce(b, agent.did);
+    await assertOk(
+      await postForm(b, TOKEN, await tokenParams(b, agent, { nonce })),
+    );
+  }, { rateLimit: 1 });
 });

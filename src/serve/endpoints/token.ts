@@ -52,6 +52,7 @@ import {
   type FederatedRequest,
   federatedRequest,
   registeredHere,
+  verifyFederatedToken,
 } from "../grants/federation.ts";
 import type { Authenticated, TokenPlan } from "../grants/token_request.ts";
 
@@ -182,8 +183,9 @@ async function federatedTokenEndpoint(
   deps: AppDeps,
 ): Promise<Response> {
   const cnf = dpopBinding(request, deps);
-  const federated = await federatedRequest(request, params, deps, cnf);
+  const verified = await verifyFederatedToken(request, params, deps);
   try {
+    const federated = await federatedRequest(verified, params, deps, cnf);
     return await issue(federatedIssuing(federated, deps), federated.plan, {
       action: FEDERATED_ACTION,
       deps,
@@ -191,7 +193,7 @@ async function federatedTokenEndpoint(
       federation: federated.peer,
     });
   } catch (error) {
-    await auditDenial(deps, error, federated.did, FEDERATED_ACTION);
+    await auditDenial(deps, error, verified.claims.sub, FEDERATED_ACTION);
     throw error;
   }
 }
@@ -311,7 +313,8 @@ function federatedIssuing(
       code: "ERR_FEDERATED_TOKEN_INVALID",
       what: "the federated token has expired",
     },
-    reason: (scope) => `${scope} via federation ${federated.peer}`,
+    reason: (scope) =>
+      `${scope} via federation ${federated.peer} (its token ${federated.peerJti})`,
     async record(token, event) {
       if (
         await deps.store.recordFederatedIssuance(token, event) === "registered"

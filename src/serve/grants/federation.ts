@@ -12,12 +12,14 @@ import type { Confirmation } from "../../core/dpop.ts";
 import { fail } from "../../core/errors.ts";
 import {
   FEDERATED_TOKEN,
+  type FederatedClaims,
   inspectFederatedToken,
-  verifyFederatedToken,
+  verifyFederatedToken as verifyPeerToken,
 } from "../../core/federated_token.ts";
 import { authorizeScopes, parseScopeParam } from "../../core/scope.ts";
 import { requireAudience } from "../../core/workload_token.ts";
 import type { AppDeps } from "../context.ts";
+import type { FederationPeer } from "../federation.ts";
 import {
   resolveAudience,
   resolveLifetime,
@@ -30,8 +32,9 @@ export const FEDERATED_ACTION = "token.federated";
 export interface FederatedRequest {
   /** The peer's agent (`sub` and `client_id` of both tokens). */
   did: string;
-  /** The peer that vouched for it. */
+  /** The peer that vouched for it, and its token's id. */
   peer: string;
+  peerJti: string;
   plan: TokenPlan;
   /** The peer's token's `exp` (seconds): this token ends by then. */
   notAfter: number;
@@ -45,12 +48,22 @@ export function registeredHere(did: string): never {
   );
 }
 
-export async function federatedRequest(
+/** A peer's token, verified: whose it is, from which peer. */
+export interface VerifiedFederatedToken {
+  claims: FederatedClaims;
+  peer: FederationPeer;
+  status: unknown;
+}
+
+/**
+ * Who the request is for, on the peer's signature: until this succeeds the
+ * request names nobody, and its refusals are not audited.
+ */
+export async function verifyFederatedToken(
   request: Request,
   params: Map<string, string>,
   deps: AppDeps,
-  cnf: Confirmation | undefined,
-): Promise<FederatedRequest> {
+): Promise<VerifiedFederatedToken> {
   if (
     params.has("client_assertion") || params.has("client_assertion_type") ||
     request.headers.has("Authorization")
@@ -58,12 +71,6 @@ export async function federatedRequest(
     fail(
       "ERR_INVALID_REQUEST",
       "the jwt-bearer grant authenticates with its assertion alone: send no client authentication",
-    );
-  }
-  if (params.has("may_act")) {
-    fail(
-      "ERR_INVALID_REQUEST",
-      "a federated agent asks for its own tokens, not for delegations (may_act)",
     );
   }
   const now = deps.now();
@@ -76,9 +83,34 @@ export async function federatedRequest(
     );
   }
   const key = await deps.federation.issuers.key(token, now);
-  const claims = verifyFederatedToken(token, key, { now });
-  // RFC 7523 §3 item 3: meant for this issuer, whatever else it names.
+  const claims = verifyPeerToken(token, key, { now });
+  // RFC 7523 §3 item 3, and only this issuer: a token that also names
+  // others could be replayed here by any of them.
+  if (claims.aud.length !== 1) {
+    fail(
+      "ERR_FEDERATED_TOKEN_INVALID",
+      "federated token must name this issuer as its only audience",
+    );
+  }
   requireAudience(claims, deps.issuer, FEDERATED_TOKEN);
+  return { claims, peer, status: token.payload.status };
+}
+
+/** What the verified token obtains here, checked against the federation file. */
+export async function federatedRequest(
+  verified: VerifiedFederatedToken,
+  params: Map<string, string>,
+  deps: AppDeps,
+  cnf: Confirmation | undefined,
+): Promise<FederatedRequest> {
+  const { claims, peer } = verified;
+  const now = deps.now();
+  if (params.has("may_act")) {
+    fail(
+      "ERR_INVALID_REQUEST",
+      "a federated agent asks for its own tokens, not for delegations (may_act)",
+    );
+  }
   const clientId = params.get("client_id");
   if (clientId !== undefined && clientId !== claims.sub) {
     fail(
@@ -92,9 +124,6 @@ export async function federatedRequest(
       `${peer.issuer} is not trusted here to speak for agents of ${claims.domain}`,
     );
   }
-  // Charged only now: a token of another domain or peer cannot spend the
-  // agent's budget.
-  deps.limits.perClient.take(`client:${claims.sub}`, now.getTime());
   // RFC 9449 §7: a bound token is presented with a proof by its key, and
   // this issuer's token is then bound to the same key (dpopBinding).
   if (claims.jkt !== undefined && cnf?.jkt !== claims.jkt) {
@@ -104,14 +133,21 @@ export async function federatedRequest(
     );
   }
   if (await deps.store.getAgent(claims.sub)) registeredHere(claims.sub);
+  // Charged only now, and in a budget of its own: a token of another
+  // domain or peer, or for a DID registered here, spends no one's budget.
+  deps.limits.perClient.take(
+    `federated:${peer.issuer} ${claims.sub}`,
+    now.getTime(),
+  );
   await deps.federation.statusLists.requireUnrevoked(
     claims.iss,
-    token.payload.status,
+    verified.status,
     now,
   );
   return {
     did: claims.sub,
     peer: peer.issuer,
+    peerJti: claims.jti,
     notAfter: claims.exp,
     plan: {
       subject: claims.sub,

@@ -76,6 +76,12 @@ export interface VerifyOptions {
    * the attester checked.
    */
   attesters?: string[];
+  /**
+   * Tokens the issuer gave its federation peers' agents (their
+   * `federation.iss`): taken by default, refused with false, or taken
+   * only from the peers listed.
+   */
+  federated?: boolean | string[];
   now?: Date;
   /** Also refuse tokens the issuer's status list says are revoked. */
   status?: boolean;
@@ -279,6 +285,7 @@ export class TokenVerifier {
       audience: options.audience ?? undefined,
       scopes: options.scopes,
       attesters: options.attesters,
+      federated: options.federated,
       key: (kid) => this.#key(kid, now),
     });
     this.#checkBinding(token, claims, options.dpop, now);

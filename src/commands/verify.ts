@@ -36,6 +36,10 @@ export function register(program: Command, run: Run): void {
       repeatable,
     )
     .option(
+      "--no-federated",
+      "refuse tokens the issuer gave its federation peers' agents (taken by default)",
+    )
+    .option(
       "--online",
       "also ask the issuer whether the token is active (introspection)",
     )
@@ -74,6 +78,7 @@ export function register(program: Command, run: Run): void {
           audience: options.aud ?? null,
           scopes: options.scope ? parseScopeList(options.scope) : undefined,
           attesters: options.attester,
+          federated: options.federated,
           now: ctx.io.now(),
           status: options.status,
           dpop,
@@ -109,6 +114,9 @@ export function register(program: Command, run: Run): void {
           ...(claims.cnf ? [`  bound: DPoP key ${claims.cnf.jkt}`] : []),
           ...(claims.attestation
             ? [`  attested by: ${claims.attestation.iss}`]
+            : []),
+          ...(claims.federation
+            ? [`  federated: vouched for by ${claims.federation.iss}`]
             : []),
         ]);
       })

@@ -127,6 +127,12 @@ export interface VerifyAccessTokenOptions {
    * attesters (its `attestation.iss`).
    */
   attesters?: readonly string[];
+  /**
+   * Tokens the issuer gave a federation peer's agent (`federation`): taken
+   * (true, the default: the issuer vouches for them as for its own), refused
+   * (false), or taken only from these peers.
+   */
+  federated?: boolean | readonly string[];
   /** DELEGATION_TYP to verify a delegation (the token exchange) instead of an access token. */
   typ?: typeof ACCESS_TOKEN_TYP | typeof DELEGATION_TYP;
   /**
@@ -210,6 +216,7 @@ export async function verifyAccessToken(
     );
   }
   if (options.attesters) requireAttested(claims, options.attesters);
+  if (claims.federation) requireFederationTaken(claims.federation.iss, options);
   if (options.scopes) {
     const held = new Set(parseScopeParam(claims.scope));
     const missing = options.scopes.filter((s) => !held.has(s));
@@ -218,6 +225,20 @@ export async function verifyAccessToken(
     }
   }
   return claims;
+}
+
+function requireFederationTaken(
+  peer: string,
+  options: Pick<VerifyAccessTokenOptions, "federated">,
+): void {
+  const { federated = true } = options;
+  if (federated === true || (federated !== false && federated.includes(peer))) {
+    return;
+  }
+  fail(
+    "ERR_TOKEN_FEDERATED",
+    `the token is for an agent of the issuer's federation peer ${peer}, which this verifier does not take`,
+  );
 }
 
 function requireAttested(

@@ -373,6 +373,14 @@ const CODES = {
     exit: EXIT.failed,
   },
 
+  /** The token is a federation peer's agent's, which the verifier does not take. */
+  ERR_TOKEN_FEDERATED: {
+    client: true,
+    oauth: "invalid_token",
+    status: 401,
+    exit: EXIT.failed,
+  },
+
   // Local state (CLI).
   ERR_HOME_MISSING: {
     client: true,

@@ -272,6 +272,26 @@ Deno.test("access token: a federated token's federation claim (the peer that vou
   }
 });
 
+Deno.test("access token: federated tokens are taken by default, refused with federated false, taken only from the peers listed", async () => {
+  const fromPeer = await token({ federation: { iss: "https://peer.example" } });
+  const native = await token();
+  for (const federated of [undefined, true, ["https://peer.example"]]) {
+    assert.equal(
+      (await verify(fromPeer, { federated })).federation?.iss,
+      "https://peer.example",
+    );
+  }
+  for (const federated of [false, [], ["https://other.example"]]) {
+    await assert.rejects(
+      verify(fromPeer, { federated }),
+      code("ERR_TOKEN_FEDERATED"),
+      JSON.stringify(federated),
+    );
+    // The issuer's own agents' tokens are never refused for it.
+    assert.equal((await verify(native, { federated })).sub, DID);
+  }
+});
+
 Deno.test("access token: garbage is ERR_TOKEN_INVALID", async () => {
   for (const jwt of ["", "a.b.c", "not a token"]) {
     await assert.rejects(verify(jwt), code("ERR_TOKEN_INVALID"), jwt);

@@ -69,6 +69,17 @@ Deno.test("federation: an agent of issuer A gets issuer B's token with `issue --
         ], { home: `${b.dir}/nobody` }),
         "B's token verifies against B's keys",
       );
+      refused(
+        await cli([
+          "verify",
+          "--token",
+          token,
+          "--no-federated",
+          "--server",
+          b.url,
+        ], { home: `${b.dir}/nobody` }),
+        "ERR_TOKEN_FEDERATED",
+      );
 
       // A scope A granted but B does not grant A's agents, and one B grants
       // but A did not: deny by default, both ways.

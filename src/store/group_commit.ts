@@ -45,6 +45,7 @@ function runIsolated(
   const rollbackTo = c.stmt("ROLLBACK TO write");
   return writes.map((write) => {
     savepoint.run();
+    const replayMark = c.replay.mark();
     try {
       const value = apply(c, write);
       release.run();
@@ -53,6 +54,7 @@ function runIsolated(
       rollbackTo.run();
       release.run();
       c.auditHead = undefined; // the write's audit entry, if any, is gone
+      c.replay.undoTo(replayMark); // and its single use
       return { ok: false, error };
     }
   });
@@ -80,14 +82,18 @@ function runBatch(
     } catch {
       c.db.exec("ROLLBACK");
       c.auditHead = undefined;
+      c.replay.rolledBack();
       c.db.exec("BEGIN IMMEDIATE");
       outcomes = runIsolated(c, writes);
     }
+    c.replay.beforeCommit(c);
     c.db.exec("COMMIT");
+    c.replay.committed();
     return outcomes;
   } catch (error) {
     c.auditHead = undefined;
     if (c.db.isTransaction) c.db.exec("ROLLBACK");
+    c.replay.rolledBack();
     throw error;
   }
 }

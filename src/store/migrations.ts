@@ -148,6 +148,23 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE grants ADD COLUMN attesters TEXT;
   `,
+  // 8: the SQLite store's replay cache (replay_log.ts): single uses appended
+  // in `seq` order, judged against the store's memory rather than a unique
+  // index (a random index page per token); `replay_log_next` is the next
+  // `seq`, which only grows, so every server on the file can tell what it
+  // has not seen yet. PostgreSQL keeps `replay`, its unique key serving all
+  // its servers as it is; these two tables stay empty there.
+  `
+  CREATE TABLE replay_log (
+    seq INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX replay_log_expiry ON replay_log (expires_at);
+  CREATE TABLE replay_log_next (next BIGINT NOT NULL);
+  INSERT INTO replay_log_next (next) VALUES (1);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -9,6 +9,7 @@ import { Auth4AgentError } from "../core/errors.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 import type { Row } from "./rows.ts";
 import { DuplicateError } from "./store.ts";
+import { ReplayLog } from "./replay_log.ts";
 
 export class SqliteConnection {
   readonly db: DatabaseSync;
@@ -18,6 +19,8 @@ export class SqliteConnection {
    * reads it once; undefined outside a batch, or after a rolled-back write.
    */
   auditHead?: { seq: number; hash: string };
+  /** The replay cache's log and this connection's memory of it. */
+  readonly replay = new ReplayLog();
 
   constructor(path: string) {
     try {

@@ -170,10 +170,12 @@ function consumeSingleUse(c: SqliteConnection, singleUse: SingleUse): boolean {
       undefined;
   }
   if ("workload" in singleUse) throw workloadNotConsumable();
-  const result = c.stmt(
-    "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-  ).run(singleUse.clientId, singleUse.jti, ms(singleUse.expiresAt));
-  return Number(result.changes) === 1;
+  return c.replay.consume(
+    c,
+    singleUse.clientId,
+    singleUse.jti,
+    singleUse.expiresAt,
+  );
 }
 
 export const WRITES = {
@@ -505,13 +507,22 @@ export const WRITES = {
         "DELETE FROM challenges WHERE rowid IN (SELECT rowid FROM challenges WHERE expires_at <= ? LIMIT ?)",
       ).run(ms(now), limit).changes,
     );
+    // Forgotten by this connection's memory at once, deleted chunk by chunk.
+    c.replay.forgetExpired(now);
     if (challenges >= limit) return challenges;
     const replay = Number(
       c.stmt(
-        "DELETE FROM replay WHERE rowid IN (SELECT rowid FROM replay WHERE expires_at <= ? LIMIT ?)",
+        "DELETE FROM replay_log WHERE seq IN (SELECT seq FROM replay_log WHERE expires_at <= ? LIMIT ?)",
       ).run(ms(now), limit - challenges).changes,
     );
-    return challenges + replay;
+    if (challenges + replay >= limit) return challenges + replay;
+    // Uses written by versions before the replay log (migration 8).
+    const legacy = Number(
+      c.stmt(
+        "DELETE FROM replay WHERE rowid IN (SELECT rowid FROM replay WHERE expires_at <= ? LIMIT ?)",
+      ).run(ms(now), limit - challenges - replay).changes,
+    );
+    return challenges + replay + legacy;
   },
 };
 

@@ -80,10 +80,10 @@ Deno.test("group commit: a write that fails midway is undone alone; the batch's 
   assert.equal(count("SELECT count(*) AS n FROM tokens"), 2);
   // a2 was consumed before the failure; that is undone with the write.
   assert.equal(
-    count("SELECT count(*) AS n FROM replay WHERE jti = 'a2'"),
+    count("SELECT count(*) AS n FROM replay_log WHERE jti = 'a2'"),
     0,
   );
-  assert.equal(count("SELECT count(*) AS n FROM replay"), 2);
+  assert.equal(count("SELECT count(*) AS n FROM replay_log"), 2);
   // The audit chain holds the two issuances, linked.
   const audit = c.db.prepare(
     "SELECT seq, target, prev_hash, hash FROM audit ORDER BY seq",

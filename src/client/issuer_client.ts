@@ -653,25 +653,12 @@ export class IssuerClient {
    * workload for a token of the agent its identity is bound to — no agent
    * key needed. `dpop` binds the token to that key (RFC 9449).
    */
-  async workloadToken(
+  workloadToken(
     did: string,
     assertion: string,
     request: Omit<TokenRequest, "mayAct" | "subjectToken">,
   ): Promise<TokenResponse> {
-    const { token_endpoint } = await this.metadata();
-    const response = await this.#form<TokenResponse>(
-      token_endpoint,
-      {
-        grant_type: JWT_BEARER_GRANT,
-        assertion,
-        client_id: did,
-        scope: request.scope,
-        audience: request.audience,
-        expires_in: request.expiresIn?.toString(),
-      },
-      await this.#proofHeaders(request),
-    );
-    return IssuerClient.#requireProofsTaken(response, request);
+    return this.#jwtBearer(assertion, did, request);
   }
 
   /**
@@ -680,9 +667,18 @@ export class IssuerClient {
    * audience, for this issuer's token for that agent. A token bound to a
    * DPoP key is traded with `dpop`, that key: this token is then bound to it.
    */
-  async federatedToken(
+  federatedToken(
     assertion: string,
     request: Omit<TokenRequest, "mayAct" | "subjectToken" | "attestation">,
+  ): Promise<TokenResponse> {
+    return this.#jwtBearer(assertion, undefined, request);
+  }
+
+  /** The jwt-bearer grant (RFC 7523 §2.1): `assertion` is the credential. */
+  async #jwtBearer(
+    assertion: string,
+    clientId: string | undefined,
+    request: Omit<TokenRequest, "mayAct" | "subjectToken">,
   ): Promise<TokenResponse> {
     const { token_endpoint } = await this.metadata();
     const response = await this.#form<TokenResponse>(
@@ -690,6 +686,7 @@ export class IssuerClient {
       {
         grant_type: JWT_BEARER_GRANT,
         assertion,
+        client_id: clientId,
         scope: request.scope,
         audience: request.audience,
         expires_in: request.expiresIn?.toString(),

@@ -81,13 +81,7 @@ export function register(program: Command, run: Run): void {
         if (options.peer !== undefined) {
           return await issueAtPeer(ctx, options.peer, options);
         }
-        const { file, privateKey, key } = await agentIdentity(ctx);
-        if (!file.operator_id) {
-          fail(
-            "ERR_HOME_MISSING",
-            "the agent is not registered yet; run `auth4agent register agent --operator-id ID`",
-          );
-        }
+        const { file, privateKey, key } = await registeredAgent(ctx);
         if (options.delegateTo !== undefined && options.aud !== undefined) {
           fail(
             "ERR_USAGE",
@@ -124,6 +118,33 @@ export function register(program: Command, run: Run): void {
     );
 }
 
+/** The flags of `issue`, as given. */
+interface IssueFlags {
+  ttl?: string;
+  scope?: string[];
+  aud?: string;
+  delegateTo?: string;
+  subjectToken?: string;
+  workloadTokenFile?: string;
+  agent?: string;
+  server?: string;
+  peer?: string;
+  dpop?: boolean;
+  attestationFile?: string;
+}
+
+/** This home's agent, registered (it has an operator). */
+async function registeredAgent(ctx: CommandContext) {
+  const identity = await agentIdentity(ctx);
+  if (!identity.file.operator_id) {
+    fail(
+      "ERR_HOME_MISSING",
+      "the agent is not registered yet; run `auth4agent register agent --operator-id ID`",
+    );
+  }
+  return identity;
+}
+
 /** What `--ttl` and `--scope` ask for, checked. */
 function tokenAsk(
   options: { ttl?: string; scope?: string[] },
@@ -148,15 +169,7 @@ function tokenAsk(
 async function issueAtPeer(
   ctx: CommandContext,
   peerUrl: string,
-  options: {
-    ttl?: string;
-    scope?: string[];
-    aud?: string;
-    delegateTo?: string;
-    subjectToken?: string;
-    dpop?: boolean;
-    attestationFile?: string;
-  },
+  options: IssueFlags,
 ): Promise<void> {
   if (
     options.delegateTo !== undefined || options.subjectToken !== undefined ||
@@ -176,13 +189,7 @@ async function issueAtPeer(
       `the token traded is a credential others could reuse until it expires: send it to an https issuer, not ${peerUrl}`,
     );
   }
-  const { file, privateKey, key } = await agentIdentity(ctx);
-  if (!file.operator_id) {
-    fail(
-      "ERR_HOME_MISSING",
-      "the agent is not registered yet; run `auth4agent register agent --operator-id ID`",
-    );
-  }
+  const { file, privateKey, key } = await registeredAgent(ctx);
   const { expiresIn, scope } = tokenAsk(options);
   const peer = ctx.client(peerUrl);
   const { issuer } = await peer.metadata();
@@ -208,19 +215,7 @@ const MAX_TOKEN_FILE_BYTES = 16 * 1024;
 /** Workload federation: the platform's JWT from a file, traded for the agent's token. */
 async function issueForWorkload(
   ctx: CommandContext,
-  options: {
-    workloadTokenFile?: string;
-    agent?: string;
-    server?: string;
-    ttl?: string;
-    scope?: string[];
-    aud?: string;
-    delegateTo?: string;
-    subjectToken?: string;
-    dpop?: boolean;
-    attestationFile?: string;
-    peer?: string;
-  },
+  options: IssueFlags,
 ): Promise<void> {
   if (
     options.delegateTo !== undefined || options.subjectToken !== undefined ||

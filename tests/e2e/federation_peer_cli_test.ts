@@ -8,38 +8,28 @@
 import assert from "node:assert/strict";
 import * as jose from "jose";
 import {
+  grantedAgent,
   ok,
   refused,
-  registeredAgent,
-  verifiedOperator,
   withIssuerProcess,
+  writeFederationFile,
 } from "../helpers/identities.ts";
 import { cli } from "../helpers/process.ts";
 
 Deno.test("federation: an agent of issuer A gets issuer B's token with `issue --peer B`, within the scopes A granted it and B grants A's agents", async () => {
   await withIssuerProcess("a4a-peer-a-", async (a) => {
-    const partner = `${a.dir}/partner`;
-    const x = await registeredAgent(
-      partner,
+    const { did: x, cli: xCli } = await grantedAgent(
+      a,
       "partner.example",
-      a.url,
-      await verifiedOperator(partner, "partner.example", a.url, a.dns),
+      "read:data,write:data",
     );
-    const xCli = (...args: string[]) => cli(args, { home: partner });
-    ok(
-      await xCli("agent-scopes", "set", "--scopes", "read:data,write:data"),
-      "A grants X",
-    );
-    const federationFile = `${a.dir}/federation.json`;
-    await Deno.writeTextFile(
-      federationFile,
-      JSON.stringify({
-        peers: [{
-          issuer: a.server.issuer,
-          domains: ["partner.example"],
-          scopes: ["read:data", "read:reports"],
-        }],
-      }),
+    const federationFile = await writeFederationFile(
+      `${a.dir}/federation.json`,
+      [{
+        issuer: a.server.issuer,
+        domains: ["partner.example"],
+        scopes: ["read:data", "read:reports"],
+      }],
     );
 
     await withIssuerProcess("a4a-peer-b-", async (b) => {

@@ -9,10 +9,11 @@
 import assert from "node:assert/strict";
 import * as jose from "jose";
 import {
+  grantedAgent,
   ok,
-  registeredAgent,
   verifiedOperator,
   withIssuerProcess,
+  writeFederationFile,
 } from "../helpers/identities.ts";
 import { cli } from "../helpers/process.ts";
 
@@ -20,28 +21,19 @@ const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 Deno.test("federation trust: A's agent trades A's token at B (serve --federation-file); a token revoked at A is refused at B", async () => {
   await withIssuerProcess("a4a-trust-a-", async (a) => {
-    const partner = `${a.dir}/partner`; // an operator of A with its agent X
-    const x = await registeredAgent(
-      partner,
+    // An operator of A with its agent X.
+    const { did: x, cli: xCli } = await grantedAgent(
+      a,
       "partner.example",
-      a.url,
-      await verifiedOperator(partner, "partner.example", a.url, a.dns),
+      "read:data,write:data",
     );
-    const xCli = (...args: string[]) => cli(args, { home: partner });
-    ok(
-      await xCli("agent-scopes", "set", "--scopes", "read:data,write:data"),
-      "A grants X",
-    );
-    const federationFile = `${a.dir}/federation.json`;
-    await Deno.writeTextFile(
-      federationFile,
-      JSON.stringify({
-        peers: [{
-          issuer: a.server.issuer,
-          domains: ["partner.example"],
-          scopes: ["read:data"],
-        }],
-      }),
+    const federationFile = await writeFederationFile(
+      `${a.dir}/federation.json`,
+      [{
+        issuer: a.server.issuer,
+        domains: ["partner.example"],
+        scopes: ["read:data"],
+      }],
     );
 
     await withIssuerProcess("a4a-trust-b-", async (b) => {

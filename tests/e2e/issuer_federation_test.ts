@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import * as jose from "jose";
 import {
+  grantedAgent,
   ok,
   refused,
   registeredAgent,
@@ -18,17 +19,11 @@ import { cli } from "../helpers/process.ts";
 
 Deno.test("issuer federation: an agent of issuer A obtains, from a token of A meant for B, the token of the agent B's operator bound it to", async () => {
   await withIssuerProcess("a4a-fed-a-", async (a) => {
-    const partner = `${a.dir}/partner`; // an operator of A with its agent X
-    const x = await registeredAgent(
-      partner,
+    // An operator of A with its agent X.
+    const { did: x, cli: partnerCli } = await grantedAgent(
+      a,
       "partner.example",
-      a.url,
-      await verifiedOperator(partner, "partner.example", a.url, a.dns),
-    );
-    const partnerCli = (...args: string[]) => cli(args, { home: partner });
-    ok(
-      await partnerCli("agent-scopes", "set", "--scopes", "read:data"),
-      "A grants X",
+      "read:data",
     );
 
     await withIssuerProcess("a4a-fed-b-", async (b) => {

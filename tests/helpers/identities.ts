@@ -74,6 +74,36 @@ export async function registeredAgent(
 }
 
 /**
+ * An operator of `domain` at `issuer` and its agent, in one home under the
+ * issuer's folder, granted `scopes`: the agent's DID and its CLI.
+ */
+export async function grantedAgent(
+  issuer: { dir: string; url: string; dns: TestDnsServer },
+  domain: string,
+  scopes: string,
+): Promise<{ did: string; cli: (...args: string[]) => Promise<CliResult> }> {
+  const home = `${issuer.dir}/${domain}`;
+  const did = await registeredAgent(
+    home,
+    domain,
+    issuer.url,
+    await verifiedOperator(home, domain, issuer.url, issuer.dns),
+  );
+  const agentCli = (...args: string[]) => cli(args, { home });
+  ok(await agentCli("agent-scopes", "set", "--scopes", scopes), "the grant");
+  return { did, cli: agentCli };
+}
+
+/** A federation file (`serve --federation-file`) at `path` trusting `peers`. */
+export async function writeFederationFile(
+  path: string,
+  peers: { issuer: string; domains: string[]; scopes: string[] }[],
+): Promise<string> {
+  await Deno.writeTextFile(path, JSON.stringify({ peers }));
+  return path;
+}
+
+/**
  * A real `serve` process on SQLite in a temporary folder, resolving through a
  * loopback DNS server; after `body`, stopped (it must exit 0) and removed.
  */

@@ -19,6 +19,7 @@ import {
 import { authorizeScopes, parseScopeParam } from "../../core/scope.ts";
 import { requireAudience } from "../../core/workload_token.ts";
 import type { AppDeps } from "../context.ts";
+import { refuseClientAuthentication } from "./jwt_bearer.ts";
 import type { FederationPeer } from "../federation.ts";
 import {
   resolveAudience,
@@ -64,15 +65,7 @@ export async function verifyFederatedToken(
   params: Map<string, string>,
   deps: AppDeps,
 ): Promise<VerifiedFederatedToken> {
-  if (
-    params.has("client_assertion") || params.has("client_assertion_type") ||
-    request.headers.has("Authorization")
-  ) {
-    fail(
-      "ERR_INVALID_REQUEST",
-      "the jwt-bearer grant authenticates with its assertion alone: send no client authentication",
-    );
-  }
+  refuseClientAuthentication(request, params);
   const now = deps.now();
   const token = inspectFederatedToken(params.get("assertion"));
   const peer = deps.federation.peer(token.iss);

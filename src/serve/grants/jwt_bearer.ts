@@ -22,11 +22,14 @@ import type { Authenticated } from "./token_request.ts";
 
 export { JWT_BEARER_GRANT } from "../../core/workload_token.ts";
 
-export async function workloadAuthentication(
+/**
+ * RFC 7523 §3.1: the assertion is the credential; client authentication
+ * beside it would be a second, conflicting identity.
+ */
+export function refuseClientAuthentication(
   request: Request,
   params: Map<string, string>,
-  deps: AppDeps,
-): Promise<Authenticated> {
+): void {
   if (
     params.has("client_assertion") || params.has("client_assertion_type") ||
     request.headers.has("Authorization")
@@ -36,6 +39,14 @@ export async function workloadAuthentication(
       "the jwt-bearer grant authenticates with its assertion alone: send no client authentication",
     );
   }
+}
+
+export async function workloadAuthentication(
+  request: Request,
+  params: Map<string, string>,
+  deps: AppDeps,
+): Promise<Authenticated> {
+  refuseClientAuthentication(request, params);
   if (params.has("may_act")) {
     fail(
       "ERR_INVALID_REQUEST",

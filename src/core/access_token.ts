@@ -160,6 +160,16 @@ export async function verifyAccessToken(
   if (typeof header.kid !== "string") {
     fail("ERR_TOKEN_INVALID", "token has no kid");
   }
+  // Before its key is looked up: another issuer's token is told so (not
+  // that its kid is unknown), and costs no fetch of this issuer's keys.
+  if (parts.payload.iss !== options.issuer) {
+    fail(
+      "ERR_TOKEN_INVALID",
+      `token iss ${
+        JSON.stringify(parts.payload.iss)
+      } is not the issuer ${options.issuer}`,
+    );
+  }
   const key = await options.key(header.kid);
   if (!key) {
     fail(
@@ -188,14 +198,6 @@ export async function verifyAccessToken(
     expiredCode: "ERR_TOKEN_EXPIRED",
     expiryLeeway: options.expiryLeeway,
   });
-  if (payload.iss !== options.issuer) {
-    fail(
-      "ERR_TOKEN_INVALID",
-      `token iss ${
-        JSON.stringify(payload.iss)
-      } is not the issuer ${options.issuer}`,
-    );
-  }
   if (options.audience !== undefined) {
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (!audiences.includes(options.audience)) {

@@ -68,15 +68,17 @@ export async function startServer(
   const burst = Math.max(MIN_BURST, config.rateLimit);
   // The app needs the bound address (issuer identifier), known only after binding.
   const app: { handler?: ReturnType<typeof createApp> } = {};
-  const server = Deno.serve(
-    {
-      hostname: config.host,
-      port: config.port,
-      onListen: () => {},
-    },
-    (request, info) =>
-      app.handler!(request, { remoteIp: info.remoteAddr.hostname }),
-  );
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = listen(
+      config,
+      (request, info) =>
+        app.handler!(request, { remoteIp: info.remoteAddr.hostname }),
+    );
+  } catch (error) {
+    if (!options.store) await store.close();
+    throw error;
+  }
   const addr = server.addr as Deno.NetAddr;
   const workloadIssuers = new ForeignIssuers(config.workloadIssuers, { log });
   const deps: AppDeps = {
@@ -180,5 +182,27 @@ function requireOneRoleEach(
         `${issuer} is this issuer: it is no federation peer of its own`,
       );
     }
+  }
+}
+
+/** Deno.serve on the configured address; one already taken is the operator's to change. */
+function listen(
+  config: ServeConfig,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve(
+      { hostname: config.host, port: config.port, onListen: () => {} },
+      handler,
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Auth4AgentError(
+        "ERR_CONFIG",
+        `${config.host}:${config.port} is in use (another issuer?): give --port another port, or 0 for any`,
+        { cause: error },
+      );
+    }
+    throw error;
   }
 }

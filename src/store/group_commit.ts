@@ -80,7 +80,9 @@ function runBatch(
     try {
       outcomes = writes.map((write) => ({ ok: true, value: apply(c, write) }));
     } catch {
-      c.db.exec("ROLLBACK");
+      // SQLite may have rolled back already (SQLITE_FULL): then the rerun's
+      // own failure says why.
+      if (c.db.isTransaction) c.db.exec("ROLLBACK");
       c.auditHead = undefined;
       c.replay.rolledBack();
       c.db.exec("BEGIN IMMEDIATE");

@@ -168,3 +168,24 @@ export const MIGRATIONS: readonly string[] = [
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * What SQLite alone runs after a migration, in its transaction, by version.
+ * 8: the uses in force move from `replay` to the log, and `replay` refuses
+ * rows from then on: a server of an earlier version still running on the
+ * file would write uses no new server reads (and read none of theirs), so
+ * its token requests fail until it is restarted on this version.
+ */
+export const SQLITE_AFTER_MIGRATION: Readonly<Record<number, string>> = {
+  8: `
+  INSERT INTO replay_log (seq, client_id, jti, expires_at)
+    SELECT row_number() OVER (ORDER BY rowid), client_id, jti, expires_at
+    FROM replay;
+  UPDATE replay_log_next SET next = (SELECT count(*) FROM replay_log) + 1;
+  DELETE FROM replay;
+  CREATE TRIGGER replay_retired BEFORE INSERT ON replay
+  BEGIN
+    SELECT RAISE(ABORT, 'the replay table was retired by schema 8 (replay_log): restart this server on the new version');
+  END;
+  `,
+};

@@ -9,8 +9,8 @@
  * other connections appended since (their `seq`s, from the counter in
  * `replay_log_next`, which only grows). Memory changes only once the
  * transaction commits; a write undone, or a batch rolled back, leaves none.
- * The first use after opening reads the whole log (and the `replay` table
- * of earlier versions), so a restart forgets nothing written.
+ * The store reads the whole log when it opens (load), outside the lock; if
+ * memory is ever lost, the next use reads it again.
  */
 import { ms, type Row } from "./rows.ts";
 import { ReplayMemory, type UseKey } from "./replay_memory.ts";
@@ -21,18 +21,41 @@ interface Appended {
   expiresAt: Date;
 }
 
+const keyText = (key: UseKey) => `${key.a}:${key.b}`;
+
 export class ReplayLog {
-  readonly #memory = new ReplayMemory();
-  /** The `seq` up to which (exclusive) the memory holds the log; 0: nothing read yet. */
+  #memory = new ReplayMemory();
+  /** The `seq` up to which (exclusive) the memory holds the log; 0: nothing read. */
   #known = 0;
-  /** In the open transaction: the next `seq` to append at, once read. */
+  /** In the open transaction, once read: the counter as found, and the next `seq` to append at. */
+  #base?: number;
   #next?: number;
   /** In the open transaction: what it appended, for the memory at commit. */
   #appended: Appended[] = [];
+  #appendedKeys = new Set<string>();
+
+  /**
+   * Reads the whole log into memory, in a read transaction of its own: done
+   * when the store opens, so that the first use does not read it under the
+   * write lock (every other server's writes would wait).
+   */
+  load(c: SqliteConnection): void {
+    if (c.db.isTransaction) return;
+    c.db.exec("BEGIN");
+    try {
+      const next = this.#counter(c);
+      this.#memory = new ReplayMemory();
+      this.#takeIn(c, 0, next);
+      this.#known = next;
+    } finally {
+      c.db.exec("COMMIT");
+    }
+  }
 
   /**
    * Uses `jti` for `clientId` until `expiresAt`: false when it was used
-   * before (and not swept since). Only inside a write transaction.
+   * before (and not swept since), or expires by what a sweep already
+   * forgot. Only inside a write transaction.
    */
   consume(
     c: SqliteConnection,
@@ -44,16 +67,17 @@ export class ReplayLog {
       throw new Error("a single use is judged inside a write transaction");
     }
     const next = this.#next ?? this.#catchUp(c);
+    if (this.#memory.forgot(expiresAt)) return false;
     const key = this.#memory.key(clientId, jti);
-    if (
-      this.#memory.has(key) ||
-      this.#appended.some((use) => use.key.a === key.a && use.key.b === key.b)
-    ) return false;
+    if (this.#memory.has(key) || this.#appendedKeys.has(keyText(key))) {
+      return false;
+    }
     c.stmt(
       "INSERT INTO replay_log (seq, client_id, jti, expires_at) VALUES (?, ?, ?, ?)",
     ).run(next, clientId, jti, ms(expiresAt));
     this.#next = next + 1;
     this.#appended.push({ key, expiresAt });
+    this.#appendedKeys.add(keyText(key));
     return true;
   }
 
@@ -64,22 +88,39 @@ export class ReplayLog {
 
   /** Takes back what was appended since `mark` (its rows are rolled back). */
   undoTo(mark: number): void {
+    if (mark === this.#appended.length) return;
     this.#appended.length = mark;
+    this.#appendedKeys = new Set(this.#appended.map((use) => keyText(use.key)));
   }
 
-  /** Before COMMIT: the counter moves past what this transaction appended. */
+  /**
+   * Before COMMIT: the counter moves past every `seq` this transaction
+   * took, its undone uses' too, so that the `seq`s this connection counts
+   * as seen are the ones the counter says were given out.
+   */
   beforeCommit(c: SqliteConnection): void {
-    if (this.#appended.length === 0) return;
-    c.stmt("UPDATE replay_log_next SET next = ?").run(this.#next!);
+    if (this.#next !== undefined && this.#next !== this.#base) {
+      c.stmt("UPDATE replay_log_next SET next = ?").run(this.#next);
+    }
+    this.#memory.reserve(this.#appended.length);
   }
 
   /** After COMMIT: what the transaction appended is in force. */
   committed(): void {
-    if (this.#next !== undefined) this.#known = this.#next;
-    for (const use of this.#appended) {
-      this.#memory.add(use.key, use.expiresAt);
+    try {
+      for (const use of this.#appended) {
+        this.#memory.add(use.key, use.expiresAt);
+      }
+      if (this.#next !== undefined) this.#known = this.#next;
+    } catch (error) {
+      // Committed but not all in memory: forget everything, so that the
+      // next use reads the log again rather than miss one.
+      this.#memory = new ReplayMemory();
+      this.#known = 0;
+      throw error;
+    } finally {
+      this.#endTransaction();
     }
-    this.#endTransaction();
   }
 
   /** After ROLLBACK: nothing of the transaction was. */
@@ -87,45 +128,44 @@ export class ReplayLog {
     this.#endTransaction();
   }
 
-  /** The store's sweep deleted the uses expired by `now`: forgotten here too. */
+  /** The store's sweep deletes the uses expired by `now`: forgotten here at once. */
   forgetExpired(now: Date): void {
     this.#memory.forgetExpired(now);
   }
 
   #endTransaction(): void {
+    this.#base = undefined;
     this.#next = undefined;
     this.#appended = [];
+    this.#appendedKeys.clear();
   }
 
   /**
    * Under the write lock: takes in the uses other connections appended
-   * since this one last looked (all of them, the first time) and returns
+   * since this one last looked (all of them, if it never did) and returns
    * where this transaction appends.
    */
   #catchUp(c: SqliteConnection): number {
-    const { next } = c.stmt("SELECT next FROM replay_log_next").get() as {
-      next: number;
-    };
-    if (next !== this.#known) {
-      if (this.#known === 0) {
-        this.#takeIn(
-          c.stmt("SELECT client_id, jti, expires_at FROM replay")
-            .all() as Row[],
-        );
-      }
-      this.#takeIn(
-        c.stmt(
-          "SELECT client_id, jti, expires_at FROM replay_log WHERE seq >= ? AND seq < ?",
-        ).all(this.#known, next) as Row[],
-      );
-    }
+    const next = this.#counter(c);
+    if (this.#known === 0) this.#memory = new ReplayMemory();
+    if (next !== this.#known) this.#takeIn(c, this.#known, next);
     // Others' uses are committed: known from now on, whatever this does.
     this.#known = next;
+    this.#base = next;
     this.#next = next;
     return next;
   }
 
-  #takeIn(rows: Row[]): void {
+  #counter(c: SqliteConnection): number {
+    return Number(
+      (c.stmt("SELECT next FROM replay_log_next").get() as Row).next,
+    );
+  }
+
+  #takeIn(c: SqliteConnection, from: number, to: number): void {
+    const rows = c.stmt(
+      "SELECT client_id, jti, expires_at FROM replay_log WHERE seq >= ? AND seq < ?",
+    ).iterate(from, to) as Iterable<Row>;
     for (const row of rows) {
       this.#memory.add(
         this.#memory.key(String(row.client_id), String(row.jti)),

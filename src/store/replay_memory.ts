@@ -3,7 +3,8 @@
  * addressing table of 64-bit keyed hashes of (client, jti) with each one's
  * expiry, 12 bytes a slot. Why not a unique index: on SQLite each new jti
  * landed on a random page of the index, so a token cost one more page in the
- * WAL; a million jtis in force take 24 MB here. The hash is SHA-256 under a
+ * WAL; a million jtis in force take 24 to 48 MB here (12 bytes a slot, a
+ * quarter to a half of the slots used). The hash is SHA-256 under a
  * random per-process salt, cut to 64 bits: two different uses collide with a
  * chance of about n / 2^64 per lookup (n the uses in force), and the newer
  * one is then refused as a replay, never the reverse; no client can aim a
@@ -58,8 +59,18 @@ export class ReplayMemory {
   add(key: UseKey, expiresAt: Date): void {
     const expires = expirySeconds(expiresAt);
     if (expires <= this.#forgottenUpTo) return;
-    if ((this.#used + 1) / this.#capacity > MAX_LOAD) this.#rebuild();
+    this.reserve(1);
     this.#insert(key.a, key.b, expires);
+  }
+
+  /** Room for `count` more uses without growing (so adding them allocates nothing). */
+  reserve(count: number): void {
+    if ((this.#used + count) / this.#capacity > MAX_LOAD) this.#rebuild(count);
+  }
+
+  /** Whether a use until `expiresAt` is one a sweep has already forgotten. */
+  forgot(expiresAt: Date): boolean {
+    return expirySeconds(expiresAt) <= this.#forgottenUpTo;
   }
 
   /** Forgets the uses that expire by `now`, as the store's sweep deletes them. */
@@ -96,7 +107,7 @@ export class ReplayMemory {
   }
 
   /** A table sized for the uses still in force, the forgotten ones dropped. */
-  #rebuild(): void {
+  #rebuild(more: number): void {
     const old = this.#slots;
     const oldCapacity = this.#capacity;
     let live = 0;
@@ -104,7 +115,7 @@ export class ReplayMemory {
       if (old[i * 3 + 2]! > this.#forgottenUpTo) live++;
     }
     let capacity = MIN_CAPACITY;
-    while ((live + 1) / capacity > MAX_LOAD / 2) capacity *= 2;
+    while ((live + more) / capacity > MAX_LOAD / 2) capacity *= 2;
     this.#slots = new Uint32Array(capacity * 3);
     this.#capacity = capacity;
     this.#used = 0;
@@ -117,7 +128,11 @@ export class ReplayMemory {
   }
 }
 
-/** Seconds, rounded up, and never EMPTY. */
+/** Seconds, rounded up: never EMPTY, and within a slot's 32 bits (until 2106). */
 function expirySeconds(at: Date): number {
-  return Math.max(1, Math.ceil(at.getTime() / 1000));
+  const seconds = Math.ceil(at.getTime() / 1000);
+  if (!(seconds >= 1 && seconds <= 0xffff_ffff)) {
+    throw new RangeError(`a single use's expiry is out of range: ${at}`);
+  }
+  return seconds;
 }

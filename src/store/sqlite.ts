@@ -93,6 +93,8 @@ export class SqliteStore implements Store {
     prepareDatabaseFile(path, { create: options.create ?? true });
     this.#c = new SqliteConnection(path);
     this.#c.migrate();
+    // Before any write waits on it: read outside the write lock.
+    if (options.create ?? true) this.#c.replay.load(this.#c);
     const walFile = this.#c.walFile();
     if (walFile !== undefined) {
       // COMMIT no longer fsyncs; CommitSync does it off the event loop and

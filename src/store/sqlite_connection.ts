@@ -6,7 +6,11 @@
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { Auth4AgentError } from "../core/errors.ts";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+import {
+  MIGRATIONS,
+  SCHEMA_VERSION,
+  SQLITE_AFTER_MIGRATION,
+} from "./migrations.ts";
 import type { Row } from "./rows.ts";
 import { DuplicateError } from "./store.ts";
 import { ReplayLog } from "./replay_log.ts";
@@ -96,6 +100,8 @@ export class SqliteConnection {
       this.db.exec("BEGIN IMMEDIATE");
       try {
         this.db.exec(MIGRATIONS[version - 1]!);
+        const after = SQLITE_AFTER_MIGRATION[version];
+        if (after) this.db.exec(after);
         this.db.exec("DELETE FROM schema_version");
         this.db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(
           version,

@@ -515,14 +515,7 @@ export const WRITES = {
         "DELETE FROM replay_log WHERE seq IN (SELECT seq FROM replay_log WHERE expires_at <= ? LIMIT ?)",
       ).run(ms(now), limit - challenges).changes,
     );
-    if (challenges + replay >= limit) return challenges + replay;
-    // Uses written by versions before the replay log (migration 8).
-    const legacy = Number(
-      c.stmt(
-        "DELETE FROM replay WHERE rowid IN (SELECT rowid FROM replay WHERE expires_at <= ? LIMIT ?)",
-      ).run(ms(now), limit - challenges - replay).changes,
-    );
-    return challenges + replay + legacy;
+    return challenges + replay;
   },
 };
 

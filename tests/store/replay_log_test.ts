@@ -5,10 +5,17 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import type { Ed25519PublicJwk } from "../../src/core/keys.ts";
+import { GroupCommit } from "../../src/store/group_commit.ts";
+import { DuplicateError } from "../../src/store/store.ts";
+import { MIGRATIONS } from "../../src/store/migrations.ts";
 import { ReplayMemory } from "../../src/store/replay_memory.ts";
+import { SqliteConnection } from "../../src/store/sqlite_connection.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
+const DID = "did:agent:example.com:00";
+const KEY: Ed25519PublicJwk = { kty: "OKP", crv: "Ed25519", x: "AAAA" };
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
 
 const use = (clientId: string, jti: string, expires = 300) => ({
@@ -110,33 +117,129 @@ Deno.test("replay log: a sweep that empties the log does not let a server miss w
   });
 });
 
-Deno.test("replay log: a store opened again remembers every use written, and those of the replay table of earlier versions", async () => {
+Deno.test("replay log: a store opened again remembers every use written", async () => {
   await withFile(async (path) => {
     const first = new SqliteStore(path);
     assert.equal(await first.consumeSingleUse(use("client", "j1")), true);
     await first.close();
-    // A use an earlier version wrote to its replay table, still in force.
-    const raw = new DatabaseSync(path);
-    raw.prepare(
-      "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?)",
-    ).run("client", "legacy", at(300).getTime());
-    raw.close();
     const again = new SqliteStore(path);
     try {
       assert.equal(await again.consumeSingleUse(use("client", "j1")), false);
+      assert.equal(await again.consumeSingleUse(use("client", "j2")), true);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+Deno.test("replay log: migration 8 moves the uses in force of the replay table into the log, and retires the table (a server of an earlier version on the file fails closed)", async () => {
+  await withFile(async (path) => {
+    // A database of schema 7 with a use in force in its replay table.
+    const raw = new DatabaseSync(path);
+    await Deno.chmod(path, 0o600);
+    for (const migration of MIGRATIONS.slice(0, 7)) raw.exec(migration);
+    raw.exec("CREATE TABLE schema_version (version INTEGER NOT NULL)");
+    raw.exec("INSERT INTO schema_version (version) VALUES (7)");
+    const insertOld = raw.prepare(
+      "INSERT INTO replay (client_id, jti, expires_at) VALUES (?, ?, ?)",
+    );
+    insertOld.run("client", "before", at(300).getTime());
+    insertOld.run("client", "before-2", at(300).getTime());
+    const store = new SqliteStore(path);
+    try {
       assert.equal(
-        await again.consumeSingleUse(use("client", "legacy")),
+        await store.consumeSingleUse(use("client", "before")),
         false,
       );
-      assert.equal(await again.consumeSingleUse(use("client", "j2")), true);
-      // Swept with the rest once expired.
-      assert.equal(await again.sweep(at(300)), 3);
       assert.equal(
-        await again.consumeSingleUse(use("client", "legacy", 400)),
+        await store.consumeSingleUse(use("client", "before-2")),
+        false,
+      );
+      assert.equal(await store.consumeSingleUse(use("client", "after")), true);
+      // The earlier version's write of a use is refused, not lost.
+      assert.throws(
+        () => insertOld.run("client", "old-server", at(300).getTime()),
+        /retired by schema 8/,
+      );
+    } finally {
+      await store.close();
+      raw.close();
+    }
+  });
+});
+
+Deno.test("replay log: a batch whose every use was undone leaves no seq this server counts as seen but another may take", async () => {
+  await withFile(async (path) => {
+    const [c1, c2] = [new SqliteConnection(path), new SqliteConnection(path)];
+    c1.migrate();
+    c2.migrate();
+    c1.db.exec(`
+      INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at)
+        VALUES ('op_1', 'example.com', '{}', 'tp', 'dns', 0);
+      INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status)
+        VALUES ('${DID}', 'example.com', 'op_1', '${
+      JSON.stringify(KEY)
+    }', 0, 'active');
+    `);
+    const w1 = new GroupCommit(c1);
+    const w2 = new GroupCommit(c2);
+    try {
+      const issuance = (tokenJti: string, assertionJti: string) =>
+        w1.submit("recordIssuance", [
+          {
+            jti: tokenJti,
+            clientId: DID,
+            domain: "example.com",
+            audience: "api",
+            scope: "",
+            issuedAt: at(0),
+            expiresAt: at(900),
+          },
+          {
+            at: at(0),
+            actor: DID,
+            action: "token.issue",
+            target: tokenJti,
+            outcome: "success",
+          },
+          use(DID, assertionJti),
+          KEY,
+        ]);
+      assert.equal(await issuance("t1", "x"), "recorded");
+      // Alone in its batch: it consumes its jti, then fails on the token id
+      // t1 took; its use is undone, and so is every use of the batch.
+      await assert.rejects(issuance("t1", "undone"), DuplicateError);
+      // The other server appends next; this one must take it in.
+      assert.equal(await w2.submit("consumeSingleUse", [use(DID, "y")]), true);
+      assert.equal(await w1.submit("consumeSingleUse", [use(DID, "y")]), false);
+      assert.equal(
+        await w1.submit("consumeSingleUse", [use(DID, "undone")]),
         true,
       );
     } finally {
-      await again.close();
+      await w1.close();
+      await w2.close();
+      c1.close();
+      c2.close();
+    }
+  });
+});
+
+Deno.test("replay log: a use that expires by what a sweep forgot is refused, not remembered", async () => {
+  await withFile(async (path) => {
+    const store = new SqliteStore(path);
+    try {
+      await store.sweep(at(100));
+      assert.equal(
+        await store.consumeSingleUse(use("client", "late", 100)),
+        false,
+      );
+      assert.equal(
+        await store.consumeSingleUse(use("client", "live", 101)),
+        true,
+      );
+    } finally {
+      await store.close();
     }
   });
 });

@@ -12,6 +12,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { inspectAttestation } from "../core/client_attestation.ts";
+import { JWT_BEARER_GRANT } from "../core/workload_token.ts";
 import { Auth4AgentError, fail } from "../core/errors.ts";
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 import { isSurelyLoopback } from "../core/this_host.ts";
@@ -192,21 +193,48 @@ async function issueAtPeer(
   const { file, privateKey, key } = await registeredAgent(ctx);
   const { expiresIn, scope } = tokenAsk(options);
   const peer = ctx.client(peerUrl);
-  const { issuer } = await peer.metadata();
+  const metadata = await peer.metadata();
+  const grants = metadata.grant_types_supported;
+  if (!Array.isArray(grants) || !grants.includes(JWT_BEARER_GRANT)) {
+    fail(
+      "ERR_USAGE",
+      `${peerUrl} federates with no issuer (its metadata offers no ${JWT_BEARER_GRANT})`,
+    );
+  }
   const dpop = options.dpop ? key : undefined;
-  const own = await ctx.client(file.server).issueToken(file.did, privateKey, {
-    scope,
-    audience: issuer,
-    expiresIn,
-    dpop,
-  });
-  const response = await peer.federatedToken(own.access_token, {
-    scope,
-    audience: options.aud,
-    expiresIn,
-    dpop,
-  });
+  // Two issuers answer: each refusal says which.
+  const own = await said(
+    `your issuer ${file.server}`,
+    ctx.client(file.server).issueToken(file.did, privateKey, {
+      scope,
+      audience: metadata.issuer,
+      expiresIn,
+      dpop,
+    }),
+  );
+  const response = await said(
+    `the peer ${peerUrl}`,
+    peer.federatedToken(own.access_token, {
+      scope,
+      audience: options.aud,
+      expiresIn,
+      dpop,
+    }),
+  );
   ctx.print(response, response.access_token);
+}
+
+/** `answer`, or its refusal with `who` said it in front. */
+async function said<T>(who: string, answer: Promise<T>): Promise<T> {
+  try {
+    return await answer;
+  } catch (error) {
+    if (!(error instanceof Auth4AgentError)) throw error;
+    throw new Auth4AgentError(error.code, `${who}: ${error.message}`, {
+      cause: error,
+      headers: error.headers,
+    });
+  }
 }
 
 /** The largest token file read: platform JWTs and attestations are a few KB. */

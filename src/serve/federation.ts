@@ -64,13 +64,19 @@ export class Federation {
    */
   fromPeer(params: Map<string, string>): boolean {
     if (this.#peers.size === 0) return false;
+    const iss = this.issuerOf(params);
+    return iss !== undefined && this.#peers.has(iss);
+  }
+
+  /** The `iss` a jwt-bearer request's assertion names, unverified; undefined if none can be read. */
+  issuerOf(params: Map<string, string>): string | undefined {
     const payload = params.get("assertion")?.split(".")[1];
-    if (payload === undefined) return false;
+    if (payload === undefined) return undefined;
     try {
       const { iss } = JSON.parse(fromUtf8(fromBase64url(payload)));
-      return typeof iss === "string" && this.#peers.has(iss);
+      return typeof iss === "string" ? iss : undefined;
     } catch {
-      return false;
+      return undefined;
     }
   }
 
@@ -131,6 +137,17 @@ function parsePeer(
   const problem = platformUrlProblem(issuer);
   if (problem) {
     bad(file, `${where}.issuer ${JSON.stringify(issuer)} ${problem}`);
+  }
+  // Compared byte for byte with its tokens' iss, which an issuer at the
+  // root of a host writes without the slash (serve --issuer, RFC 8414 §2).
+  const origin = new URL(issuer).origin;
+  if (issuer === `${origin}/`) {
+    bad(
+      file,
+      `${where}.issuer ${
+        JSON.stringify(issuer)
+      }: write it as its tokens' iss, ${origin} (no trailing slash)`,
+    );
   }
   return {
     issuer,
@@ -224,6 +241,7 @@ export async function loadFederationFile(
   file: string | undefined,
 ): Promise<FederationPeer[]> {
   if (file === undefined) return [];
+  if (file === "") bad(file, "--federation-file must name a file");
   let text: string;
   try {
     const bytes = await Deno.readFile(file);

@@ -292,6 +292,26 @@ Deno.test("access token: federated tokens are taken by default, refused with fed
   }
 });
 
+Deno.test("access token: another issuer's token is told so before its kid is looked up (no fetch of this issuer's keys)", async () => {
+  let lookups = 0;
+  const other = await token({ iss: "https://other.example" }, {
+    kid: "theirs",
+  });
+  await assert.rejects(
+    verifyAccessToken(other, {
+      issuer: ISSUER,
+      key: () => {
+        lookups++;
+        return undefined;
+      },
+      now: NOW,
+    }),
+    (error: Error) =>
+      /is not the issuer https:\/\/issuer\.example/.test(error.message),
+  );
+  assert.equal(lookups, 0);
+});
+
 Deno.test("access token: garbage is ERR_TOKEN_INVALID", async () => {
   for (const jwt of ["", "a.b.c", "not a token"]) {
     await assert.rejects(verify(jwt), code("ERR_TOKEN_INVALID"), jwt);

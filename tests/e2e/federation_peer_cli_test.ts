@@ -72,15 +72,31 @@ Deno.test("federation: an agent of issuer A gets issuer B's token with `issue --
       );
 
       // A scope A granted but B does not grant A's agents, and one B grants
-      // but A did not: deny by default, both ways.
-      refused(
-        await xCli("issue", "--peer", b.url, "--scope", "write:data"),
-        "ERR_SCOPE_NOT_GRANTED",
+      // but A did not: deny by default, both ways, each naming who refused.
+      const notHere = await xCli(
+        "issue",
+        "--peer",
+        b.url,
+        "--scope",
+        "write:data",
       );
-      refused(
-        await xCli("issue", "--peer", b.url, "--scope", "read:reports"),
-        "ERR_SCOPE_NOT_GRANTED",
+      refused(notHere, "ERR_SCOPE_NOT_GRANTED");
+      assert.match(notHere.stderr, new RegExp(`the peer ${b.url}: scope`));
+      const notThere = await xCli(
+        "issue",
+        "--peer",
+        b.url,
+        "--scope",
+        "read:reports",
       );
+      refused(notThere, "ERR_SCOPE_NOT_GRANTED");
+      assert.match(notThere.stderr, new RegExp(`your issuer ${a.url}: scope`));
+
+      // Revoking B's token from X's home would ask A, which answers 200 for
+      // tokens it does not know: refused instead.
+      const revoking = await xCli("revoke", "token", "--token", token);
+      refused(revoking, "ERR_USAGE", 2);
+      assert.match(revoking.stderr, /revoke it at http:\/\/localhost/);
 
       // Bound to X's key: A's token and B's, and the trade proves the key.
       const bound = JSON.parse(
@@ -96,6 +112,9 @@ Deno.test("federation: an agent of issuer A gets issuer B's token with `issue --
       assert.deepEqual(boundClaims.cnf, {
         jkt: await jose.calculateJwkThumbprint(jwk),
       });
+
+      // An issuer with no federation is told apart before A is asked.
+      refused(await xCli("issue", "--peer", a.url), "ERR_USAGE", 2);
 
       // The CLI keeps a bearer credential off plain http to other hosts.
       refused(

@@ -8,6 +8,7 @@ import {
   issuerForAddress,
   resolveServeConfig,
 } from "../../src/serve/config.ts";
+import { startServer } from "../../src/serve/server.ts";
 
 const noEnv = () => undefined;
 
@@ -104,5 +105,33 @@ Deno.test("config: --workload-issuer takes https platforms (http to this host), 
         error instanceof Auth4AgentError && error.code === "ERR_CONFIG",
       value,
     );
+  }
+});
+
+Deno.test("config: a port already in use stops serve with ERR_CONFIG, saying so", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dir = await Deno.makeTempDir({ prefix: "a4a-port-" });
+  try {
+    const { port } = taken.addr as Deno.NetAddr;
+    const config = resolveServeConfig({
+      host: "127.0.0.1",
+      port: String(port),
+      db: `${dir}/issuer.db`,
+    }, noEnv);
+    await assert.rejects(
+      startServer(config, { log: () => {} }),
+      (error) => {
+        assert.ok(error instanceof Auth4AgentError, String(error));
+        assert.equal(error.code, "ERR_CONFIG");
+        assert.match(
+          error.message,
+          new RegExp(`127\\.0\\.0\\.1:${port} is in use`),
+        );
+        return true;
+      },
+    );
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

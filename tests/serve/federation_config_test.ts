@@ -233,15 +233,20 @@ Deno.test("federation file: a peer listed twice is ERR_CONFIG", () => {
     { peers: [GOOD_PEER, { ...GOOD_PEER, domains: ["other.example"] }] },
     /https:\/\/a\.example is listed twice/,
   );
-  // Byte for byte: another spelling is another issuer identifier.
+  // Byte for byte: another identifier (a path) is another issuer.
   assert.equal(
     parseFederationFile(
       text({
-        peers: [GOOD_PEER, { ...GOOD_PEER, issuer: "https://a.example/" }],
+        peers: [GOOD_PEER, { ...GOOD_PEER, issuer: "https://a.example/t" }],
       }),
       FILE,
     ).length,
     2,
+  );
+  // The origin with a slash is no token's iss: refused with what to write.
+  refused(
+    { peers: [{ ...GOOD_PEER, issuer: "https://a.example/" }] },
+    /write it as its tokens' iss, https:\/\/a\.example \(no trailing slash\)/,
   );
 });
 

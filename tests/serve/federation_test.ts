@@ -1252,3 +1252,41 @@ Deno.test("federation: refused trades for a DID registered at B spend none of it
     );
   }, { rateLimit: 1 });
 });
+
+Deno.test("federation: without client_id, a token whose iss is no peer (one slash more) is told so, not asked for a workload's client_id", async () => {
+  await withPeers(async (p) => {
+    const good = await fromA(p);
+    const response = await trade(p, resign(p, good, { iss: `${A_ISSUER}/` }));
+    await assertError(response.clone(), 400, "ERR_FEDERATION_NOT_TRUSTED");
+    const { error_description } = await response.json();
+    assert.match(
+      error_description,
+      /https:\/\/a\.example\/ is no federation peer of this issuer/,
+    );
+    assert.deepEqual(p.link.fetched, []);
+  });
+});
+
+Deno.test("federation: a scope refused says whose grant lacks it: the peer's token, or this issuer's file", async () => {
+  await withPeers(async (p) => {
+    const token = await fromA(p, { scope: "read:data" });
+    const described = async (scope: string) => {
+      const response = await trade(p, token, { scope });
+      await assertError(response.clone(), 400, "ERR_SCOPE_NOT_GRANTED");
+      return (await response.json()).error_description as string;
+    };
+    // Granted here to A's agents, but not in A's token.
+    assert.match(
+      await described("write:data"),
+      /scope .write:data. is not in the federated token: its issuer did not grant it/,
+    );
+    // In A's token (A granted it), but not granted here to A's agents.
+    const broad = await fromA(p, { scope: "read:data admin:all" });
+    const response = await trade(p, broad, { scope: "admin:all" });
+    await assertError(response.clone(), 400, "ERR_SCOPE_NOT_GRANTED");
+    assert.match(
+      (await response.json()).error_description,
+      /scope .admin:all. is not granted here to https:\/\/a\.example's agents/,
+    );
+  });
+});

@@ -16,7 +16,7 @@ import {
   inspectFederatedToken,
   verifyFederatedToken as verifyPeerToken,
 } from "../../core/federated_token.ts";
-import { authorizeScopes, parseScopeParam } from "../../core/scope.ts";
+import { parseScopeParam } from "../../core/scope.ts";
 import { requireAudience } from "../../core/workload_token.ts";
 import type { AppDeps } from "../context.ts";
 import { refuseClientAuthentication } from "./jwt_bearer.ts";
@@ -145,7 +145,7 @@ export async function federatedRequest(
     plan: {
       subject: claims.sub,
       domain: claims.domain,
-      scopes: federatedScopes(params, claims.scopes, peer.scopes),
+      scopes: federatedScopes(params, claims.scopes, peer),
       audience: resolveAudience(params, deps),
       lifetime: resolveLifetime(params, deps),
       attestedBy: [],
@@ -160,17 +160,48 @@ export async function federatedRequest(
 function federatedScopes(
   params: Map<string, string>,
   held: readonly string[],
-  peerScopes: readonly string[],
+  peer: FederationPeer,
 ): string[] {
-  const granted = held.filter((scope) => peerScopes.includes(scope));
-  if (granted.length === 0) {
+  const scope = params.get("scope");
+  const asked = scope === undefined ? undefined : parseScopeParam(scope);
+  // Each refusal says whose grant lacks the scope: the peer's, or this one's.
+  const notHeld = asked?.filter((s) => !held.includes(s)) ?? [];
+  if (notHeld.length > 0) {
     fail(
       "ERR_SCOPE_NOT_GRANTED",
-      "none of the federated token's scopes is granted here to its issuer's agents",
+      `scope ${
+        quoted(notHeld)
+      } is not in the federated token: its issuer did not grant it`,
     );
   }
-  const scope = params.get("scope");
-  return scope === undefined
+  const granted = held.filter((s) => peer.scopes.includes(s));
+  if (asked === undefined && granted.length === 0) {
+    fail(
+      "ERR_SCOPE_NOT_GRANTED",
+      `none of the federated token's scopes (${
+        quoted(held)
+      }) is granted here to ${peer.issuer}'s agents`,
+    );
+  }
+  return asked === undefined
     ? granted
-    : authorizeScopes(parseScopeParam(scope), granted);
+    : authorizeScopesHere(asked, granted, peer);
 }
+
+function authorizeScopesHere(
+  asked: string[],
+  granted: string[],
+  peer: FederationPeer,
+): string[] {
+  const refused = asked.filter((s) => !granted.includes(s));
+  if (refused.length > 0) {
+    fail(
+      "ERR_SCOPE_NOT_GRANTED",
+      `scope ${quoted(refused)} is not granted here to ${peer.issuer}'s agents`,
+    );
+  }
+  return asked;
+}
+
+const quoted = (scopes: readonly string[]) =>
+  scopes.map((s) => JSON.stringify(s)).join(", ");

@@ -54,6 +54,16 @@ export async function workloadAuthentication(
     );
   }
   const did = params.get("client_id");
+  if (did === undefined && deps.federation.peers.length > 0) {
+    // No client_id: most likely a federated token whose iss is not written
+    // in the federation file exactly as it is in the token.
+    fail(
+      "ERR_FEDERATION_NOT_TRUSTED",
+      `${
+        deps.federation.issuerOf(params) ?? "the assertion's issuer"
+      } is no federation peer of this issuer (the federation file names each as its tokens' iss, byte for byte); a workload token needs client_id, the agent it is bound to`,
+    );
+  }
   if (did === undefined) {
     fail(
       "ERR_INVALID_REQUEST",

@@ -172,13 +172,10 @@ async function issueAtPeer(
   peerUrl: string,
   options: IssueFlags,
 ): Promise<void> {
-  if (
-    options.delegateTo !== undefined || options.subjectToken !== undefined ||
-    options.attestationFile !== undefined
-  ) {
+  if (options.delegateTo !== undefined || options.subjectToken !== undefined) {
     fail(
       "ERR_USAGE",
-      "--peer asks for the agent's own token at the peer: no --delegate-to, --subject-token or --attestation-file",
+      "--peer asks for the agent's own token at the peer: no --delegate-to or --subject-token",
     );
   }
   if (!URL.canParse(peerUrl)) {
@@ -202,6 +199,11 @@ async function issueAtPeer(
     );
   }
   const dpop = options.dpop ? key : undefined;
+  // An attestation is for the agent's own issuer, whose grant may ask for
+  // one; the peer trusts that issuer's word, not the attester's.
+  const attestation = options.attestationFile === undefined
+    ? undefined
+    : await readAttestation(options.attestationFile, key.publicJwk);
   // Two issuers answer: each refusal says which.
   const own = await said(
     `your issuer ${file.server}`,
@@ -210,6 +212,9 @@ async function issueAtPeer(
       audience: metadata.issuer,
       expiresIn,
       dpop,
+      attestation: attestation === undefined
+        ? undefined
+        : { jwt: attestation, privateKey },
     }),
   );
   const response = await said(

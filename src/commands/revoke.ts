@@ -6,7 +6,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { parseAgentDid } from "../core/did.ts";
 import { fail } from "../core/errors.ts";
-import { inspectJws } from "../core/jws.ts";
+import { unverifiedIssuer } from "../core/jws.ts";
 import type { CommandContext } from "./context.ts";
 import { anyClientIdentity, operatorIdentity } from "./identity.ts";
 import type { Run } from "./registry.ts";
@@ -31,7 +31,7 @@ async function revokeToken(
   const client = ctx.client(identity.server);
   // RFC 7009 answers 200 for a token the issuer does not know: a token of
   // another issuer (one a federation peer gave) would look revoked here.
-  const issuedBy = issuerOf(options.token);
+  const issuedBy = unverifiedIssuer(options.token);
   const { issuer } = await client.metadata();
   if (issuedBy !== undefined && issuedBy !== issuer) {
     fail(
@@ -46,16 +46,6 @@ async function revokeToken(
     options.reason,
   );
   ctx.print({ revoked: true }, "Token revoked.");
-}
-
-/** The token's `iss`, unverified (the issuer judges the rest); undefined if none can be read. */
-function issuerOf(token: string): string | undefined {
-  try {
-    const { iss } = inspectJws(token, "ERR_TOKEN_INVALID").payload;
-    return typeof iss === "string" ? iss : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function changeStatus(

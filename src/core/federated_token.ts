@@ -70,14 +70,6 @@ export function verifyFederatedToken(
       "federated token must be an agent's own token: its client_id must be its sub",
     );
   }
-  // Trust is not passed on: a token the peer issued on a third issuer's
-  // word speaks for that issuer, which this one's administrator never listed.
-  if (payload.federation !== undefined) {
-    fail(
-      FEDERATED_TOKEN.code,
-      "federated token was itself issued through federation: trust is not passed on",
-    );
-  }
   // The peer's revocations must reach the trade (its status list).
   if (payload.status === undefined) {
     fail(
@@ -85,7 +77,10 @@ export function verifyFederatedToken(
       "federated token names no status list: its revocation could not be seen",
     );
   }
-  if (typeof payload.jti !== "string" || payload.jti.length > 256) {
+  if (
+    typeof payload.jti !== "string" || payload.jti.length === 0 ||
+    payload.jti.length > 256
+  ) {
     fail(FEDERATED_TOKEN.code, "federated token has no jti");
   }
   let domain: string;

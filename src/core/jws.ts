@@ -57,6 +57,25 @@ export interface JwsParts {
 }
 
 /**
+ * The `iss` a JWT names, unverified and unchecked beyond its shape: which
+ * issuer to ask or route to, never a reason to trust it. Undefined when none
+ * can be read.
+ */
+export function unverifiedIssuer(token: unknown): string | undefined {
+  try {
+    const { payload } = splitCompactJws(
+      token,
+      "ERR_TOKEN_INVALID",
+      "JWT",
+      MAX_JWS_LENGTH,
+    );
+    return typeof payload.iss === "string" ? payload.iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Parses a compact JWS without verifying it, refusing everything we never
  * accept: other serializations, oversize input, `alg` outside ACCEPTED_ALGS,
  * keys or key URLs in the header (`jwk` too unless allowed), `crit`, `b64`,

@@ -193,6 +193,15 @@ export function verifyWorkloadToken(
       `${kind.noun} is delegated (act) or a delegation (may_act): it is no identity of its sub`,
     );
   }
+  // Trust is not passed on: a token its issuer gave on a third issuer's
+  // word (an auth4agent issuer's federated token) speaks for that third
+  // issuer, which this one never trusted.
+  if (payload.federation !== undefined) {
+    fail(
+      kind.code,
+      `${kind.noun} was itself issued through federation: trust is not passed on`,
+    );
+  }
   if (payload.client_id !== undefined && payload.client_id !== sub) {
     fail(
       kind.code,

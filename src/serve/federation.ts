@@ -8,9 +8,10 @@
  * issuer (grants/federation.ts): deny by default, within the scopes of both.
  */
 import { parseDomain } from "../core/domain.ts";
-import { fromBase64url, fromUtf8, utf8Length } from "../core/encoding.ts";
+import { utf8Length } from "../core/encoding.ts";
+import { unverifiedIssuer } from "../core/jws.ts";
 import { Auth4AgentError } from "../core/errors.ts";
-import { parseScopeParam } from "../core/scope.ts";
+import { MAX_SCOPES, parseScopeParam } from "../core/scope.ts";
 import {
   FEDERATED_ISSUER,
   ForeignIssuers,
@@ -64,20 +65,8 @@ export class Federation {
    */
   fromPeer(params: Map<string, string>): boolean {
     if (this.#peers.size === 0) return false;
-    const iss = this.issuerOf(params);
+    const iss = unverifiedIssuer(params.get("assertion"));
     return iss !== undefined && this.#peers.has(iss);
-  }
-
-  /** The `iss` a jwt-bearer request's assertion names, unverified; undefined if none can be read. */
-  issuerOf(params: Map<string, string>): string | undefined {
-    const payload = params.get("assertion")?.split(".")[1];
-    if (payload === undefined) return undefined;
-    try {
-      const { iss } = JSON.parse(fromUtf8(fromBase64url(payload)));
-      return typeof iss === "string" ? iss : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   /** The peer whose identifier `iss` is, byte for byte. */
@@ -171,22 +160,28 @@ function parsePeer(
           );
         }
       }),
-    scopes: (() => {
-      const scopes = stringList(peer.scopes, file, `${where}.scopes`, Infinity);
-      try {
-        // Each item one scope: joined, "read write" (or "") would be read
-        // as two scopes (or none).
-        for (const scope of scopes) {
-          if (parseScopeParam(scope)[0] !== scope) {
-            throw new Error(`${JSON.stringify(scope)} is not one scope`);
-          }
-        }
-        return parseScopeParam(scopes.join(" "));
-      } catch (cause) {
-        return bad(file, `${where}.scopes: ${(cause as Error).message}`);
-      }
-    })(),
+    scopes: scopeList(peer.scopes, file, `${where}.scopes`),
   };
+}
+
+/** Each item exactly one scope token (not two joined by a space, not none). */
+function scopeList(value: unknown, file: string, where: string): string[] {
+  const scopes = stringList(value, file, where, Infinity);
+  if (scopes.length > MAX_SCOPES) {
+    bad(file, `${where}: at most ${MAX_SCOPES} scopes are allowed`);
+  }
+  return scopes.map((scope) => {
+    let parsed: string[];
+    try {
+      parsed = parseScopeParam(scope);
+    } catch (cause) {
+      return bad(file, `${where}: ${(cause as Error).message}`);
+    }
+    if (parsed.length !== 1 || parsed[0] !== scope) {
+      bad(file, `${where}: ${JSON.stringify(scope)} is not one scope`);
+    }
+    return scope;
+  });
 }
 
 function objectWith(

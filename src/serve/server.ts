@@ -1,5 +1,5 @@
 /**
- * `auth4agent serve`: opens the store and keys, binds the socket, serves the
+ * `auth4agent serve`: binds the socket, opens the store and keys, serves the
  * app, sweeps expired challenges, and on SIGTERM/SIGINT finishes in-flight
  * requests and closes the database before exiting.
  */
@@ -59,34 +59,42 @@ export async function startServer(
   const log = options.log ?? defaultLog;
   const peers = options.federation ??
     await loadFederationFile(config.federationFile);
-  requireOneRoleEach(config, peers);
-  const store = options.store ?? await openStore(config.db);
-  const keys = await KeyRing.open(store, now(), {
-    kek: options.kek,
-    tokenTtl: config.tokenTtl,
-  });
-  const burst = Math.max(MIN_BURST, config.rateLimit);
-  // The app needs the bound address (issuer identifier), known only after binding.
+  requireOneRoleEach(config, peers, config.issuer);
+  // Bound first: a start refused for its address must not have opened (and
+  // migrated) the database that a running server of another version uses.
+  // Until the app is ready, requests are answered 503.
   const app: { handler?: ReturnType<typeof createApp> } = {};
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const server = listen(
+    config,
+    (request, info) =>
+      app.handler
+        ? app.handler(request, { remoteIp: info.remoteAddr.hostname })
+        : starting(),
+  );
+  const addr = server.addr as Deno.NetAddr;
+  const issuer = config.issuer ?? issuerForAddress(config.host, addr);
+  let store: Store | undefined;
+  let keys: KeyRing;
   try {
-    server = listen(
-      config,
-      (request, info) =>
-        app.handler!(request, { remoteIp: info.remoteAddr.hostname }),
-    );
+    requireOneRoleEach(config, peers, issuer);
+    store = options.store ?? await openStore(config.db, { serving: true });
+    keys = await KeyRing.open(store, now(), {
+      kek: options.kek,
+      tokenTtl: config.tokenTtl,
+    });
   } catch (error) {
-    if (!options.store) await store.close();
+    await server.shutdown();
+    if (store && !options.store) await store.close();
     throw error;
   }
-  const addr = server.addr as Deno.NetAddr;
+  const burst = Math.max(MIN_BURST, config.rateLimit);
   const workloadIssuers = new ForeignIssuers(config.workloadIssuers, { log });
   const deps: AppDeps = {
     store,
     keys,
     statusIndexes: new StatusIndexes(store),
     statusLists: new StatusListCache(),
-    issuer: config.issuer ?? issuerForAddress(config.host, addr),
+    issuer,
     now,
     resolveTxt: options.resolveTxt ?? systemTxtResolver(config.dnsServer),
     limits: {
@@ -168,21 +176,36 @@ export async function startServer(
 function requireOneRoleEach(
   config: ServeConfig,
   peers: readonly FederationPeer[],
+  issuer: string | undefined,
 ): void {
-  for (const { issuer } of peers) {
-    if (config.workloadIssuers.includes(issuer)) {
+  for (const peer of peers) {
+    if (config.workloadIssuers.includes(peer.issuer)) {
       throw new Auth4AgentError(
         "ERR_CONFIG",
-        `${issuer} is both a federation peer and a --workload-issuer: trust it as one`,
+        `${peer.issuer} is both a federation peer and a --workload-issuer: trust it as one`,
       );
     }
-    if (issuer === config.issuer) {
+    if (peer.issuer === issuer) {
       throw new Auth4AgentError(
         "ERR_CONFIG",
-        `${issuer} is this issuer: it is no federation peer of its own`,
+        `${peer.issuer} is this issuer: it is no federation peer of its own`,
       );
     }
   }
+}
+
+/** The answer while the server binds before its store is open. */
+function starting(): Response {
+  return new Response(
+    JSON.stringify({
+      error: "temporarily_unavailable",
+      error_description: "the issuer is starting",
+    }),
+    {
+      status: 503,
+      headers: { "Content-Type": "application/json", "Retry-After": "1" },
+    },
+  );
 }
 
 /** Deno.serve on the configured address; one already taken is the operator's to change. */

@@ -152,7 +152,8 @@ export const MIGRATIONS: readonly string[] = [
   // in `seq` order, judged against the store's memory rather than a unique
   // index (a random index page per token); `replay_log_next` is the next
   // `seq`, which only grows, so every server on the file can tell what it
-  // has not seen yet. PostgreSQL keeps `replay`, its unique key serving all
+  // has not seen yet, and the time up to which a sweep forgot expired uses,
+  // so that none of them takes such a use again. PostgreSQL keeps `replay`, its unique key serving all
   // its servers as it is; these two tables stay empty there.
   `
   CREATE TABLE replay_log (
@@ -162,8 +163,11 @@ export const MIGRATIONS: readonly string[] = [
     expires_at BIGINT NOT NULL
   );
   CREATE INDEX replay_log_expiry ON replay_log (expires_at);
-  CREATE TABLE replay_log_next (next BIGINT NOT NULL);
-  INSERT INTO replay_log_next (next) VALUES (1);
+  CREATE TABLE replay_log_next (
+    next BIGINT NOT NULL,
+    swept_up_to BIGINT NOT NULL
+  );
+  INSERT INTO replay_log_next (next, swept_up_to) VALUES (1, 0);
   `,
 ];
 

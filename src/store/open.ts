@@ -15,15 +15,17 @@ export function isPostgresUrl(db: string): boolean {
 
 /**
  * Opens (and migrates) the store that `db` names; `create: false` refuses a
- * SQLite file that does not exist (for commands that only read it).
+ * SQLite file that does not exist (for commands that only read it);
+ * `serving`: a server's, which reads what its requests need first (SQLite's
+ * replay log) before it answers any.
  */
 export async function openStore(
   db: string,
-  options: { create?: boolean } = {},
+  options: { create?: boolean; serving?: boolean } = {},
 ): Promise<Store> {
   return isPostgresUrl(db)
     ? await PostgresStore.open(db)
-    : new SqliteStore(db, { create: options.create });
+    : new SqliteStore(db, options);
 }
 
 /** `db` as it may be logged or shown: a URL's password is masked. */

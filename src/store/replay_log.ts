@@ -47,8 +47,8 @@ export class ReplayLog {
     if (c.db.isTransaction) return;
     c.db.exec("BEGIN");
     try {
-      const next = this.#counter(c);
       this.#memory = new ReplayMemory();
+      const next = this.#counter(c);
       this.#takeIn(c, 0, next);
       this.#known = next;
     } finally {
@@ -134,8 +134,15 @@ export class ReplayLog {
     this.#endTransaction();
   }
 
-  /** The store's sweep deletes the uses expired by `now`: forgotten here at once. */
-  forgetExpired(now: Date): void {
+  /**
+   * The store's sweep deletes the uses expired by `now`: forgotten here at
+   * once, and by every other server at its next use (the horizon is kept
+   * with the counter). Inside the sweep's write transaction.
+   */
+  forgetExpired(c: SqliteConnection, now: Date): void {
+    c.stmt(
+      "UPDATE replay_log_next SET swept_up_to = max(swept_up_to, ?)",
+    ).run(ms(now));
     this.#memory.forgetExpired(now);
   }
 
@@ -152,8 +159,8 @@ export class ReplayLog {
    * where this transaction appends.
    */
   #catchUp(c: SqliteConnection): number {
-    const next = this.#counter(c);
     if (this.#known === 0) this.#memory = new ReplayMemory();
+    const next = this.#counter(c);
     if (next !== this.#known) this.#takeIn(c, this.#known, next);
     // Others' uses are committed: known from now on, whatever this does.
     this.#known = next;
@@ -162,10 +169,12 @@ export class ReplayLog {
     return next;
   }
 
+  /** The next `seq`; and what any server's sweep forgot is forgotten here too. */
   #counter(c: SqliteConnection): number {
-    return Number(
-      (c.stmt("SELECT next FROM replay_log_next").get() as Row).next,
-    );
+    const row = c.stmt("SELECT next, swept_up_to FROM replay_log_next")
+      .get() as Row;
+    this.#memory.forgetExpired(new Date(Number(row.swept_up_to)));
+    return Number(row.next);
   }
 
   #takeIn(c: SqliteConnection, from: number, to: number): void {

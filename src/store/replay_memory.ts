@@ -115,7 +115,8 @@ export class ReplayMemory {
       if (old[i * 3 + 2]! > this.#forgottenUpTo) live++;
     }
     let capacity = MIN_CAPACITY;
-    while ((live + more) / capacity > MAX_LOAD / 2) capacity *= 2;
+    // Doubling from half full leaves it a quarter full: 24 to 48 bytes a use.
+    while ((live + more) / capacity > MAX_LOAD * 0.75) capacity *= 2;
     this.#slots = new Uint32Array(capacity * 3);
     this.#capacity = capacity;
     this.#used = 0;

@@ -87,14 +87,17 @@ export class SqliteStore implements Store {
     path: string,
     options: {
       create?: boolean;
+      /** A server's store: the replay log is read at once (open.ts). */
+      serving?: boolean;
       syncFile?: (path: string) => Promise<void>;
     } = {},
   ) {
     prepareDatabaseFile(path, { create: options.create ?? true });
     this.#c = new SqliteConnection(path);
     this.#c.migrate();
-    // Before any write waits on it: read outside the write lock.
-    if (options.create ?? true) this.#c.replay.load(this.#c);
+    // A server's: read outside the write lock, before any write waits on
+    // it (otherwise the first use reads it, under the lock).
+    if (options.serving) this.#c.replay.load(this.#c);
     const walFile = this.#c.walFile();
     if (walFile !== undefined) {
       // COMMIT no longer fsyncs; CommitSync does it off the event loop and

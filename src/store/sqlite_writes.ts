@@ -507,8 +507,8 @@ export const WRITES = {
         "DELETE FROM challenges WHERE rowid IN (SELECT rowid FROM challenges WHERE expires_at <= ? LIMIT ?)",
       ).run(ms(now), limit).changes,
     );
-    // Forgotten by this connection's memory at once, deleted chunk by chunk.
-    c.replay.forgetExpired(now);
+    // Forgotten at once (by every server at its next use), deleted chunk by chunk.
+    c.replay.forgetExpired(c, now);
     if (challenges >= limit) return challenges;
     const replay = Number(
       c.stmt(

@@ -17,6 +17,7 @@ import {
   registeredAgent,
   verifiedOperator,
   withIssuerProcess,
+  writeFederationFile,
 } from "../helpers/identities.ts";
 import { cli } from "../helpers/process.ts";
 
@@ -112,6 +113,33 @@ Deno.test("CLI client attestation: a grant that asks for one, issue --attestatio
           "ERR_TOKEN_NOT_ATTESTED",
         );
         assert.ok(server.issuer.startsWith("http://"));
+
+        // At a federation peer: the attestation goes to the agent's own
+        // issuer, whose grant asks for it; the peer takes that issuer's word.
+        const federationFile = await writeFederationFile(`${dir}/fed.json`, [{
+          issuer: server.issuer,
+          domains: ["example.com"],
+          scopes: ["read:data"],
+        }]);
+        await withIssuerProcess("a4a-attest-peer-", async (peer) => {
+          const atPeer = await run(
+            "issue",
+            "--peer",
+            peer.url,
+            "--attestation-file",
+            file,
+            "--json",
+          );
+          const traded = JSON.parse(
+            ok(atPeer, "issue --peer --attestation-file").stdout,
+          );
+          assert.deepEqual(jose.decodeJwt(traded.access_token).federation, {
+            iss: server.issuer,
+          });
+          const without = await run("issue", "--peer", peer.url);
+          refused(without, "ERR_CLIENT_ATTESTATION_REQUIRED");
+          assert.match(without.stderr, new RegExp(`your issuer ${url}`));
+        }, ["--federation-file", federationFile]);
 
         // Both flags at once: which one was meant? A usage error.
         refused(

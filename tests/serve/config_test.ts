@@ -108,7 +108,7 @@ Deno.test("config: --workload-issuer takes https platforms (http to this host), 
   }
 });
 
-Deno.test("config: a port already in use stops serve with ERR_CONFIG, saying so", async () => {
+Deno.test("config: a port already in use stops serve with ERR_CONFIG, saying so, before the database is opened", async () => {
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const dir = await Deno.makeTempDir({ prefix: "a4a-port-" });
   try {
@@ -129,6 +129,12 @@ Deno.test("config: a port already in use stops serve with ERR_CONFIG, saying so"
         );
         return true;
       },
+    );
+    // Bound before the database is opened: none was made (or migrated,
+    // under a running server of another version).
+    await assert.rejects(
+      Deno.stat(`${dir}/issuer.db`),
+      Deno.errors.NotFound,
     );
   } finally {
     taken.close();

@@ -431,6 +431,24 @@ Deno.test("federation file: serve refuses a peer that is also a --workload-issue
       () => startServer(config([], file), { log: () => {} }),
       /unknown key "extra"/,
     );
+    // Without --issuer, the identifier it binds (http://127.0.0.1:PORT) is
+    // checked once bound, still before the store opens.
+    const port = await freePort();
+    await refusedToStart(
+      () =>
+        startServer(
+          resolveServeConfig({
+            host: "127.0.0.1",
+            port: String(port),
+            db,
+          }, () => undefined),
+          {
+            federation: [{ ...GOOD_PEER, issuer: `http://127.0.0.1:${port}` }],
+            log: () => {},
+          },
+        ),
+      /is this issuer/,
+    );
     // Nothing was opened: no database was made.
     await assert.rejects(Deno.stat(db), Deno.errors.NotFound);
   });
@@ -454,3 +472,12 @@ Deno.test("federation file: --federation-file and AUTH4AGENT_FEDERATION_FILE nam
     undefined,
   );
 });
+
+/** A port free a moment ago on 127.0.0.1. */
+async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  await Promise.resolve();
+  return port;
+}

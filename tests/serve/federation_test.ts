@@ -658,7 +658,6 @@ Deno.test("federation: a token not meant for B, expired, or not signed by A's ke
 
 Deno.test("federation: only an agent's own access token of A: no typ, another typ, delegated (act, may_act), another client, not a DID, no scope, an odd cnf are ERR_FEDERATED_TOKEN_INVALID", async () => {
   await withPeers(async (p) => {
-    const { agent } = p;
     const good = await fromA(p);
     const kid = aKid(p);
     // Signed again unchanged: taken (so each refusal below is its change's).
@@ -744,7 +743,6 @@ Deno.test("federation: only an agent's own access token of A: no typ, another ty
       );
     }
     assert.equal((await issuedAudits(p.b)).length, 2);
-    assert.ok(agent.did);
   });
 });
 
@@ -1289,4 +1287,45 @@ Deno.test("federation: a scope refused says whose grant lacks it: the peer's tok
       /scope .admin:all. is not granted here to https:\/\/a\.example's agents/,
     );
   });
+});
+
+Deno.test("federation: a workload platform's token issued through federation is refused (trust is not passed on); one sent without client_id keeps the workload path's answer", async () => {
+  const C_PEER: FederationPeer = {
+    issuer: "https://c.example",
+    domains: ["other.example"],
+    scopes: ["read:data"],
+  };
+  await withPeers(async (p) => {
+    const { b, agent } = p;
+    const tokenA = await fromA(p);
+    const { operator, agent: y } = await setup(b);
+    await b.client.addWorkloadIdentity(
+      y.did,
+      { issuer: A_ISSUER, subject: agent.did },
+      operator.signer,
+    );
+    await assertOk(await trade(p, tokenA, { client_id: y.did }));
+    // A's token for its agent, but A gave it on a third issuer's word.
+    await refuse(
+      "issued through federation",
+      trade(
+        p,
+        resign(p, tokenA, { federation: { iss: "https://c.example" } }),
+        {
+          client_id: y.did,
+        },
+      ),
+      400,
+      "ERR_WORKLOAD_TOKEN_INVALID",
+      "invalid_grant",
+    );
+    // A platform B trusts, no client_id: told it needs one, as before peers.
+    await refuse(
+      "no client_id",
+      trade(p, tokenA),
+      400,
+      "ERR_INVALID_REQUEST",
+      "invalid_request",
+    );
+  }, { peers: [C_PEER], workloadIssuers: [A_ISSUER] });
 });

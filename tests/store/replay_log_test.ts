@@ -122,12 +122,17 @@ Deno.test("replay log: a store opened again remembers every use written", async 
     const first = new SqliteStore(path);
     assert.equal(await first.consumeSingleUse(use("client", "j1")), true);
     await first.close();
-    const again = new SqliteStore(path);
+    // A server's store reads the log when it opens; another at its first use.
+    const again = new SqliteStore(path, { serving: true });
+    const other = new SqliteStore(path);
     try {
+      assert.equal(await other.consumeSingleUse(use("client", "j1")), false);
       assert.equal(await again.consumeSingleUse(use("client", "j1")), false);
       assert.equal(await again.consumeSingleUse(use("client", "j2")), true);
+      assert.equal(await other.consumeSingleUse(use("client", "j2")), false);
     } finally {
       await again.close();
+      await other.close();
     }
   });
 });
@@ -240,6 +245,23 @@ Deno.test("replay log: a use that expires by what a sweep forgot is refused, not
       );
     } finally {
       await store.close();
+    }
+  });
+});
+
+Deno.test("replay log: what one server's sweep forgot, no other server takes again", async () => {
+  await withFile(async (path) => {
+    const a = new SqliteStore(path);
+    const b = new SqliteStore(path);
+    try {
+      assert.equal(await a.consumeSingleUse(use("client", "j", 100)), true);
+      // B has not looked at the log since before j; A sweeps j away.
+      assert.equal(await a.sweep(at(100)), 1);
+      assert.equal(await b.consumeSingleUse(use("client", "j", 100)), false);
+      assert.equal(await a.consumeSingleUse(use("client", "j", 100)), false);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 });

@@ -1,8 +1,10 @@
 /**
  * `POST /oauth/token` as a short list of named steps: parse → authenticate
  * the client (RFC 7523) → the grant decides what the token says → sign and
- * record it. Grants: client credentials (RFC 6749 §4.4) and token exchange
- * (RFC 8693, delegation), in one registry.
+ * record it. Grants, in one registry: client credentials (RFC 6749 §4.4),
+ * token exchange (RFC 8693, delegation) and the jwt-bearer grant (RFC 7523
+ * §2.1) of workloads — or, when its assertion's issuer is a federation
+ * peer, of that peer's agents (federatedTokenEndpoint: no agent here).
  */
 import {
   type AccessTokenClaims,

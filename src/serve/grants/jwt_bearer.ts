@@ -11,6 +11,7 @@
  */
 import { parseAgentDid } from "../../core/did.ts";
 import { Auth4AgentError, fail } from "../../core/errors.ts";
+import { unverifiedIssuer } from "../../core/jws.ts";
 import {
   inspectWorkloadToken,
   requireAudience,
@@ -54,14 +55,17 @@ export async function workloadAuthentication(
     );
   }
   const did = params.get("client_id");
-  if (did === undefined && deps.federation.peers.length > 0) {
-    // No client_id: most likely a federated token whose iss is not written
-    // in the federation file exactly as it is in the token.
+  const iss = deps.federation.peers.length > 0
+    ? unverifiedIssuer(params.get("assertion"))
+    : undefined;
+  if (
+    did === undefined && iss !== undefined && !deps.workloadIssuers.trusts(iss)
+  ) {
+    // No client_id, and no platform's token: most likely a federated token
+    // whose iss the federation file does not write exactly as the token.
     fail(
       "ERR_FEDERATION_NOT_TRUSTED",
-      `${
-        deps.federation.issuerOf(params) ?? "the assertion's issuer"
-      } is no federation peer of this issuer (the federation file names each as its tokens' iss, byte for byte); a workload token needs client_id, the agent it is bound to`,
+      `${iss} is no federation peer of this issuer (the federation file names each as its tokens' iss, byte for byte)`,
     );
   }
   if (did === undefined) {

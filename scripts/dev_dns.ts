@@ -7,6 +7,7 @@
  * the issuer with `serve --dns-server 127.0.0.1:PORT`. For development only:
  * an issuer that asks it trusts whatever the file says.
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { startDnsServer } from "../tests/helpers/dns_server.ts";
 
@@ -30,7 +31,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   Deno.exit(2);
 }
 const file = values.records!;
-const shown = file.startsWith("/") ? file : `${Deno.cwd()}/${file}`;
+const shown = resolve(file);
 
 /** The file's TXT records by name: every flat JSON object with a name and a value. */
 async function readRecords(): Promise<Map<string, string[][]>> {

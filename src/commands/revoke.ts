@@ -36,7 +36,7 @@ async function revokeToken(
   if (issuedBy !== undefined && issuedBy !== issuer) {
     fail(
       "ERR_USAGE",
-      `the token was issued by ${issuedBy}, not by this home's issuer ${issuer}, which would answer as if it had revoked it: revoke it at ${issuedBy}`,
+      `the token was issued by ${issuedBy}, not by this home's issuer ${issuer} (which would answer as if it had revoked it): it is revoked at ${issuedBy}, by its agent if registered there, or by the operator of its domain there`,
     );
   }
   await client.revoke(

@@ -96,7 +96,7 @@ Deno.test("federation: an agent of issuer A gets issuer B's token with `issue --
       // tokens it does not know: refused instead.
       const revoking = await xCli("revoke", "token", "--token", token);
       refused(revoking, "ERR_USAGE", 2);
-      assert.match(revoking.stderr, /revoke it at http:\/\/localhost/);
+      assert.match(revoking.stderr, /it is revoked at http:\/\/localhost/);
 
       // Bound to X's key: A's token and B's, and the trade proves the key.
       const bound = JSON.parse(

@@ -64,56 +64,33 @@ function refused(document: unknown, message: RegExp, what?: string): void {
 // ---------------------------------------------------------------------------
 
 Deno.test("federation file: a good file gives its peers, in order, as written", () => {
-  const peers: FederationPeer[] = parseFederationFile(
-    text({
-      peers: [
-        {
-          issuer: "https://auth.partner.example",
-          domains: ["partner.example", "xn--bcher-kva.example"],
-          scopes: ["read:data", "write:data"],
-        },
-        {
-          // http only to this host (a test peer, a local proxy).
-          issuer: "http://127.0.0.1:8443",
-          domains: ["sub.other.example"],
-          scopes: ["read:reports"],
-        },
-        {
-          issuer: "http://localhost:9",
-          domains: ["local.example"],
-          scopes: ["x"],
-        },
-        {
-          issuer: "https://issuer.example/tenants/7",
-          domains: ["partner.example"],
-          scopes: ["read:data"],
-        },
-      ],
-    }),
-    FILE,
-  );
-  assert.deepEqual(peers, [
-    {
-      issuer: "https://auth.partner.example",
-      domains: ["partner.example", "xn--bcher-kva.example"],
-      scopes: ["read:data", "write:data"],
-    },
-    {
-      issuer: "http://127.0.0.1:8443",
-      domains: ["sub.other.example"],
-      scopes: ["read:reports"],
-    },
-    {
-      issuer: "http://localhost:9",
-      domains: ["local.example"],
-      scopes: ["x"],
-    },
-    {
-      issuer: "https://issuer.example/tenants/7",
-      domains: ["partner.example"],
-      scopes: ["read:data"],
-    },
-  ]);
+  const written = {
+    peers: [
+      {
+        issuer: "https://auth.partner.example",
+        domains: ["partner.example", "xn--bcher-kva.example"],
+        scopes: ["read:data", "write:data"],
+      },
+      {
+        // http only to this host (a test peer, a local proxy).
+        issuer: "http://127.0.0.1:8443",
+        domains: ["sub.other.example"],
+        scopes: ["read:reports"],
+      },
+      {
+        issuer: "http://localhost:9",
+        domains: ["local.example"],
+        scopes: ["x"],
+      },
+      {
+        issuer: "https://issuer.example/tenants/7",
+        domains: ["partner.example"],
+        scopes: ["read:data"],
+      },
+    ],
+  };
+  const peers: FederationPeer[] = parseFederationFile(text(written), FILE);
+  assert.deepEqual(peers, written.peers);
   // Whitespace and key order are JSON's business.
   assert.deepEqual(
     parseFederationFile(

@@ -75,10 +75,17 @@ export interface AccessTokenClaims {
   attestation?: AttestationClaim;
   /**
    * Issued for an agent of another issuer, this one's federation peer, on
-   * that issuer's token (serve/federation.ts): `iss` is the peer's
-   * identifier. Its `sub` is registered there, not here.
+   * that issuer's token (serve/federation.ts). Its `sub` is registered
+   * there, not here.
    */
-  federation?: { iss: string };
+  federation?: FederationClaim;
+}
+
+export interface FederationClaim {
+  /** The peer's identifier. */
+  iss: string;
+  /** The traded token's entry in the peer's status list: introspection here asks it. */
+  status?: StatusClaim;
 }
 
 export interface ActorClaim {
@@ -346,12 +353,17 @@ function parseClaims(p: Record<string, unknown>): AccessTokenClaims {
 }
 
 /** `federation` as we issue it: the peer that vouched for the agent. */
-function parseFederation(value: unknown): { iss: string } {
-  const claim = onlyMembers(value, "federation", ["iss"]);
+function parseFederation(value: unknown): FederationClaim {
+  const claim = onlyMembers(value, "federation", ["iss", "status"]);
   if (typeof claim.iss !== "string" || claim.iss.length === 0) {
     throw new Error("federation.iss must be a string");
   }
-  return { iss: claim.iss };
+  return {
+    iss: claim.iss,
+    ...(claim.status !== undefined && {
+      status: parseStatusClaim(claim.status),
+    }),
+  };
 }
 
 /** `attestation` as we issue it: the attester and the instance key's thumbprint. */

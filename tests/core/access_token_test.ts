@@ -254,6 +254,15 @@ Deno.test("access token: a federated token's federation claim (the peer that vou
   const signed = await signAccessToken({ ...CLAIMS, federation }, signingKey);
   assert.deepEqual(await verify(signed), { ...CLAIMS, federation });
   assert.equal((await verify(await token())).federation, undefined);
+  // With the traded token's status list entry, as B issues it.
+  const withStatus = {
+    iss: "https://peer.example",
+    status: { status_list: { idx: 7, uri: "https://peer.example/sl/0" } },
+  };
+  assert.deepEqual(
+    (await verify(await token({ federation: withStatus }))).federation,
+    withStatus,
+  );
   for (
     const bad of [
       "https://peer.example",
@@ -261,6 +270,7 @@ Deno.test("access token: a federated token's federation claim (the peer that vou
       { iss: 7 },
       {},
       { iss: "https://peer.example", domains: ["example.com"] },
+      { iss: "https://peer.example", status: { status_list: { idx: -1 } } },
       null,
     ]
   ) {

@@ -133,9 +133,11 @@ Deno.test("CLI client attestation: a grant that asks for one, issue --attestatio
           const traded = JSON.parse(
             ok(atPeer, "issue --peer --attestation-file").stdout,
           );
-          assert.deepEqual(jose.decodeJwt(traded.access_token).federation, {
-            iss: server.issuer,
-          });
+          assert.equal(
+            (jose.decodeJwt(traded.access_token).federation as { iss: string })
+              .iss,
+            server.issuer,
+          );
           const without = await run("issue", "--peer", peer.url);
           refused(without, "ERR_CLIENT_ATTESTATION_REQUIRED");
           assert.match(without.stderr, new RegExp(`your issuer ${url}`));

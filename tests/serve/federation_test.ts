@@ -299,7 +299,10 @@ Deno.test("federation: a peer's token gets this issuer's token for its agent: cl
     assert.equal(claims.domain, PEER_DOMAIN);
     assert.equal(claims.iat, iat);
     assert.equal(claims.exp, fromAClaims.exp, "ends with A's token");
-    assert.deepEqual(claims.federation, { iss: A_ISSUER });
+    assert.deepEqual(claims.federation, {
+      iss: A_ISSUER,
+      status: fromAClaims.status,
+    });
     assert.equal(claims.cnf, undefined);
     assert.equal(claims.act, undefined);
     assert.equal(claims.may_act, undefined);
@@ -1328,4 +1331,37 @@ Deno.test("federation: a workload platform's token issued through federation is 
       "invalid_request",
     );
   }, { peers: [C_PEER], workloadIssuers: [A_ISSUER] });
+});
+
+Deno.test("federation: introspection at B asks A's status list for the token B's was traded for: revoked at A after the trade, inactive at B; A out of reach, inactive too", async () => {
+  await withPeers(async (p) => {
+    const { b, agent } = p;
+    const api = await createVerifiedOperator(b, "api.example.com");
+    const active = async (token: string) =>
+      (await assertOk(await introspect(b, token, asCaller(api)))).active;
+    const fromAToken = await fromA(p);
+    const atB = (await assertOk<TokenAnswer>(await trade(p, fromAToken)))
+      .access_token;
+    // B's token carries the traded token's entry in A's list.
+    const claims = await claimsAtB(p, atB);
+    assert.deepEqual(
+      (claims.federation as { status: unknown }).status,
+      jose.decodeJwt(fromAToken).status,
+    );
+    assert.equal(await active(atB), true);
+    // A revokes its token after the trade; B sees it once its copy of A's
+    // list is older than the list's ttl.
+    await assertOk(await revoke(p.a, fromAToken, asCaller(agent)));
+    assert.equal(await active(atB), true);
+    b.clock.advance(STATUS_LIST_TTL_SECONDS + 1);
+    assert.equal(await active(atB), false);
+
+    // Another traded token, then A out of reach with no list to be had.
+    const other = (await assertOk<TokenAnswer>(await trade(p, await fromA(p))))
+      .access_token;
+    assert.equal(await active(other), true);
+    b.deps.federation = new Federation([PEER], { fetch: p.toA });
+    p.link.down = true;
+    assert.equal(await active(other), false);
+  });
 });

@@ -7,7 +7,8 @@
  * verified may introspect (RFC 7662 §4: no token scanning by strangers).
  */
 import { DPOP_SCHEME } from "../../core/dpop.ts";
-import { fail } from "../../core/errors.ts";
+import type { FederationClaim } from "../../core/access_token.ts";
+import { Auth4AgentError, fail } from "../../core/errors.ts";
 import { authenticateClient } from "../client_auth.ts";
 import { type AppDeps, PATHS } from "../context.ts";
 import { json, readForm, requireString } from "../http.ts";
@@ -38,10 +39,9 @@ export async function introspectEndpoint(
   if (!found || found.record.revokedAt) return json({ active: false });
   const { claims } = found;
   if (claims.federation) {
-    // A federation peer's agent has no standing here: the token stands
-    // while the federation file still trusts its peer for its domain.
-    const peer = deps.federation.peer(claims.federation.iss);
-    if (!peer?.domains.includes(claims.domain)) return json({ active: false });
+    if (!await federationStands(claims.federation, claims.domain, deps)) {
+      return json({ active: false });
+    }
   } else {
     // Its subject and, delegated, its holder: both still active.
     if (!await isActive(claims.sub, deps)) return json({ active: false });
@@ -67,7 +67,7 @@ export async function introspectEndpoint(
     // RFC 9449 §6.2: a bound token's key, for the resource server to check.
     ...(claims.cnf && { cnf: claims.cnf }),
     ...(claims.attestation && { attestation: claims.attestation }),
-    ...(claims.federation && { federation: claims.federation }),
+    ...(claims.federation && { federation: { iss: claims.federation.iss } }),
     // RFC 8693 §4.1, §4.4: delegation shows in introspection as in the token.
     ...(claims.act && { act: claims.act }),
     ...(claims.may_act && { may_act: claims.may_act }),
@@ -78,4 +78,30 @@ async function isActive(did: string, deps: AppDeps): Promise<boolean> {
   // The standing, not getAgent: the SQLite store keeps it between requests.
   const agent = (await deps.store.getAgentStanding(did))?.agent;
   return agent?.status === "active";
+}
+
+/**
+ * A federation peer's agent has no standing here: its token stands while the
+ * federation file still trusts its peer for its domain, and the peer's own
+ * status list still says the token it was traded for is valid (a revocation
+ * at the peer after the trade, or one that cannot be checked: inactive).
+ */
+async function federationStands(
+  federation: FederationClaim,
+  domain: string,
+  deps: AppDeps,
+): Promise<boolean> {
+  const peer = deps.federation.peer(federation.iss);
+  if (!peer?.domains.includes(domain)) return false;
+  try {
+    await deps.federation.statusLists.requireUnrevoked(
+      peer.issuer,
+      federation.status,
+      deps.now(),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof Auth4AgentError) return false;
+    throw error;
+  }
 }

@@ -8,6 +8,7 @@
  */
 import {
   type AccessTokenClaims,
+  type FederationClaim,
   newTokenId,
   signAccessToken,
 } from "../../core/access_token.ts";
@@ -192,7 +193,7 @@ async function federatedTokenEndpoint(
       action: FEDERATED_ACTION,
       deps,
       cnf,
-      federation: federated.peer,
+      federation: { iss: federated.peer, status: federated.peerStatus },
     });
   } catch (error) {
     await auditDenial(deps, error, verified.claims.sub, FEDERATED_ACTION);
@@ -338,8 +339,8 @@ async function issue(
     deps: AppDeps;
     cnf?: Confirmation;
     attestation?: VerifiedAttestation;
-    /** The federation peer that vouched for `issuing`. */
-    federation?: string;
+    /** The federation peer that vouched for `issuing`, and its token's status entry. */
+    federation?: FederationClaim;
   },
 ): Promise<Response> {
   const { deps, cnf, attestation, federation } = options;
@@ -375,7 +376,7 @@ async function issue(
     ...(cnf && { cnf }),
     ...(attestation &&
       { attestation: { iss: attestation.iss, jkt: attestation.jkt } }),
-    ...(federation && { federation: { iss: federation } }),
+    ...(federation && { federation }),
   };
   await issuing.record(
     {

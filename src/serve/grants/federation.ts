@@ -17,6 +17,7 @@ import {
   verifyFederatedToken as verifyPeerToken,
 } from "../../core/federated_token.ts";
 import { parseScopeParam } from "../../core/scope.ts";
+import { parseStatusClaim, type StatusClaim } from "../../core/status_list.ts";
 import { requireAudience } from "../../core/workload_token.ts";
 import type { AppDeps } from "../context.ts";
 import { refuseClientAuthentication } from "./jwt_bearer.ts";
@@ -33,9 +34,10 @@ export const FEDERATED_ACTION = "token.federated";
 export interface FederatedRequest {
   /** The peer's agent (`sub` and `client_id` of both tokens). */
   did: string;
-  /** The peer that vouched for it, and its token's id. */
+  /** The peer that vouched for it, its token's id and status list entry. */
   peer: string;
   peerJti: string;
+  peerStatus: StatusClaim;
   plan: TokenPlan;
   /** The peer's token's `exp` (seconds): this token ends by then. */
   notAfter: number;
@@ -141,6 +143,8 @@ export async function federatedRequest(
     did: claims.sub,
     peer: peer.issuer,
     peerJti: claims.jti,
+    // Required and checked above (requireUnrevoked): well-formed.
+    peerStatus: parseStatusClaim(verified.status),
     notAfter: claims.exp,
     plan: {
       subject: claims.sub,

@@ -17,6 +17,10 @@ import { KEY_RELOAD_SECONDS, KeyRing } from "./signing_keys.ts";
 import { CLIENT_ATTESTER, ForeignIssuers } from "./foreign_issuers.ts";
 import { ForeignStatusLists } from "./foreign_status_lists.ts";
 import {
+  mirrorPeerRevocations,
+  PEER_REVOCATIONS_INTERVAL_MS,
+} from "./federation_revocations.ts";
+import {
   Federation,
   type FederationPeer,
   loadFederationFile,
@@ -124,12 +128,25 @@ export async function startServer(
       log({ level: "error", msg: "key reload failed", error: String(error) })
     );
   }, KEY_RELOAD_SECONDS * 1000);
+  // Federated tokens the peers revoked since (one run at a time).
+  let mirroring: Promise<unknown> | undefined;
+  const mirrorer = setInterval(() => {
+    mirroring ??= mirrorPeerRevocations(deps).catch((error) =>
+      log({
+        level: "error",
+        msg: "peer revocations not mirrored",
+        error: String(error),
+      })
+    ).finally(() => mirroring = undefined);
+  }, PEER_REVOCATIONS_INTERVAL_MS);
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
       log({ level: "info", msg: "stopping: finishing in-flight requests" });
       clearInterval(sweeper);
       clearInterval(reloader);
+      clearInterval(mirrorer);
+      await mirroring;
       await server.shutdown();
       await store.close();
       log({ level: "info", msg: "stopped" });

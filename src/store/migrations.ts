@@ -169,6 +169,19 @@ export const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO replay_log_next (next, swept_up_to) VALUES (1, 0);
   `,
+  // 9: tokens issued to a federation peer's agent, with the traded token's
+  // entry in the peer's status list (its JSON status claim), so that a
+  // revocation at the peer after the trade is mirrored here
+  // (serve/federation_revocations.ts). Swept once expired.
+  `
+  CREATE TABLE federated_tokens (
+    jti TEXT PRIMARY KEY REFERENCES tokens (jti),
+    peer TEXT NOT NULL,
+    peer_status TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX federated_tokens_expiry ON federated_tokens (expires_at);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

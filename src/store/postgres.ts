@@ -24,6 +24,7 @@ import {
   attestersColumn,
   auditEntryFromRow,
   challengeFromRow,
+  federatedTokenFromRow,
   grantFromRow,
   grantRefusal,
   liveSince,
@@ -43,6 +44,7 @@ import {
   type ChallengeRecord,
   checkStatusReservation,
   DuplicateError,
+  FederatedTokenRecord,
   type GrantRecord,
   type IssuanceOutcome,
   MAX_REVOCATIONS,
@@ -54,6 +56,7 @@ import {
   type StatusChange,
   type Store,
   type TokenRecord,
+  TradedToken,
   type WorkloadIdentityRecord,
 } from "./store.ts";
 
@@ -656,6 +659,7 @@ export class PostgresStore implements Store {
   async recordFederatedIssuance(
     token: TokenRecord,
     event: AuditEvent,
+    traded: TradedToken,
   ): Promise<"recorded" | "registered"> {
     return await insert(() =>
       this.#audited(event, async (tx) => {
@@ -663,9 +667,23 @@ export class PostgresStore implements Store {
           SELECT 1 FROM agents WHERE did = ${token.clientId}`;
         if (agent) return "registered" as const;
         await insertTokenIn(tx, token);
+        await tx`
+          INSERT INTO federated_tokens (jti, peer, peer_status, expires_at)
+          VALUES (${token.jti}, ${traded.peer}, ${
+          JSON.stringify(traded.status)
+        },
+                  ${ms(token.expiresAt)})`;
         return "recorded" as const;
       }, (outcome) => outcome === "recorded")
     );
+  }
+
+  async listFederatedTokens(now: Date): Promise<FederatedTokenRecord[]> {
+    const rows = await this.#sql`
+      SELECT f.jti, t.domain, f.peer, f.peer_status FROM federated_tokens f
+      JOIN tokens t ON t.jti = f.jti
+      WHERE f.expires_at > ${ms(now)} AND t.revoked_at IS NULL`;
+    return rows.map(federatedTokenFromRow);
   }
 
   async getToken(jti: string): Promise<TokenRecord | undefined> {
@@ -847,13 +865,23 @@ export class PostgresStore implements Store {
           DELETE FROM replay WHERE ctid IN (
             SELECT ctid FROM replay WHERE expires_at <= ${nowMs}
             LIMIT ${SWEEP_CHUNK})
+          RETURNING 1),
+        federated_gone AS (
+          DELETE FROM federated_tokens WHERE ctid IN (
+            SELECT ctid FROM federated_tokens WHERE expires_at <= ${nowMs}
+            LIMIT ${SWEEP_CHUNK})
           RETURNING 1)
         SELECT (SELECT count(*) FROM challenges_gone) AS challenges,
-               (SELECT count(*) FROM replay_gone) AS replay`;
+               (SELECT count(*) FROM replay_gone) AS replay,
+               (SELECT count(*) FROM federated_gone) AS federated`;
       const challenges = Number(row?.challenges ?? 0);
       const replay = Number(row?.replay ?? 0);
-      total += challenges + replay;
-      if (challenges < SWEEP_CHUNK && replay < SWEEP_CHUNK) return total;
+      const federated = Number(row?.federated ?? 0);
+      total += challenges + replay + federated;
+      if (
+        challenges < SWEEP_CHUNK && replay < SWEEP_CHUNK &&
+        federated < SWEEP_CHUNK
+      ) return total;
     }
   }
 

@@ -2,6 +2,7 @@
  * Rows to records, shared by the SQLite and PostgreSQL stores. Times are
  * integer milliseconds (PostgreSQL's BIGINT arrives as an exact string).
  */
+import { parseStatusClaim } from "../core/status_list.ts";
 import { CLOCK_LEEWAY_SECONDS } from "../core/jws.ts";
 import type {
   AgentRecord,
@@ -9,6 +10,7 @@ import type {
   AgentStatus,
   AuditEntry,
   ChallengeRecord,
+  FederatedTokenRecord,
   GrantRecord,
   NonceKind,
   OperatorRecord,
@@ -72,6 +74,15 @@ export function tokenFromRow(row: Row): TokenRecord {
     subject: optionalString(row.subject),
     parentJti: optionalString(row.parent_jti),
     statusIdx: optionalNumber(row.status_idx),
+  };
+}
+
+export function federatedTokenFromRow(row: Row): FederatedTokenRecord {
+  return {
+    jti: String(row.jti),
+    domain: String(row.domain),
+    peer: String(row.peer),
+    status: parseStatusClaim(JSON.parse(String(row.peer_status))),
   };
 }
 

@@ -14,6 +14,7 @@ import {
   AGENT_STANDING_SELECT,
   agentFromRow,
   auditEntryFromRow,
+  federatedTokenFromRow,
   grantFromRow,
   ms,
   operatorFromRow,
@@ -34,6 +35,7 @@ import type {
   AuditEntry,
   AuditEvent,
   ChallengeRecord,
+  FederatedTokenRecord,
   GrantRecord,
   IssuanceOutcome,
   NonceKind,
@@ -43,6 +45,7 @@ import type {
   StatusChange,
   Store,
   TokenRecord,
+  TradedToken,
   WorkloadIdentityRecord,
 } from "./store.ts";
 import { checkStatusReservation, MAX_REVOCATIONS } from "./store.ts";
@@ -68,6 +71,13 @@ export const REVOKED_STATUS_INDEXES =
  */
 export const LIST_WORKLOAD_IDENTITIES =
   "SELECT * FROM workload_identities WHERE agent_did = ? ORDER BY created_at, issuer, subject";
+
+/**
+ * The live, unrevoked federated tokens, through federated_tokens' expiry
+ * index (only a peer's agents' tokens are there). Exported for the plan test.
+ */
+export const LIVE_FEDERATED_TOKENS =
+  "SELECT f.jti, t.domain, f.peer, f.peer_status FROM federated_tokens f JOIN tokens t ON t.jti = f.jti WHERE f.expires_at > ? AND t.revoked_at IS NULL";
 
 export class SqliteStore implements Store {
   readonly #c: SqliteConnection;
@@ -258,8 +268,19 @@ export class SqliteStore implements Store {
   recordFederatedIssuance(
     token: TokenRecord,
     event: AuditEvent,
+    traded: TradedToken,
   ): Promise<"recorded" | "registered"> {
-    return this.#writer.submit("recordFederatedIssuance", [token, event]);
+    return this.#writer.submit("recordFederatedIssuance", [
+      token,
+      event,
+      traded,
+    ]);
+  }
+
+  listFederatedTokens(now: Date): Promise<FederatedTokenRecord[]> {
+    return Promise.resolve(
+      this.#all(LIVE_FEDERATED_TOKENS, ms(now)).map(federatedTokenFromRow),
+    );
   }
 
   revokeToken(

@@ -25,6 +25,7 @@ import type {
   SingleUse,
   StatusChange,
   TokenRecord,
+  TradedToken,
   WorkloadIdentityRecord,
 } from "./store.ts";
 import { MAX_WORKLOAD_IDENTITIES } from "./store.ts";
@@ -336,11 +337,20 @@ export const WRITES = {
     c: SqliteConnection,
     token: TokenRecord,
     event: AuditEvent,
+    traded: TradedToken,
   ): "recorded" | "registered" {
     if (c.stmt("SELECT 1 FROM agents WHERE did = ?").get(token.clientId)) {
       return "registered";
     }
     insertToken(c, token);
+    c.stmt(
+      "INSERT INTO federated_tokens (jti, peer, peer_status, expires_at) VALUES (?, ?, ?, ?)",
+    ).run(
+      token.jti,
+      traded.peer,
+      JSON.stringify(traded.status),
+      ms(token.expiresAt),
+    );
     appendAuditRow(c, event);
     return "recorded";
   },
@@ -515,7 +525,13 @@ export const WRITES = {
         "DELETE FROM replay_log WHERE seq IN (SELECT seq FROM replay_log WHERE expires_at <= ? LIMIT ?)",
       ).run(ms(now), limit - challenges).changes,
     );
-    return challenges + replay;
+    if (challenges + replay >= limit) return challenges + replay;
+    const federated = Number(
+      c.stmt(
+        "DELETE FROM federated_tokens WHERE jti IN (SELECT jti FROM federated_tokens WHERE expires_at <= ? LIMIT ?)",
+      ).run(ms(now), limit - challenges - replay).changes,
+    );
+    return challenges + replay + federated;
   },
 };
 

@@ -4,6 +4,7 @@
  * the database itself, never a read-then-write. SQLite (sqlite.ts) is the
  * default; every implementation passes tests/store/conformance.ts.
  */
+import type { StatusClaim } from "../core/status_list.ts";
 import type { Ed25519PublicJwk } from "../core/keys.ts";
 
 export interface OperatorRecord {
@@ -65,6 +66,18 @@ export interface ChallengeRecord {
   /** The agent DID a token challenge is bound to; empty for request nonces. */
   subject: string;
   expiresAt: Date;
+}
+
+/** The peer's token a federated one was traded for: its issuer and status-list entry. */
+export interface TradedToken {
+  peer: string;
+  status: StatusClaim;
+}
+
+export interface FederatedTokenRecord extends TradedToken {
+  jti: string;
+  /** The agent's domain (the token's). */
+  domain: string;
 }
 
 export interface TokenRecord {
@@ -317,7 +330,14 @@ export interface Store {
   recordFederatedIssuance(
     token: TokenRecord,
     event: AuditEvent,
+    traded: TradedToken,
   ): Promise<"recorded" | "registered">;
+  /**
+   * The live, unrevoked tokens issued to federation peers' agents, with the
+   * peer tokens they were traded for: what a peer's later revocation may
+   * reach (serve/federation_revocations.ts).
+   */
+  listFederatedTokens(now: Date): Promise<FederatedTokenRecord[]>;
   getToken(jti: string): Promise<TokenRecord | undefined>;
   /**
    * Revokes the token and, in the same transaction, every token delegated

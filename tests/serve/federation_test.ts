@@ -22,6 +22,7 @@ import {
   statusListUri,
 } from "../../src/core/status_list.ts";
 import { Federation, type FederationPeer } from "../../src/serve/federation.ts";
+import { mirrorPeerRevocations } from "../../src/serve/federation_revocations.ts";
 import { ForeignIssuers } from "../../src/serve/foreign_issuers.ts";
 import { ForeignStatusLists } from "../../src/serve/foreign_status_lists.ts";
 import type { AuditEntry } from "../../src/store/store.ts";
@@ -1363,5 +1364,55 @@ Deno.test("federation: introspection at B asks A's status list for the token B's
     b.deps.federation = new Federation([PEER], { fetch: p.toA });
     p.link.down = true;
     assert.equal(await active(other), false);
+  });
+});
+
+Deno.test("federation: B mirrors into its own status list what A revoked after the trade, or what B's file no longer trusts A for; not while A is out of reach", async () => {
+  await withPeers(async (p) => {
+    const { b, agent } = p;
+    const fromAToken = await fromA(p);
+    const atB = (await assertOk<TokenAnswer>(await trade(p, fromAToken)))
+      .access_token;
+    const jti = (await claimsAtB(p, atB)).jti!;
+    assert.equal(await mirrorPeerRevocations(b.deps), 0);
+
+    // A revokes its token; once B's copy of A's list is older than its ttl,
+    // the run revokes B's token, in B's store and so in B's status list.
+    await assertOk(await revoke(p.a, fromAToken, asCaller(agent)));
+    b.clock.advance(STATUS_LIST_TTL_SECONDS + 1);
+    assert.equal(await mirrorPeerRevocations(b.deps), 1);
+    const record = await b.store.getToken(jti);
+    assert.ok(record?.revokedAt);
+    assert.equal(record?.revokedBy, A_ISSUER);
+    assert.equal(record?.revokeReason, `revoked at ${A_ISSUER}`);
+    assert.equal(await mirrorPeerRevocations(b.deps), 0);
+    const verifier = new TokenVerifier(b.client);
+    await assert.rejects(
+      verifier.verify(atB, {
+        audience: ISSUER,
+        status: true,
+        now: b.clock.now(),
+      }),
+      (error: Error & { code?: string }) => error.code === "ERR_TOKEN_INACTIVE",
+    );
+
+    // A out of reach: nothing is decided (introspection says inactive).
+    const second = (await assertOk<TokenAnswer>(await trade(p, await fromA(p))))
+      .access_token;
+    b.deps.federation = new Federation([PEER], { fetch: p.toA });
+    p.link.down = true;
+    assert.equal(await mirrorPeerRevocations(b.deps), 0);
+    // B's file no longer trusts A for the domain: revoked, A asked nothing.
+    b.deps.federation = new Federation([{
+      ...PEER,
+      domains: ["other.example"],
+    }], {
+      fetch: p.toA,
+    });
+    assert.equal(await mirrorPeerRevocations(b.deps), 1);
+    const secondRecord = await b.store.getToken(
+      (await claimsAtB(p, second)).jti!,
+    );
+    assert.match(secondRecord?.revokeReason ?? "", /no longer trusts/);
   });
 });

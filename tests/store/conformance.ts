@@ -71,6 +71,7 @@ const COVERED: Record<keyof Store, string> = {
   recordToken: "tokens",
   recordIssuance: "issuance",
   recordFederatedIssuance: "federated issuance",
+  listFederatedTokens: "federated issuance",
   consumeSingleUse: "single use",
   addWorkloadIdentity: "workload identities",
   listWorkloadIdentities: "workload identities",
@@ -834,10 +835,14 @@ export function storeConformance(
 
   // --- issuance -------------------------------------------------------------
 
-  test("federated issuance: records the token and its audit entry; refuses a DID registered here, writing nothing", async ({ store }) => {
+  test("federated issuance: records the token, its traded token and its audit entry; refuses a DID registered here, writing nothing; lists the live unrevoked ones", async ({ store }) => {
     const { ag } = await world(store);
     // A peer's agent: no operator or agent row here.
     const foreign = agent(operator({ domain: "partner.example" }));
+    const traded = {
+      peer: "https://peer.example",
+      status: { status_list: { idx: 7, uri: "https://peer.example/sl/0" } },
+    };
     const first = token(foreign);
     const issued = event({
       actor: foreign.did,
@@ -845,21 +850,39 @@ export function storeConformance(
       target: first.jti,
     });
     assert.equal(
-      await store.recordFederatedIssuance(first, issued),
+      await store.recordFederatedIssuance(first, issued, traded),
       "recorded",
     );
     assert.deepEqual(await store.getToken(first.jti), first);
     const [entry] = await store.listAudit({ limit: 10 });
     assert.equal(entry?.target, first.jti);
     assert.equal(entry?.action, "token.federated");
+    assert.deepEqual(await store.listFederatedTokens(at(20)), [
+      { jti: first.jti, domain: "partner.example", ...traded },
+    ]);
     // An agent of the DID registered here asks with its own key.
     const mine = token(ag);
     assert.equal(
-      await store.recordFederatedIssuance(mine, event({ target: mine.jti })),
+      await store.recordFederatedIssuance(
+        mine,
+        event({ target: mine.jti }),
+        traded,
+      ),
       "registered",
     );
     assert.equal(await store.getToken(mine.jti), undefined);
     assert.equal((await store.listAudit({ limit: 10 })).length, 1);
+    // Listed while live and unrevoked; expired or revoked, not; swept once expired.
+    assert.deepEqual(await store.listFederatedTokens(at(910)), []);
+    const second = token(foreign);
+    await store.recordFederatedIssuance(second, event(), traded);
+    assert.ok(await store.revokeToken(second.jti, { at: at(30), by: "x" }));
+    assert.deepEqual(
+      (await store.listFederatedTokens(at(40))).map((t) => t.jti),
+      [first.jti],
+    );
+    assert.equal(await store.sweep(at(910)), 2);
+    assert.deepEqual(await store.listFederatedTokens(at(20)), []);
   });
 
   test("issuance: consumes the challenge, records the token and its audit entry in one write", async ({ store }) => {

@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
 import {
   LIST_WORKLOAD_IDENTITIES,
+  LIVE_FEDERATED_TOKENS,
   REVOKED_STATUS_INDEXES,
   SqliteStore,
 } from "../../src/store/sqlite.ts";
@@ -128,6 +129,14 @@ Deno.test("sqlite: a version-1 database upgrades in place; the revocation list's
         /SEARCH t USING INDEX tokens_parent \(parent_jti=\?\)/,
       );
       assert.doesNotMatch(revokeAgent, /SCAN tokens/);
+
+      // The federated tokens still live: through federated_tokens' expiry
+      // index, each token by its key, never a scan of the tokens.
+      const federated = planOf(
+        LIVE_FEDERATED_TOKENS.replace("?", "0"),
+      );
+      assert.match(federated, /USING INDEX federated_tokens_expiry/);
+      assert.doesNotMatch(federated, /SCAN t\b|SCAN tokens/);
 
       // Partial: the revoked token from before has no status index, so it
       // is not in it; a status list reads through it, already in order,

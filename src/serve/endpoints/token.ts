@@ -320,7 +320,10 @@ function federatedIssuing(
       `${scope} via federation ${federated.peer} (its token ${federated.peerJti})`,
     async record(token, event) {
       if (
-        await deps.store.recordFederatedIssuance(token, event) === "registered"
+        await deps.store.recordFederatedIssuance(token, event, {
+          peer: federated.peer,
+          status: federated.peerStatus,
+        }) === "registered"
       ) registeredHere(federated.did);
     },
   };

@@ -44,7 +44,7 @@ import {
   type ChallengeRecord,
   checkStatusReservation,
   DuplicateError,
-  FederatedTokenRecord,
+  type FederatedTokenRecord,
   type GrantRecord,
   type IssuanceOutcome,
   MAX_REVOCATIONS,
@@ -56,7 +56,7 @@ import {
   type StatusChange,
   type Store,
   type TokenRecord,
-  TradedToken,
+  type TradedToken,
   type WorkloadIdentityRecord,
 } from "./store.ts";
 

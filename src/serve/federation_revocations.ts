@@ -12,35 +12,61 @@ import type { AppDeps } from "./context.ts";
 
 export const PEER_REVOCATIONS_INTERVAL_MS = 60_000;
 
-/** Revokes what the peers revoked, or no longer vouch for; returns how many. */
-export async function mirrorPeerRevocations(deps: AppDeps): Promise<number> {
-  const now = deps.now();
+/**
+ * Revokes what the peers revoked, or no longer vouch for; returns how many.
+ * A list out of reach is asked once per run (its other tokens wait for the
+ * next); `signal` ends the run between tokens (serve's shutdown).
+ */
+export async function mirrorPeerRevocations(
+  deps: AppDeps,
+  signal?: AbortSignal,
+): Promise<number> {
   let revoked = 0;
-  for (const token of await deps.store.listFederatedTokens(now)) {
+  const outOfReach = new Set<string>();
+  for (const token of await deps.store.listFederatedTokens(deps.now())) {
+    if (signal?.aborted) break;
+    const list = `${token.peer} ${token.status.status_list.uri}`;
+    if (outOfReach.has(list)) continue;
+    const now = deps.now();
     const reason = await whyRevoked(deps, token, now);
+    if (reason === OUT_OF_REACH) {
+      outOfReach.add(list);
+      continue;
+    }
     if (reason === undefined) continue;
-    const done = await deps.store.revokeToken(
-      token.jti,
-      { at: now, by: token.peer, reason },
-      auditEvent(deps, {
-        actor: token.peer,
-        action: "token.revoke",
-        target: token.jti,
-        reason,
-      }),
-    );
-    if (done) revoked++;
+    try {
+      const done = await deps.store.revokeToken(
+        token.jti,
+        { at: now, by: token.peer, reason },
+        auditEvent(deps, {
+          actor: token.peer,
+          action: "token.revoke",
+          target: token.jti,
+          reason,
+        }),
+      );
+      if (done) revoked++;
+    } catch (error) {
+      deps.log({
+        level: "error",
+        msg: "a peer's revocation was not mirrored",
+        jti: token.jti,
+        error: String(error),
+      });
+    }
   }
   if (revoked > 0) deps.statusLists.revoked();
   return revoked;
 }
 
-/** Why the token is to be revoked now; undefined: it stands, or cannot be told yet. */
+const OUT_OF_REACH = Symbol("out of reach");
+
+/** Why the token is to be revoked now; undefined: it stands; OUT_OF_REACH: its list cannot be had now. */
 async function whyRevoked(
   deps: AppDeps,
   token: { peer: string; domain: string; status: unknown },
   now: Date,
-): Promise<string | undefined> {
+): Promise<string | undefined | typeof OUT_OF_REACH> {
   const peer = deps.federation.peer(token.peer);
   if (!peer?.domains.includes(token.domain)) {
     return `the federation file no longer trusts ${token.peer} for ${token.domain}`;
@@ -57,7 +83,7 @@ async function whyRevoked(
     // Out of reach: asked again at the next run (introspection here answers
     // inactive meanwhile); anything else is the list's word.
     if (error.code === deps.federation.issuers.role.unreachable) {
-      return undefined;
+      return OUT_OF_REACH;
     }
     return `revoked at ${token.peer}`;
   }

@@ -130,8 +130,11 @@ export async function startServer(
   }, KEY_RELOAD_SECONDS * 1000);
   // Federated tokens the peers revoked since (one run at a time).
   let mirroring: Promise<unknown> | undefined;
+  const stopMirroring = new AbortController();
   const mirrorer = setInterval(() => {
-    mirroring ??= mirrorPeerRevocations(deps).catch((error) =>
+    mirroring ??= mirrorPeerRevocations(deps, stopMirroring.signal).catch((
+      error,
+    ) =>
       log({
         level: "error",
         msg: "peer revocations not mirrored",
@@ -146,6 +149,7 @@ export async function startServer(
       clearInterval(sweeper);
       clearInterval(reloader);
       clearInterval(mirrorer);
+      stopMirroring.abort();
       await mirroring;
       await server.shutdown();
       await store.close();

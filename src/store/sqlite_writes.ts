@@ -510,7 +510,7 @@ export const WRITES = {
 
   appendAudit: appendAuditRow,
 
-  /** Deletes at most `limit` expired challenges and replay entries (the store repeats it). */
+  /** Deletes at most `limit` expired challenges, replay entries and traded-token records (the store repeats it). */
   sweep(c: SqliteConnection, now: Date, limit: number): number {
     const challenges = Number(
       c.stmt(

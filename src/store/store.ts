@@ -407,7 +407,7 @@ export interface Store {
     options: { afterSeq?: number; limit: number },
   ): Promise<AuditEntry[]>;
 
-  /** Deletes expired challenges and replay entries. */
+  /** Deletes expired challenges, replay entries and federated tokens' traded-token records. */
   sweep(now: Date): Promise<number>;
   /** Checks the database answers (health checks). */
   ping(): Promise<void>;

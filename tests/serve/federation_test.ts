@@ -1416,3 +1416,34 @@ Deno.test("federation: B mirrors into its own status list what A revoked after t
     assert.match(secondRecord?.revokeReason ?? "", /no longer trusts/);
   });
 });
+
+Deno.test("federation: a run of the mirror asks a list out of reach once, however many tokens name it (a slow timeout does not cost each token)", async () => {
+  await withPeers(async (p) => {
+    const { b } = p;
+    for (let i = 0; i < 3; i++) {
+      await assertOk(await trade(p, await fromA(p)));
+    }
+    let listFetches = 0;
+    b.deps.federation = new Federation([PEER], {
+      fetch: (input, init) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (!new URL(url).pathname.startsWith("/oauth/status-lists/")) {
+          return p.toA(input, init);
+        }
+        listFetches++;
+        // A peer that never answers: the attempt fails at its timeout, after
+        // the 5 s a failure stands for (measured on the real clock).
+        return new Promise((_, reject) =>
+          setTimeout(() => reject(new TypeError("timed out")), 5_100)
+        );
+      },
+    });
+    assert.equal(await mirrorPeerRevocations(b.deps), 0);
+    assert.equal(listFetches, 1);
+    // A run that is told to stop checks nothing more.
+    const stop = new AbortController();
+    stop.abort();
+    assert.equal(await mirrorPeerRevocations(b.deps, stop.signal), 0);
+    assert.equal(listFetches, 1);
+  });
+});

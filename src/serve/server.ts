@@ -57,6 +57,8 @@ export async function startServer(
     kek?: CryptoKey;
     /** The federation peers; default: config.federationFile's. */
     federation?: FederationPeer[];
+    /** How often peers' revocations are mirrored (ms); PEER_REVOCATIONS_INTERVAL_MS. */
+    peerRevocationsIntervalMs?: number;
   } = {},
 ): Promise<RunningServer> {
   const now = options.now ?? (() => new Date());
@@ -141,7 +143,7 @@ export async function startServer(
         error: String(error),
       })
     ).finally(() => mirroring = undefined);
-  }, PEER_REVOCATIONS_INTERVAL_MS);
+  }, options.peerRevocationsIntervalMs ?? PEER_REVOCATIONS_INTERVAL_MS);
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {

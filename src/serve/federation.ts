@@ -69,6 +69,30 @@ export class Federation {
     return iss !== undefined && this.#peers.has(iss);
   }
 
+  /**
+   * Where a token given for a peer's agent stands now: "untrusted" once the
+   * file no longer trusts its peer for its domain, "revoked" once the peer's
+   * status list says the traded token is not valid, "unreachable" while that
+   * list cannot be had. Introspection and the mirroring of revocations ask.
+   */
+  async standing(
+    token: { peer: string; domain: string; status: unknown },
+    now: Date,
+  ): Promise<"stands" | "untrusted" | "revoked" | "unreachable"> {
+    if (!this.peer(token.peer)?.domains.includes(token.domain)) {
+      return "untrusted";
+    }
+    try {
+      await this.statusLists.requireUnrevoked(token.peer, token.status, now);
+      return "stands";
+    } catch (error) {
+      if (!(error instanceof Auth4AgentError)) throw error;
+      return error.code === this.issuers.role.unreachable
+        ? "unreachable"
+        : "revoked";
+    }
+  }
+
   /** The peer whose identifier `iss` is, byte for byte. */
   peer(iss: string): FederationPeer | undefined {
     return this.#peers.get(iss);

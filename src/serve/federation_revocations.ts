@@ -6,7 +6,6 @@
  * this issuer's status list, offline, see it too, not only introspection
  * here. serve runs it every minute (a peer's list is held for its `ttl`).
  */
-import { Auth4AgentError } from "../core/errors.ts";
 import { auditEvent } from "./audit.ts";
 import type { AppDeps } from "./context.ts";
 
@@ -28,12 +27,14 @@ export async function mirrorPeerRevocations(
     const list = `${token.peer} ${token.status.status_list.uri}`;
     if (outOfReach.has(list)) continue;
     const now = deps.now();
-    const reason = await whyRevoked(deps, token, now);
-    if (reason === OUT_OF_REACH) {
-      outOfReach.add(list);
-      continue;
-    }
-    if (reason === undefined) continue;
+    const standing = await deps.federation.standing(token, now);
+    // Out of reach: asked again at the next run (introspection here
+    // answers inactive meanwhile).
+    if (standing === "unreachable") outOfReach.add(list);
+    if (standing === "stands" || standing === "unreachable") continue;
+    const reason = standing === "untrusted"
+      ? `the federation file no longer trusts ${token.peer} for ${token.domain}`
+      : `revoked at ${token.peer}`;
     try {
       const done = await deps.store.revokeToken(
         token.jti,
@@ -57,34 +58,4 @@ export async function mirrorPeerRevocations(
   }
   if (revoked > 0) deps.statusLists.revoked();
   return revoked;
-}
-
-const OUT_OF_REACH = Symbol("out of reach");
-
-/** Why the token is to be revoked now; undefined: it stands; OUT_OF_REACH: its list cannot be had now. */
-async function whyRevoked(
-  deps: AppDeps,
-  token: { peer: string; domain: string; status: unknown },
-  now: Date,
-): Promise<string | undefined | typeof OUT_OF_REACH> {
-  const peer = deps.federation.peer(token.peer);
-  if (!peer?.domains.includes(token.domain)) {
-    return `the federation file no longer trusts ${token.peer} for ${token.domain}`;
-  }
-  try {
-    await deps.federation.statusLists.requireUnrevoked(
-      token.peer,
-      token.status,
-      now,
-    );
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof Auth4AgentError)) throw error;
-    // Out of reach: asked again at the next run (introspection here answers
-    // inactive meanwhile); anything else is the list's word.
-    if (error.code === deps.federation.issuers.role.unreachable) {
-      return OUT_OF_REACH;
-    }
-    return `revoked at ${token.peer}`;
-  }
 }

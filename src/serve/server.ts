@@ -65,7 +65,6 @@ export async function startServer(
   const log = options.log ?? defaultLog;
   const peers = options.federation ??
     await loadFederationFile(config.federationFile);
-  requireOneRoleEach(config, peers, config.issuer);
   // Bound first: a start refused for its address must not have opened (and
   // migrated) the database that a running server of another version uses.
   // Until the app is ready, requests are answered 503.

@@ -7,8 +7,7 @@
  * verified may introspect (RFC 7662 §4: no token scanning by strangers).
  */
 import { DPOP_SCHEME } from "../../core/dpop.ts";
-import type { FederationClaim } from "../../core/access_token.ts";
-import { Auth4AgentError, fail } from "../../core/errors.ts";
+import { fail } from "../../core/errors.ts";
 import { authenticateClient } from "../client_auth.ts";
 import { type AppDeps, PATHS } from "../context.ts";
 import { json, readForm, requireString } from "../http.ts";
@@ -39,9 +38,14 @@ export async function introspectEndpoint(
   if (!found || found.record.revokedAt) return json({ active: false });
   const { claims } = found;
   if (claims.federation) {
-    if (!await federationStands(claims.federation, claims.domain, deps)) {
-      return json({ active: false });
-    }
+    // A peer's agent has no standing here: the peer's word stands for it
+    // (a list that cannot be had: inactive).
+    const { iss: peer, status } = claims.federation;
+    const standing = await deps.federation.standing(
+      { peer, domain: claims.domain, status },
+      deps.now(),
+    );
+    if (standing !== "stands") return json({ active: false });
   } else {
     // Its subject and, delegated, its holder: both still active.
     if (!await isActive(claims.sub, deps)) return json({ active: false });
@@ -78,30 +82,4 @@ async function isActive(did: string, deps: AppDeps): Promise<boolean> {
   // The standing, not getAgent: the SQLite store keeps it between requests.
   const agent = (await deps.store.getAgentStanding(did))?.agent;
   return agent?.status === "active";
-}
-
-/**
- * A federation peer's agent has no standing here: its token stands while the
- * federation file still trusts its peer for its domain, and the peer's own
- * status list still says the token it was traded for is valid (a revocation
- * at the peer after the trade, or one that cannot be checked: inactive).
- */
-async function federationStands(
-  federation: FederationClaim,
-  domain: string,
-  deps: AppDeps,
-): Promise<boolean> {
-  const peer = deps.federation.peer(federation.iss);
-  if (!peer?.domains.includes(domain)) return false;
-  try {
-    await deps.federation.statusLists.requireUnrevoked(
-      peer.issuer,
-      federation.status,
-      deps.now(),
-    );
-    return true;
-  } catch (error) {
-    if (error instanceof Auth4AgentError) return false;
-    throw error;
-  }
 }

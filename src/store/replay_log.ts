@@ -47,10 +47,8 @@ export class ReplayLog {
     if (c.db.isTransaction) return;
     c.db.exec("BEGIN");
     try {
-      this.#memory = new ReplayMemory();
-      const next = this.#counter(c);
-      this.#takeIn(c, 0, next);
-      this.#known = next;
+      this.#known = 0;
+      this.#readLog(c);
     } finally {
       c.db.exec("COMMIT");
     }
@@ -159,13 +157,22 @@ export class ReplayLog {
    * where this transaction appends.
    */
   #catchUp(c: SqliteConnection): number {
+    const next = this.#readLog(c);
+    this.#base = next;
+    this.#next = next;
+    return next;
+  }
+
+  /**
+   * Takes in the log from where the memory holds it to the counter (all of
+   * it, into a fresh memory, when nothing was read) and returns the counter.
+   */
+  #readLog(c: SqliteConnection): number {
     if (this.#known === 0) this.#memory = new ReplayMemory();
     const next = this.#counter(c);
     if (next !== this.#known) this.#takeIn(c, this.#known, next);
     // Others' uses are committed: known from now on, whatever this does.
     this.#known = next;
-    this.#base = next;
-    this.#next = next;
     return next;
   }
 

@@ -4,63 +4,12 @@
  * including what it wrote before it failed — and the others are kept.
  */
 import assert from "node:assert/strict";
-import type { Ed25519PublicJwk } from "../../src/core/keys.ts";
 import { GroupCommit } from "../../src/store/group_commit.ts";
-import { SqliteConnection } from "../../src/store/sqlite_connection.ts";
-import { DuplicateError, type TokenRecord } from "../../src/store/store.ts";
-
-const AT = new Date(Date.UTC(2026, 10, 28));
-const KEY: Ed25519PublicJwk = { kty: "OKP", crv: "Ed25519", x: "AAAA" };
-const LATER = new Date(AT.getTime() + 900_000);
-
-function token(jti: string): TokenRecord {
-  return {
-    jti,
-    clientId: "did:agent:example.com:00",
-    domain: "example.com",
-    audience: "https://api.example.com",
-    scope: "read:payments",
-    issuedAt: AT,
-    expiresAt: LATER,
-  };
-}
-
-/** A migrated in-memory database holding the agent the issuances are for. */
-function connection(): SqliteConnection {
-  const c = new SqliteConnection(":memory:");
-  c.migrate();
-  c.db.exec(`
-    INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at)
-      VALUES ('op_1', 'example.com', '{}', 'tp', 'dns', 0);
-    INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status)
-      VALUES ('did:agent:example.com:00', 'example.com', 'op_1', '${
-    JSON.stringify(KEY)
-  }', 0, 'active');
-  `);
-  return c;
-}
-
-function issuance(tokenJti: string, assertionJti: string) {
-  return [
-    token(tokenJti),
-    {
-      at: AT,
-      actor: "did:agent:example.com:00",
-      action: "token.issue",
-      target: tokenJti,
-      outcome: "success" as const,
-    },
-    {
-      jti: assertionJti,
-      clientId: "did:agent:example.com:00",
-      expiresAt: LATER,
-    },
-    KEY,
-  ] as const;
-}
+import { DuplicateError } from "../../src/store/store.ts";
+import { AT, issuance, issuingConnection } from "./issuance_fixture.ts";
 
 Deno.test("group commit: a write that fails midway is undone alone; the batch's others are kept", async () => {
-  const c = connection();
+  const c = issuingConnection();
   const writer = new GroupCommit(c);
   // One batch: the second issuance consumes its assertion's jti, then fails
   // on a token id the first one took.
@@ -102,7 +51,7 @@ Deno.test("group commit: a write that fails midway is undone alone; the batch's 
 });
 
 Deno.test("group commit: a batch without failures runs as one transaction", async () => {
-  const c = connection();
+  const c = issuingConnection();
   const writer = new GroupCommit(c);
   const results = await Promise.all(
     Array.from(
@@ -126,7 +75,7 @@ Deno.test("group commit: a batch without failures runs as one transaction", asyn
 });
 
 Deno.test("group commit: held, writes queue up uncommitted; resumed, they commit", async () => {
-  const c = connection();
+  const c = issuingConnection();
   const writer = new GroupCommit(c);
   writer.hold();
   let done = false;
@@ -153,7 +102,7 @@ Deno.test("group commit: held, writes queue up uncommitted; resumed, they commit
 });
 
 Deno.test("sweep write: deletes at most its limit, challenges first, then replay entries", async () => {
-  const c = connection();
+  const c = issuingConnection();
   const writer = new GroupCommit(c);
   const expired = new Date(AT.getTime() - 1_000);
   await Promise.all([

@@ -5,17 +5,19 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import type { Ed25519PublicJwk } from "../../src/core/keys.ts";
 import { GroupCommit } from "../../src/store/group_commit.ts";
 import { DuplicateError } from "../../src/store/store.ts";
 import { MIGRATIONS } from "../../src/store/migrations.ts";
 import { ReplayMemory } from "../../src/store/replay_memory.ts";
 import { SqliteConnection } from "../../src/store/sqlite_connection.ts";
 import { SqliteStore } from "../../src/store/sqlite.ts";
+import {
+  issuance,
+  ISSUING_DID,
+  issuingConnection,
+} from "./issuance_fixture.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
-const DID = "did:agent:example.com:00";
-const KEY: Ed25519PublicJwk = { kty: "OKP", crv: "Ed25519", x: "AAAA" };
 const at = (seconds: number) => new Date(T0 + seconds * 1000);
 
 const use = (clientId: string, jti: string, expires = 300) => ({
@@ -175,52 +177,24 @@ Deno.test("replay log: migration 8 moves the uses in force of the replay table i
 
 Deno.test("replay log: a batch whose every use was undone leaves no seq this server counts as seen but another may take", async () => {
   await withFile(async (path) => {
-    const [c1, c2] = [new SqliteConnection(path), new SqliteConnection(path)];
-    c1.migrate();
+    const c1 = issuingConnection(path);
+    const c2 = new SqliteConnection(path);
     c2.migrate();
-    c1.db.exec(`
-      INSERT INTO operators (id, domain, public_jwk, thumbprint, dns_challenge, created_at)
-        VALUES ('op_1', 'example.com', '{}', 'tp', 'dns', 0);
-      INSERT INTO agents (did, domain, operator_id, public_jwk, created_at, status)
-        VALUES ('${DID}', 'example.com', 'op_1', '${
-      JSON.stringify(KEY)
-    }', 0, 'active');
-    `);
     const w1 = new GroupCommit(c1);
     const w2 = new GroupCommit(c2);
     try {
-      const issuance = (tokenJti: string, assertionJti: string) =>
-        w1.submit("recordIssuance", [
-          {
-            jti: tokenJti,
-            clientId: DID,
-            domain: "example.com",
-            audience: "api",
-            scope: "",
-            issuedAt: at(0),
-            expiresAt: at(900),
-          },
-          {
-            at: at(0),
-            actor: DID,
-            action: "token.issue",
-            target: tokenJti,
-            outcome: "success",
-          },
-          use(DID, assertionJti),
-          KEY,
-        ]);
-      assert.equal(await issuance("t1", "x"), "recorded");
+      const issue = (tokenJti: string, assertionJti: string) =>
+        w1.submit("recordIssuance", [...issuance(tokenJti, assertionJti)]);
+      assert.equal(await issue("t1", "x"), "recorded");
       // Alone in its batch: it consumes its jti, then fails on the token id
       // t1 took; its use is undone, and so is every use of the batch.
-      await assert.rejects(issuance("t1", "undone"), DuplicateError);
+      await assert.rejects(issue("t1", "undone"), DuplicateError);
       // The other server appends next; this one must take it in.
-      assert.equal(await w2.submit("consumeSingleUse", [use(DID, "y")]), true);
-      assert.equal(await w1.submit("consumeSingleUse", [use(DID, "y")]), false);
-      assert.equal(
-        await w1.submit("consumeSingleUse", [use(DID, "undone")]),
-        true,
-      );
+      const consume = (w: GroupCommit, jti: string) =>
+        w.submit("consumeSingleUse", [use(ISSUING_DID, jti)]);
+      assert.equal(await consume(w2, "y"), true);
+      assert.equal(await consume(w1, "y"), false);
+      assert.equal(await consume(w1, "undone"), true);
     } finally {
       await w1.close();
       await w2.close();
